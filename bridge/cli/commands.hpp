@@ -1,0 +1,25 @@
+// The `ringlite` command: one file per subcommand, each registering itself through one
+// add_* function. main.cpp parses, runs the chosen action, and maps errors to exit codes.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string>
+
+namespace ringlite::cli {
+
+/// What a parsed subcommand runs; returns the process exit code.
+using Action = std::function<int()>;
+
+void add_ring(CLI::App& app, Action& action);     // ring create|remove|list
+void add_stat(CLI::App& app, Action& action);     // stat
+void add_schema(CLI::App& app, Action& action);   // schema check|header
+void add_produce(CLI::App& app, Action& action);  // produce
+
+/// Exit codes of DESIGN.md: 0 success, 1 runtime failure, 2 usage/config/schema error.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+}  // namespace ringlite::cli

@@ -1,0 +1,93 @@
+// ringlite: a named shared-memory ring (DESIGN.md, "The ring"). Ring is a handle to one
+// mapping of a segment; Producer, Consumer and LiveReader are built on it. Copies of a Ring
+// share the mapping, which stays valid while any copy (or anything built on it) lives.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ringlite/config.hpp"
+#include "ringlite/schema.hpp"
+
+namespace ringlite {
+
+namespace detail {
+class RingState;
+}
+
+/// One row of the producer table, as `ringlite stat` shows it.
+struct ProducerInfo {
+  std::uint32_t slot = 0;
+  std::uint32_t pid = 0;
+  bool alive = false;
+  std::int64_t attached_ns = 0;
+  std::int64_t heartbeat_ns = 0;  ///< last activity (realtime ns)
+  std::uint64_t records = 0;
+  std::uint64_t drops = 0;
+  bool pending = false;           ///< a claim is in flight
+  std::uint64_t pending_pos = 0;
+};
+
+/// A consistent-enough snapshot of a ring header (counters are read one by one).
+struct RingStats {
+  std::string display;  ///< "ring 'demo'"
+  std::uint32_t version_major = 0, version_minor = 0;
+  std::string ring_id;  ///< 32 hex digits
+  std::uint64_t capacity = 0, max_record = 0, segment_size = 0;
+  std::int64_t created_ns = 0;
+  std::uint32_t creator_pid = 0;
+  bool creator_alive = false;
+  std::uint64_t start_position = 0, head = 0, tail = 0;
+  std::uint32_t bridge_pid = 0;
+  bool bridge_alive = false;
+  std::int64_t bridge_heartbeat_ns = 0;
+  std::uint64_t bridge_position = 0;
+  std::uint64_t records_written = 0, bytes_written = 0;
+  std::uint64_t full_events = 0, drops = 0, unblocked = 0, corrupt_skips = 0, rejects = 0;
+  std::uint64_t consumed = 0;
+  std::vector<ProducerInfo> producers;  ///< occupied slots only
+  std::size_t schema_types = 0;
+
+  std::uint64_t used() const noexcept { return tail - head; }  ///< bytes not yet persisted
+  double fill() const noexcept { return capacity ? double(used()) / double(capacity) : 0.0; }
+  /// Nobody owns the ring any more: creator, bridge and every producer are dead.
+  bool stale() const noexcept;
+};
+
+class Ring {
+ public:
+  enum class Access { read_only, read_write };
+
+  /// Creates the segment with O_EXCL and the configured mode, embeds `schema`, and starts
+  /// both cursors at `start_position` (rounded up to 8). Blocks only on the OS calls.
+  /// Throws Error(exists) if the name is taken; on any failure nothing is left behind.
+  static Ring create(const RingConfig& config, const Schema& schema, std::uint64_t start_position = 0);
+  /// Maps an existing ring; waits up to 1 s for a concurrent creator to finish. Validates
+  /// the whole header (magic, version, sizes, offsets, schema). Throws Error(not_found),
+  /// Error(version) for another major version, Error(corrupt) for anything inconsistent.
+  static Ring open(const RingConfig& config, Access access = Access::read_write);
+  /// Marks the ring closed (attached producers get `closed`) and removes its name.
+  /// Throws Error(not_found).
+  static void remove(const RingConfig& config);
+  /// Names of the shared-memory rings on this machine (file-backed rings are not listed).
+  static std::vector<std::string> list();
+
+  const Schema& schema() const noexcept;
+  std::uint64_t capacity() const noexcept;
+  std::uint32_t max_record() const noexcept;
+  const std::string& display() const noexcept;
+  bool writable() const noexcept;
+  /// Reads the header counters and the producer table. Never blocks, never throws.
+  RingStats stats() const;
+
+  /// The shared state behind this handle (for Producer, Consumer, LiveReader).
+  const std::shared_ptr<detail::RingState>& state() const noexcept { return state_; }
+
+ private:
+  explicit Ring(std::shared_ptr<detail::RingState> s) : state_(std::move(s)) {}
+  std::shared_ptr<detail::RingState> state_;
+};
+
+}  // namespace ringlite

@@ -1,0 +1,275 @@
+#include "ringlite/consumer.hpp"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "detail/format.hpp"
+#include "detail/ring_state.hpp"
+#include "platform/platform.hpp"
+#include "ringlite/error.hpp"
+
+namespace ringlite {
+namespace detail {
+namespace {
+
+bool owner_alive(std::uint64_t owner) noexcept {
+  return owner != 0 && platform::process_alive(owner_pid(owner), owner_token(owner));
+}
+
+// How often a stuck claim's owner is looked up in /proc (the lookup costs a few µs).
+constexpr std::int64_t kLivenessCheckNs = 5'000'000;
+
+}  // namespace
+
+class ConsumerCore {
+ public:
+  ConsumerCore(Ring ring, std::uint64_t start) : ring_(std::move(ring)), st_(ring_.state().get()) {
+    if (!st_->writable()) throw Error(Errc::usage, fmt::format("cannot consume {}: opened read-only", st_->display()));
+    take_role();
+    auto& h = st_->header();
+    const auto head = h.head.load(std::memory_order_acquire);
+    const auto tail = h.tail.load(std::memory_order_acquire);
+    // The bridge's durable position may be ahead of head (it crashed between COMMIT and
+    // advancing head); it can never be outside [head, tail] for the same ring.
+    pos_ = start == Consumer::kFromHead ? head : std::clamp(align8(start), head, tail);
+    h.bridge_position.store(pos_, std::memory_order_relaxed);
+    heartbeat();
+  }
+
+  ~ConsumerCore() {
+    auto& h = st_->header();
+    std::uint64_t expected = me_;
+    h.bridge_owner.compare_exchange_strong(expected, 0, std::memory_order_acq_rel);
+  }
+
+  PollStatus poll(Batch& b, std::size_t max_frames) noexcept;
+  void advance(std::uint64_t pos) noexcept;
+  bool wait(std::chrono::nanoseconds timeout) noexcept;
+  void heartbeat() noexcept {
+    st_->header().bridge_heartbeat_ns.store(platform::realtime_ns(), std::memory_order_relaxed);
+  }
+
+  Ring ring_;
+  RingState* st_;
+  std::uint64_t pos_ = 0;
+
+ private:
+  struct Claim {
+    std::uint32_t slot = ~0u;
+    std::uint64_t owner = 0;
+    std::uint64_t pos = 0, len = 0;
+  };
+
+  void take_role();
+  Claim find_claimant(std::uint64_t pos) const noexcept;
+  bool unblock(Batch& b, std::uint64_t c, std::uint64_t tail) noexcept;
+  void skip_corrupt(Batch& b, std::uint64_t tail, const char* why) noexcept;
+
+  std::uint64_t me_ = 0;
+  std::uint64_t stuck_pos_ = kNoClaim;
+  std::int64_t stuck_since_ = 0;
+  std::int64_t last_liveness_check_ = 0;
+  std::uint32_t next_skip_ = 0;
+};
+
+void ConsumerCore::take_role() {
+  auto& h = st_->header();
+  const auto pid = platform::current_pid();
+  me_ = make_owner(pid, platform::process_start_token(pid));
+  std::uint64_t owner = h.bridge_owner.load(std::memory_order_acquire);
+  for (;;) {
+    if (owner == me_ || (owner != 0 && owner_alive(owner))) {
+      throw Error(Errc::busy, fmt::format("cannot drain {}: another bridge (pid {}) is draining it", st_->display(),
+                                          owner_pid(owner)));
+    }
+    if (h.bridge_owner.compare_exchange_weak(owner, me_, std::memory_order_acq_rel)) return;
+  }
+}
+
+ConsumerCore::Claim ConsumerCore::find_claimant(std::uint64_t pos) const noexcept {
+  // Announcements are (len, pos) pairs written without a lock; read pos twice around len.
+  // Among several candidates (a producer whose CAS lost may still announce the same
+  // start), a live one wins: then the claim may still complete.
+  Claim best;
+  for (std::uint32_t i = 0; i < kMaxProducers; ++i) {
+    const auto& s = st_->slot(i);
+    const auto p1 = s.pending_pos.load(std::memory_order_acquire);
+    if (p1 == kNoClaim) continue;
+    const auto len = s.pending_len.load(std::memory_order_acquire);
+    if (s.pending_pos.load(std::memory_order_acquire) != p1) continue;
+    if (pos < p1 || len > st_->capacity() || pos - p1 >= len) continue;
+    const Claim c{i, s.owner.load(std::memory_order_acquire), p1, len};
+    if (best.slot == ~0u) {
+      best = c;
+    } else if (owner_alive(c.owner)) {
+      return c;
+    }
+  }
+  return best;
+}
+
+void ConsumerCore::skip_corrupt(Batch& b, std::uint64_t tail, const char* why) noexcept {
+  const auto end = next_boundary(*st_, pos_, tail);
+  b.gaps.push_back(Gap{Gap::Kind::corrupt, pos_, end, ~0u, 0, why});
+  st_->header().corrupt_skips.fetch_add(1, std::memory_order_relaxed);
+  pos_ = end;
+}
+
+// The frame at pos_ is claimed but not committed. Gives it up when its claimant is dead,
+// or when it has stayed uncommitted for unblock_timeout. Returns true if pos_ moved (or
+// the frame changed and should be looked at again).
+bool ConsumerCore::unblock(Batch& b, std::uint64_t c, std::uint64_t tail) noexcept {
+  const auto now = platform::monotonic_ns();
+  if (stuck_pos_ != pos_) {
+    stuck_pos_ = pos_;
+    stuck_since_ = now;
+    last_liveness_check_ = 0;
+  }
+  const bool timed_out = now - stuck_since_ >= st_->unblock_timeout_ns();
+  if (!timed_out && now - last_liveness_check_ < kLivenessCheckNs) return false;
+  last_liveness_check_ = now;
+  const Claim claim = find_claimant(pos_);
+  const bool dead = claim.slot != ~0u && !owner_alive(claim.owner);
+  if (!dead && !timed_out) return false;
+
+  std::uint64_t end = claim.slot != ~0u ? claim.pos + claim.len : 0;
+  if (end <= pos_ || end > tail) end = next_boundary(*st_, pos_, tail);
+  // Publish where the skipped range ends before marking it, so that whoever meets the
+  // abandoned mark (a restarted bridge, a live reader) can step over it.
+  auto& h = st_->header();
+  auto& skip = h.skips[next_skip_++ % kMaxSkips];
+  skip.pos.store(kNoClaim, std::memory_order_relaxed);
+  skip.end.store(end, std::memory_order_relaxed);
+  skip.pos.store(pos_, std::memory_order_release);
+  if (!st_->commit(pos_).compare_exchange_strong(c, commit_word(pos_, kAbandoned))) return true;  // it committed
+
+  h.unblocked.fetch_add(1, std::memory_order_relaxed);
+  Gap g{Gap::Kind::abandoned, pos_, end, claim.slot, owner_pid(claim.owner), {}};
+  if (claim.slot == ~0u) {
+    g.reason = "claim not committed within unblock_timeout; claimant unknown";
+  } else if (dead) {
+    g.reason = fmt::format("producer pid {} died between claim and commit", g.pid);
+    // Its row can be reused once its claim is resolved.
+    auto expected = claim.pos;
+    st_->slot(claim.slot).pending_pos.compare_exchange_strong(expected, kNoClaim);
+  } else {
+    g.reason = fmt::format("producer pid {} stalled past unblock_timeout between claim and commit", g.pid);
+  }
+  b.gaps.push_back(std::move(g));
+  pos_ = end;
+  stuck_pos_ = kNoClaim;
+  return true;
+}
+
+PollStatus ConsumerCore::poll(Batch& b, std::size_t max_frames) noexcept {
+  auto& h = st_->header();
+  const std::uint64_t tail = h.tail.load(std::memory_order_acquire);
+  const std::uint64_t cap = st_->capacity();
+  if (tail < pos_ || tail - pos_ > cap) return PollStatus::corrupt;
+  std::size_t n = 0;
+  while (n < max_frames && pos_ < tail) {
+    const std::uint64_t room = st_->room_to_end(pos_);
+    if (room < kFrameHeader) {  // implicit pad
+      pos_ += room;
+      continue;
+    }
+    std::uint64_t c = st_->commit(pos_).load(std::memory_order_acquire);
+    if (c == commit_word(pos_, kCommitted)) {
+      const FrameFields f = read_fields(*st_, pos_);
+      const char* why = check_frame(*st_, pos_, f);
+      if (!why && pos_ + frame_size(f.length) > tail) why = "frame extends past tail";
+      if (why) {
+        skip_corrupt(b, tail, why);
+        continue;
+      }
+      if (f.type != 0) {
+        // Copy out of shared memory: decoding must see bytes nobody can change under it.
+        const auto off = b.arena.size();
+        b.arena.resize(off + f.length);
+        std::memcpy(b.arena.data() + off, st_->at(pos_) + kFrameHeader, f.length);
+        b.frames.push_back(Frame{pos_, f.type, f.producer, f.ts_ns, static_cast<std::uint32_t>(off), f.length});
+        ++n;
+      }
+      pos_ += frame_size(f.length);
+      stuck_pos_ = kNoClaim;
+    } else if (c == commit_word(pos_, kAbandoned)) {
+      // Given up earlier (by us before a restart): step over it again and re-report it.
+      std::uint64_t end = st_->skip_end(pos_);
+      if (end <= pos_ || end > tail) end = next_boundary(*st_, pos_, tail);
+      b.gaps.push_back(Gap{Gap::Kind::abandoned, pos_, end, ~0u, 0, "claim abandoned earlier"});
+      pos_ = end;
+    } else if (!unblock(b, c, tail)) {
+      break;  // in flight: the producer is still writing it
+    }
+  }
+  b.end = pos_;
+  h.consumed.fetch_add(n, std::memory_order_relaxed);
+  h.bridge_position.store(pos_, std::memory_order_relaxed);
+  return PollStatus::ok;
+}
+
+void ConsumerCore::advance(std::uint64_t pos) noexcept {
+  auto& h = st_->header();
+  const std::uint64_t head = h.head.load(std::memory_order_acquire);
+  std::uint64_t limit = std::min(pos, pos_);
+  if (limit <= head) return;
+  // A claim behind the read position that is still announced belongs to a producer that
+  // has not finished with it: one that is committing right now, or one that stalled and
+  // was given up. While it lives it may still write into its claim, so that space must
+  // not be handed to other producers yet. A dead one's announcement is simply cleared.
+  for (std::uint32_t i = 0; i < kMaxProducers; ++i) {
+    auto& s = st_->slot(i);
+    std::uint64_t p = s.pending_pos.load(std::memory_order_acquire);
+    if (p == kNoClaim || p < head || p >= limit) continue;
+    if (owner_alive(s.owner.load(std::memory_order_acquire))) {
+      limit = p;
+    } else {
+      s.pending_pos.compare_exchange_strong(p, kNoClaim);
+    }
+  }
+  if (limit <= head) return;
+  h.head.store(limit, std::memory_order_seq_cst);
+  h.space_seq.fetch_add(1, std::memory_order_seq_cst);
+  if (h.space_waiters.load(std::memory_order_seq_cst) != 0) platform::futex_wake(&h.space_seq, 1 << 30);
+}
+
+bool ConsumerCore::wait(std::chrono::nanoseconds timeout) noexcept {
+  auto& h = st_->header();
+  h.consumer_sleeping.store(1, std::memory_order_seq_cst);
+  std::uint64_t p = pos_;
+  if (st_->room_to_end(p) < kFrameHeader) p += st_->room_to_end(p);
+  const std::uint64_t tail = h.tail.load(std::memory_order_seq_cst);
+  if (tail > p) {
+    const auto c = st_->commit(p).load(std::memory_order_seq_cst);
+    if (c == commit_word(p, kCommitted) || c == commit_word(p, kAbandoned)) {
+      h.consumer_sleeping.store(0, std::memory_order_relaxed);
+      return true;
+    }
+    // Claimed but not committed: its producer wakes us on commit; if it died, nobody
+    // will, so come back soon to unblock it.
+    timeout = std::min<std::chrono::nanoseconds>(timeout, std::chrono::milliseconds(5));
+  }
+  platform::futex_wait(&h.consumer_sleeping, 1, timeout);
+  h.consumer_sleeping.store(0, std::memory_order_relaxed);
+  return h.tail.load(std::memory_order_acquire) > pos_;
+}
+
+}  // namespace detail
+
+Consumer::Consumer(Ring ring, std::uint64_t start) : core_(std::make_unique<detail::ConsumerCore>(std::move(ring), start)) {}
+Consumer::Consumer(Consumer&&) noexcept = default;
+Consumer& Consumer::operator=(Consumer&&) noexcept = default;
+Consumer::~Consumer() = default;
+
+PollStatus Consumer::poll(Batch& batch, std::size_t max_frames) noexcept { return core_->poll(batch, max_frames); }
+void Consumer::advance(std::uint64_t pos) noexcept { core_->advance(pos); }
+bool Consumer::wait(std::chrono::nanoseconds timeout) noexcept { return core_->wait(timeout); }
+void Consumer::heartbeat() noexcept { core_->heartbeat(); }
+std::uint64_t Consumer::position() const noexcept { return core_->pos_; }
+std::uint64_t Consumer::head() const noexcept { return core_->st_->header().head.load(std::memory_order_acquire); }
+std::uint64_t Consumer::tail() const noexcept { return core_->st_->header().tail.load(std::memory_order_acquire); }
+const Ring& Consumer::ring() const noexcept { return core_->ring_; }
+
+}  // namespace ringlite

@@ -1,0 +1,192 @@
+// ringlite ring format, version 1.0. Changing any struct, offset or constant in this file
+// changes the on-segment format: bump kFormatMajor (incompatible) or kFormatMinor.
+//
+// A segment is laid out as
+//
+//   [0, 4096)                          RingHeader (this file)
+//   [4096, data_offset)                schema text: the normalized SQL (Schema::normalized())
+//   [data_offset, data_offset+capacity) the data buffer, a ring of frames
+//
+// Everything a process reads from a segment is untrusted: another process (or a stray
+// write) may have left any bytes there. Readers check every length and offset against the
+// mapping size before use (see validate_header() in ring.cpp and the frame checks).
+//
+// Positions. head and tail are absolute byte positions in the stream, 64-bit, never reset;
+// a position maps to buffer offset `pos & (capacity - 1)`. A frame's position is its seq.
+// Producers claim [tail, tail + n) with a CAS on tail, never past head + capacity; the one
+// consumer (the bridge) reads frames from head and advances head only once it has made
+// them durable. Everything in [tail - capacity, tail) is the retained history that live
+// readers may still read.
+//
+// Frames are 8-byte aligned and never cross the end of the buffer: a claim that would is
+// preceded by a padding frame (type 0) up to the end, or, when fewer than
+// sizeof(FrameHeader) bytes remain, by an implicit pad that has no header at all. Every
+// multiple of capacity is therefore a frame boundary.
+//
+// The commit word carries the frame's own position (low 3 bits: state), so bytes left over
+// from an earlier lap can never look committed at the current position, and consumed space
+// never needs zeroing.
+#pragma once
+
+#include <atomic>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+
+namespace ringlite::detail {
+
+static_assert(std::endian::native == std::endian::little, "the ring format is little-endian");
+
+inline constexpr std::uint64_t kMagic = 0x4554494C474E4952ull;  // "RINGLITE" little-endian
+inline constexpr std::uint32_t kFormatMajor = 1;
+inline constexpr std::uint32_t kFormatMinor = 0;
+inline constexpr std::uint32_t kHeaderSize = 4096;
+inline constexpr std::uint32_t kMaxProducers = 48;
+inline constexpr std::uint32_t kMaxSkips = 8;
+inline constexpr std::uint32_t kMaxSchemaBytes = 1u << 20;
+inline constexpr std::uint64_t kMinCapacity = 4096;
+inline constexpr std::uint64_t kMaxCapacity = 64ull << 30;
+inline constexpr std::uint64_t kNoClaim = ~0ull;
+
+constexpr std::uint32_t pack_version(std::uint32_t major, std::uint32_t minor) {
+  return (major << 16) | minor;
+}
+
+/// Commit word states, in the low 3 bits of the word; the rest is the frame position.
+enum CommitState : std::uint64_t {
+  kCommitted = 1,  ///< written by the producer's commit CAS: the frame is complete
+  kAbandoned = 2,  ///< written by the consumer: the claimant died or timed out
+};
+constexpr std::uint64_t commit_word(std::uint64_t pos, CommitState s) { return pos | s; }
+
+/// Frame header, 32 bytes, at every frame position. Written by the producer that claimed
+/// the frame, before its commit CAS; read by the consumer and by live readers only after
+/// they saw the commit word say "committed at this position".
+struct FrameHeader {
+  std::uint64_t commit;    //  0: commit_word(pos, state); anything else: not committed
+  std::uint32_t length;    //  8: payload bytes (the frame spans align8(32 + length))
+  std::uint16_t type;      // 12: record type id (1-based schema order); 0 = padding
+  std::uint16_t flags;     // 14: 0 (reserved)
+  std::uint32_t producer;  // 16: the writer's slot in the producer table
+  std::uint32_t reserved;  // 20: 0
+  std::int64_t ts_ns;      // 24: record time, CLOCK_REALTIME nanoseconds
+};
+static_assert(sizeof(FrameHeader) == 32);
+static_assert(offsetof(FrameHeader, length) == 8 && offsetof(FrameHeader, type) == 12);
+static_assert(offsetof(FrameHeader, producer) == 16 && offsetof(FrameHeader, ts_ns) == 24);
+inline constexpr std::uint32_t kFrameHeader = sizeof(FrameHeader);
+
+constexpr std::uint64_t align8(std::uint64_t n) { return (n + 7) & ~std::uint64_t{7}; }
+constexpr std::uint64_t frame_size(std::uint64_t payload) { return align8(kFrameHeader + payload); }
+
+/// One producer's row in the producer table (64 bytes, its own cache line so producers
+/// never share a line). The producer owns the row while `pid` names it; the consumer reads
+/// it to tell a dead claimant from a slow one, and clears pending claims it abandoned.
+/// A row whose owner is dead and whose pending claim is resolved may be taken by a new
+/// producer (one CAS on `owner`: pid and start token change together, so nobody can see
+/// a new pid with the previous owner's token).
+struct ProducerSlot {
+  std::atomic<std::uint64_t> owner;        //  0: make_owner(pid, start token), 0 = free
+  std::uint64_t reserved;                  //  8
+  std::atomic<std::int64_t> attached_ns;   // 16: when the owner registered (realtime)
+  std::atomic<std::int64_t> heartbeat_ns;  // 24: last activity, refreshed every few writes
+  std::atomic<std::uint64_t> pending_pos;  // 32: start of the claim in flight, kNoClaim if none
+  std::atomic<std::uint64_t> pending_len;  // 40: its length (pad + frame)
+  std::atomic<std::uint64_t> records;      // 48: records committed by this owner
+  std::atomic<std::uint64_t> drops;        // 56: records this owner dropped on a full ring
+};
+static_assert(sizeof(ProducerSlot) == 64);
+static_assert(offsetof(ProducerSlot, pending_pos) == 32 && offsetof(ProducerSlot, drops) == 56);
+
+/// An owner word: pid in the low half, the low 32 bits of the process start token (see
+/// platform::process_start_token) in the high half, so a reused pid is not mistaken for
+/// the owner.
+constexpr std::uint64_t make_owner(std::uint32_t pid, std::uint64_t start_token) {
+  return std::uint64_t{pid} | (std::uint64_t{static_cast<std::uint32_t>(start_token)} << 32);
+}
+constexpr std::uint32_t owner_pid(std::uint64_t owner) { return static_cast<std::uint32_t>(owner); }
+constexpr std::uint32_t owner_token(std::uint64_t owner) { return static_cast<std::uint32_t>(owner >> 32); }
+
+/// A range the consumer skipped (abandoned claim, corrupt bytes): lets a restarted consumer
+/// or a live reader that meets the abandoned frame know where the next frame starts.
+struct SkipEntry {
+  std::atomic<std::uint64_t> pos;  // abandoned frame position (kNoClaim: unused)
+  std::atomic<std::uint64_t> end;  // first position after the skipped range
+};
+static_assert(sizeof(SkipEntry) == 16);
+
+/// The ring header, the first 4096 bytes of the segment.
+///
+/// Who writes what: the creator writes the identity block once, and `version` last (with
+/// a release store), so an opener that sees a version sees a complete header. Producers
+/// write `tail`, their own producer slot and the full/drop counters. The consumer (bridge)
+/// writes `head`, the bridge block, the skip table and its counters. Live readers write
+/// nothing (their mapping is read-only). A stale header (all owners dead) stays readable:
+/// `ringlite stat` reports it as stale and `ringlite ring remove` deletes it.
+struct RingHeader {
+  // --- identity, written once by the creator (bytes 0..127) ---
+  std::uint64_t magic;               //   0: kMagic
+  std::atomic<std::uint32_t> version;//   8: pack_version(major, minor); 0 while creating
+  std::uint32_t header_size;         //  12: kHeaderSize
+  std::uint64_t capacity;            //  16: data bytes, power of two
+  std::uint32_t max_record;          //  24: largest payload a producer may write
+  std::uint32_t max_producers;       //  28: kMaxProducers
+  std::uint64_t schema_offset;       //  32: kHeaderSize
+  std::uint32_t schema_length;       //  40: bytes of schema text
+  std::uint32_t schema_hash;         //  44: FNV-1a 32 of the schema text
+  std::uint64_t data_offset;         //  48: page aligned, after the schema text
+  std::uint64_t segment_size;        //  56: data_offset + capacity
+  std::uint8_t ring_id[16];          //  64: random, tells this ring from a re-created one
+  std::int64_t created_ns;           //  80: realtime
+  std::uint32_t creator_pid;         //  88
+  std::uint32_t flags;               //  92: 0
+  std::uint64_t creator_start;       //  96: creator's process start token
+  std::uint64_t start_position;      // 104: head and tail at creation
+  std::int64_t unblock_timeout_ns;   // 112: how long a claim may stay uncommitted
+  std::uint64_t reserved0;           // 120
+
+  // --- cursors, each on its own cache line: producers hammer tail, the bridge head ---
+  alignas(64) std::atomic<std::uint64_t> head;  // 128: consumer's durable position
+  std::uint8_t pad_head[56];
+  alignas(64) std::atomic<std::uint64_t> tail;  // 192: end of the last claim
+  std::uint8_t pad_tail[56];
+
+  // --- wakeups (futex words) ---
+  alignas(64) std::atomic<std::uint32_t> consumer_sleeping;  // 256: 1 while the consumer sleeps
+  std::atomic<std::uint32_t> space_seq;      // 260: bumped when head advances
+  std::atomic<std::uint32_t> space_waiters;  // 264: producers blocked on a full ring
+  std::uint32_t pad_wake[13];
+
+  // --- the bridge (the one consumer) ---
+  alignas(64) std::atomic<std::uint64_t> bridge_owner;   // 320: make_owner(pid, token), 0 = none
+  std::uint64_t reserved1;                                // 328
+  std::atomic<std::int64_t> bridge_heartbeat_ns;          // 336: realtime, every loop turn
+  std::atomic<std::uint64_t> bridge_position;             // 344: read position (ahead of head)
+  std::uint8_t pad_bridge[32];
+
+  // --- counters ---
+  alignas(64) std::atomic<std::uint64_t> full_events;     // 384: writes that found no space
+  std::atomic<std::uint64_t> drops;                       // 392: records dropped (on_full=drop)
+  std::atomic<std::uint64_t> unblocked;                   // 400: claims abandoned by the consumer
+  std::atomic<std::uint64_t> corrupt_skips;               // 408: corrupt ranges skipped
+  std::atomic<std::uint64_t> rejects;                     // 416: records the bridge rejected
+  std::atomic<std::uint64_t> retired_records;             // 424: records of recycled slots
+  std::atomic<std::uint64_t> consumed;                    // 432: frames the consumer read
+  std::atomic<std::uint64_t> reserved2;                   // 440
+
+  SkipEntry skips[kMaxSkips];                             // 448..576
+  std::uint8_t reserved3[1024 - 576];                     // 576..1024
+
+  ProducerSlot producers[kMaxProducers];                  // 1024..4096
+};
+static_assert(sizeof(RingHeader) == kHeaderSize);
+static_assert(offsetof(RingHeader, version) == 8 && offsetof(RingHeader, capacity) == 16);
+static_assert(offsetof(RingHeader, ring_id) == 64 && offsetof(RingHeader, start_position) == 104);
+static_assert(offsetof(RingHeader, head) == 128 && offsetof(RingHeader, tail) == 192);
+static_assert(offsetof(RingHeader, consumer_sleeping) == 256);
+static_assert(offsetof(RingHeader, bridge_owner) == 320 && offsetof(RingHeader, full_events) == 384);
+static_assert(offsetof(RingHeader, skips) == 448 && offsetof(RingHeader, producers) == 1024);
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
+
+}  // namespace ringlite::detail

@@ -1,0 +1,88 @@
+// The OS layer: every syscall ringlite makes goes through here. POSIX today
+// (posix.cpp); a Win32 backend implements the same functions with CreateFileMapping /
+// OpenFileMapping / MapViewOfFile, WaitOnAddress and OpenProcess. Calls retry EINTR, and
+// this is the seam where tests inject failures (set_fault).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace ringlite::detail::platform {
+
+/// Where a segment lives: a named shared-memory object or a file.
+struct SegmentName {
+  std::string shm;             ///< "demo" (the OS name is "/ringlite.demo"), or empty
+  std::filesystem::path file;  ///< a file-backed segment, or empty
+  std::string display() const; ///< "ring 'demo'" / "ring file '/x/demo.ring'"
+};
+
+/// A mapped segment. Unmaps (but never unlinks) on destruction.
+class Mapping {
+ public:
+  Mapping() = default;
+  Mapping(void* addr, std::size_t size, bool writable) : addr_(addr), size_(size), writable_(writable) {}
+  Mapping(Mapping&& o) noexcept;
+  Mapping& operator=(Mapping&& o) noexcept;
+  Mapping(const Mapping&) = delete;
+  Mapping& operator=(const Mapping&) = delete;
+  ~Mapping();
+
+  std::byte* data() const noexcept { return static_cast<std::byte*>(addr_); }
+  std::size_t size() const noexcept { return size_; }
+  bool writable() const noexcept { return writable_; }
+
+ private:
+  void* addr_ = nullptr;
+  std::size_t size_ = 0;
+  bool writable_ = false;
+};
+
+/// Creates a new segment of `size` bytes with O_EXCL and `mode`, maps it read-write and
+/// hands it to `init` (which must write the header, version last). If anything fails,
+/// including `init` throwing, the segment is removed again: no half-created segment.
+/// Throws Error(exists) if it already exists, Error(system) otherwise.
+Mapping create_segment(const SegmentName& name, std::size_t size, std::uint32_t mode,
+                       void (*init)(void* ctx, std::byte* data, std::size_t size), void* ctx);
+/// Maps an existing segment, whole. Throws Error(not_found) / Error(system).
+/// `min_size`: waits up to `wait` for the creator to size it, then reports it truncated.
+Mapping open_segment(const SegmentName& name, bool writable, std::size_t min_size,
+                     std::chrono::milliseconds wait);
+/// Removes the name (mappings stay valid until unmapped). Throws Error(not_found).
+void remove_segment(const SegmentName& name);
+/// Names of the shm segments ringlite created ("demo" for /ringlite.demo).
+std::vector<std::string> list_segments();
+
+/// Validates a ring name: 1-200 of [A-Za-z0-9_.-], not starting with '.', no '/'.
+/// Throws Error(Errc::config) naming it.
+void check_ring_name(const std::string& name);
+
+std::uint32_t current_pid() noexcept;
+/// An opaque token that differs between two processes that had the same pid (start time).
+/// 0 when the process does not exist.
+std::uint64_t process_start_token(std::uint32_t pid) noexcept;
+/// True when `pid` runs (and is not a zombie) and is the process that had `start_token`
+/// (0: any owner of pid). Only the low 32 bits of the tokens are compared.
+bool process_alive(std::uint32_t pid, std::uint64_t start_token) noexcept;
+
+std::int64_t realtime_ns() noexcept;
+std::int64_t monotonic_ns() noexcept;
+
+/// Sleeps while *word == expected, at most `timeout` (spurious wakeups allowed).
+/// Works across processes on a shared mapping.
+void futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected,
+                std::chrono::nanoseconds timeout) noexcept;
+void futex_wake(std::atomic<std::uint32_t>* word, int count) noexcept;
+
+/// Cryptographic-quality random bytes (ring ids). Throws Error(system).
+void random_bytes(void* out, std::size_t n);
+
+/// Test seam: the next `count` calls of operation `op` ("ftruncate", "mmap", "open")
+/// fail with `err`. Not thread safe; for tests only.
+void set_fault(const std::string& op, int err, int count = 1);
+
+}  // namespace ringlite::detail::platform

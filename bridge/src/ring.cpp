@@ -1,0 +1,309 @@
+#include "ringlite/ring.hpp"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <bit>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "detail/format.hpp"
+#include "detail/ring_state.hpp"
+#include "platform/platform.hpp"
+#include "ringlite/error.hpp"
+
+namespace ringlite {
+namespace detail {
+namespace {
+
+constexpr std::uint64_t kPage = 4096;
+
+std::uint32_t fnv1a(std::string_view s) noexcept {
+  std::uint32_t h = 2166136261u;
+  for (unsigned char c : s) h = (h ^ c) * 16777619u;
+  return h;
+}
+
+platform::SegmentName segment_name(const RingConfig& c) {
+  if (c.name.empty() == c.file.empty()) {
+    throw Error(Errc::config, "cannot open ring: exactly one of ring.name and ring.file must be set");
+  }
+  return platform::SegmentName{c.name, c.file};
+}
+
+std::uint32_t effective_max_record(const RingConfig& c) {
+  if (c.max_record != 0) return c.max_record;
+  return static_cast<std::uint32_t>(std::min<std::uint64_t>(c.capacity / 4, 1u << 20));
+}
+
+struct CreateArgs {
+  const RingConfig* config;
+  const std::string* schema_text;
+  std::uint64_t data_offset;
+  std::uint64_t start;
+};
+
+// Writes a fresh header; `version` last, with a release store, so that an opener that sees
+// a version also sees everything else.
+void init_segment(void* ctx, std::byte* base, std::size_t size) {
+  const auto& a = *static_cast<CreateArgs*>(ctx);
+  auto* h = reinterpret_cast<RingHeader*>(base);
+  // The segment is fresh (zero-filled by the OS); only non-zero fields need writing.
+  h->magic = kMagic;
+  h->header_size = kHeaderSize;
+  h->capacity = a.config->capacity;
+  h->max_record = effective_max_record(*a.config);
+  h->max_producers = kMaxProducers;
+  h->schema_offset = kHeaderSize;
+  h->schema_length = static_cast<std::uint32_t>(a.schema_text->size());
+  h->schema_hash = fnv1a(*a.schema_text);
+  h->data_offset = a.data_offset;
+  h->segment_size = size;
+  platform::random_bytes(h->ring_id, sizeof h->ring_id);
+  h->created_ns = platform::realtime_ns();
+  h->creator_pid = platform::current_pid();
+  h->creator_start = platform::process_start_token(h->creator_pid);
+  h->start_position = a.start;
+  h->unblock_timeout_ns = a.config->unblock_timeout.count();
+  h->head.store(a.start, std::memory_order_relaxed);
+  h->tail.store(a.start, std::memory_order_relaxed);
+  for (auto& s : h->skips) s.pos.store(kNoClaim, std::memory_order_relaxed);
+  for (auto& p : h->producers) p.pending_pos.store(kNoClaim, std::memory_order_relaxed);
+  std::memcpy(base + kHeaderSize, a.schema_text->data(), a.schema_text->size());
+  h->version.store(pack_version(kFormatMajor, kFormatMinor), std::memory_order_release);
+}
+
+[[noreturn]] void corrupt(const std::string& display, const std::string& what) {
+  throw Error(Errc::corrupt, fmt::format("cannot open {}: corrupt header: {}", display, what));
+}
+
+// Validates everything open() will rely on, against the mapping's real size. Returns the
+// schema text. Any inconsistency is Error(corrupt) naming the field.
+std::string validate_header(const platform::Mapping& m, const std::string& display) {
+  const auto* h = reinterpret_cast<const RingHeader*>(m.data());
+  if (h->magic != kMagic) {
+    throw Error(Errc::corrupt, fmt::format("cannot open {}: not a ringlite ring (bad magic {:#018x})", display, h->magic));
+  }
+  const std::uint32_t v = h->version.load(std::memory_order_acquire);
+  if ((v >> 16) != kFormatMajor) {
+    throw Error(Errc::version,
+                fmt::format("cannot open {}: ring format version {}.{}, this build reads {}.x", display,
+                            v >> 16, v & 0xffff, kFormatMajor));
+  }
+  if (h->header_size != kHeaderSize) corrupt(display, fmt::format("header_size {}", h->header_size));
+  const std::uint64_t cap = h->capacity;
+  if (cap < kMinCapacity || cap > kMaxCapacity || !std::has_single_bit(cap)) {
+    corrupt(display, fmt::format("capacity {}", cap));
+  }
+  if (h->max_record == 0 || h->max_record > cap / 2) corrupt(display, fmt::format("max_record {}", h->max_record));
+  if (h->max_producers != kMaxProducers) corrupt(display, fmt::format("max_producers {}", h->max_producers));
+  if (h->schema_offset != kHeaderSize || h->schema_length == 0 || h->schema_length > kMaxSchemaBytes) {
+    corrupt(display, fmt::format("schema at {} length {}", h->schema_offset, h->schema_length));
+  }
+  if (h->data_offset % kPage != 0 || h->data_offset < kHeaderSize + h->schema_length ||
+      h->data_offset > kHeaderSize + kMaxSchemaBytes + kPage) {
+    corrupt(display, fmt::format("data_offset {}", h->data_offset));
+  }
+  if (h->segment_size != h->data_offset + cap || h->segment_size > m.size()) {
+    corrupt(display, fmt::format("segment_size {} (mapping is {} bytes)", h->segment_size, m.size()));
+  }
+  const std::uint64_t head = h->head.load(std::memory_order_acquire);
+  const std::uint64_t tail = h->tail.load(std::memory_order_acquire);
+  if (tail < head || tail - head > cap || head % 8 != 0 || tail % 8 != 0) {
+    corrupt(display, fmt::format("cursors head {} tail {}", head, tail));
+  }
+  std::string text(reinterpret_cast<const char*>(m.data() + kHeaderSize), h->schema_length);
+  if (fnv1a(text) != h->schema_hash) corrupt(display, "schema text does not match its hash");
+  return text;
+}
+
+std::string hex(const std::uint8_t* p, std::size_t n) {
+  std::string s;
+  for (std::size_t i = 0; i < n; ++i) s += fmt::format("{:02x}", p[i]);
+  return s;
+}
+
+}  // namespace
+
+const char* check_frame(const RingState& r, std::uint64_t pos, const FrameFields& f) noexcept {
+  const std::uint64_t room = r.room_to_end(pos);
+  if (f.type == 0) {  // padding: must run exactly to the end of the buffer
+    return std::uint64_t{kFrameHeader} + f.length == room ? nullptr : "padding frame does not end at the buffer end";
+  }
+  if (f.length > r.max_record()) return "length exceeds the ring's max_record";
+  if (frame_size(f.length) > room) return "frame crosses the end of the buffer";
+  if (r.schema().find(f.type) == nullptr) return "unknown record type";
+  if (f.producer >= kMaxProducers) return "producer slot out of range";
+  return nullptr;
+}
+
+std::uint64_t next_boundary(const RingState& r, std::uint64_t from, std::uint64_t limit) noexcept {
+  std::uint64_t best = limit;
+  // Every lap boundary is a frame boundary.
+  const std::uint64_t lap = (from | r.mask()) + 1;
+  best = std::min(best, lap);
+  // Claims in flight were announced in the producer table before they were made.
+  for (std::uint32_t i = 0; i < kMaxProducers; ++i) {
+    const auto& s = r.slot(i);
+    const std::uint64_t p = s.pending_pos.load(std::memory_order_acquire);
+    if (p != kNoClaim && p > from && p < best && p % 8 == 0) best = p;
+  }
+  // Committed or abandoned frames carry their own position.
+  for (std::uint64_t q = align8(from + 1); q < best; q += 8) {
+    if (r.room_to_end(q) < kFrameHeader) return q;  // implicit pad: a boundary follows, but q is one too
+    const std::uint64_t c = r.commit(q).load(std::memory_order_acquire);
+    if (c == commit_word(q, kCommitted) || c == commit_word(q, kAbandoned)) return q;
+  }
+  return best;
+}
+
+}  // namespace detail
+
+using detail::RingHeader;
+
+bool RingStats::stale() const noexcept {
+  if (creator_alive || bridge_alive) return false;
+  return std::none_of(producers.begin(), producers.end(), [](const ProducerInfo& p) { return p.alive; });
+}
+
+Ring Ring::create(const RingConfig& config, const Schema& schema, std::uint64_t start_position) {
+  const auto name = detail::segment_name(config);
+  if (config.capacity < detail::kMinCapacity || config.capacity > detail::kMaxCapacity ||
+      !std::has_single_bit(config.capacity)) {
+    throw Error(Errc::config, fmt::format("cannot create {}: capacity {} is not a power of two between 4KiB and 64GiB",
+                                          name.display(), config.capacity));
+  }
+  const auto max_record = detail::effective_max_record(config);
+  for (const auto& t : schema.types()) {
+    if (t.size > max_record) {
+      throw Error(Errc::config, fmt::format("cannot create {}: record type '{}' ({} bytes) exceeds max_record {}",
+                                            name.display(), t.name, t.size, max_record));
+    }
+  }
+  const std::string text = schema.normalized();
+  if (text.empty() || text.size() > detail::kMaxSchemaBytes) {
+    throw Error(Errc::schema, fmt::format("cannot create {}: schema text is {} bytes (limit {})", name.display(),
+                                          text.size(), detail::kMaxSchemaBytes));
+  }
+  detail::CreateArgs args{&config, &text, 0, detail::align8(start_position)};
+  args.data_offset = (detail::kHeaderSize + text.size() + detail::kPage - 1) / detail::kPage * detail::kPage;
+  const std::size_t size = args.data_offset + config.capacity;
+  auto mapping = detail::platform::create_segment(name, size, config.mode, &detail::init_segment, &args);
+  return Ring(std::make_shared<detail::RingState>(std::move(mapping), name, schema, config.capacity,
+                                                  args.data_offset, max_record,
+                                                  config.unblock_timeout.count()));
+}
+
+Ring Ring::open(const RingConfig& config, Access access) {
+  using namespace std::chrono_literals;
+  const auto name = detail::segment_name(config);
+  auto mapping = detail::platform::open_segment(name, access == Access::read_write, detail::kHeaderSize, 1000ms);
+  const auto* h = reinterpret_cast<const RingHeader*>(mapping.data());
+  // The creator stores the version last; a zero version means it is still initializing.
+  const auto deadline = std::chrono::steady_clock::now() + 1s;
+  while (h->version.load(std::memory_order_acquire) == 0) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      throw Error(Errc::corrupt, fmt::format("cannot open {}: its creator never finished initializing it "
+                                             "(version is 0; remove it with 'ringlite ring remove')",
+                                             name.display()));
+    }
+    std::this_thread::sleep_for(1ms);
+  }
+  const std::string text = detail::validate_header(mapping, name.display());
+  Schema schema;
+  try {
+    schema = Schema::parse(text, name.display());
+  } catch (const Error& e) {
+    throw Error(Errc::corrupt, fmt::format("cannot open {}: embedded schema is invalid: {}", name.display(), e.what()));
+  }
+  const auto cap = h->capacity;
+  const auto data_offset = h->data_offset;
+  const auto max_record = h->max_record;
+  // The ring's own unblock timeout wins over the opener's config: all sides agree on it.
+  auto timeout = h->unblock_timeout_ns;
+  if (timeout <= 0) timeout = config.unblock_timeout.count();
+  return Ring(std::make_shared<detail::RingState>(std::move(mapping), name, std::move(schema), cap, data_offset,
+                                                  max_record, timeout));
+}
+
+void Ring::remove(const RingConfig& config) {
+  const auto name = detail::segment_name(config);
+  // Mark it closed first, so producers that still have it mapped stop writing into an
+  // orphan. A segment we cannot validate is removed all the same.
+  try {
+    auto m = detail::platform::open_segment(name, true, detail::kHeaderSize, std::chrono::milliseconds(0));
+    auto* h = reinterpret_cast<RingHeader*>(m.data());
+    if (h->magic == detail::kMagic) std::atomic_ref<std::uint32_t>(h->flags).fetch_or(1u);
+  } catch (const Error& e) {
+    if (e.code() == Errc::not_found) throw Error(Errc::not_found, fmt::format("cannot remove {}: no such ring", name.display()));
+  }
+  detail::platform::remove_segment(name);
+}
+
+std::vector<std::string> Ring::list() {
+  auto v = detail::platform::list_segments();
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+const Schema& Ring::schema() const noexcept { return state_->schema(); }
+std::uint64_t Ring::capacity() const noexcept { return state_->capacity(); }
+std::uint32_t Ring::max_record() const noexcept { return state_->max_record(); }
+const std::string& Ring::display() const noexcept { return state_->display(); }
+bool Ring::writable() const noexcept { return state_->writable(); }
+
+RingStats Ring::stats() const {
+  namespace pf = detail::platform;
+  const auto& h = state_->header();
+  constexpr auto rlx = std::memory_order_relaxed;
+  RingStats s;
+  s.display = state_->display();
+  const auto v = h.version.load(std::memory_order_acquire);
+  s.version_major = v >> 16;
+  s.version_minor = v & 0xffff;
+  s.ring_id = detail::hex(h.ring_id, sizeof h.ring_id);
+  s.capacity = state_->capacity();
+  s.max_record = state_->max_record();
+  s.segment_size = h.segment_size;
+  s.created_ns = h.created_ns;
+  s.creator_pid = h.creator_pid;
+  s.creator_alive = pf::process_alive(h.creator_pid, h.creator_start);
+  s.start_position = h.start_position;
+  s.head = h.head.load(std::memory_order_acquire);
+  s.tail = h.tail.load(std::memory_order_acquire);
+  const auto bridge = h.bridge_owner.load(rlx);
+  s.bridge_pid = detail::owner_pid(bridge);
+  s.bridge_alive = bridge != 0 && pf::process_alive(s.bridge_pid, detail::owner_token(bridge));
+  s.bridge_heartbeat_ns = h.bridge_heartbeat_ns.load(rlx);
+  s.bridge_position = h.bridge_position.load(rlx);
+  s.bytes_written = s.tail - s.start_position;
+  s.full_events = h.full_events.load(rlx);
+  s.drops = h.drops.load(rlx);
+  s.unblocked = h.unblocked.load(rlx);
+  s.corrupt_skips = h.corrupt_skips.load(rlx);
+  s.rejects = h.rejects.load(rlx);
+  s.consumed = h.consumed.load(rlx);
+  s.records_written = h.retired_records.load(rlx);
+  for (std::uint32_t i = 0; i < detail::kMaxProducers; ++i) {
+    const auto& slot = state_->slot(i);
+    const auto owner = slot.owner.load(rlx);
+    s.records_written += slot.records.load(rlx);
+    if (owner == 0) continue;
+    ProducerInfo p;
+    p.slot = i;
+    p.pid = detail::owner_pid(owner);
+    p.alive = pf::process_alive(p.pid, detail::owner_token(owner));
+    p.attached_ns = slot.attached_ns.load(rlx);
+    p.heartbeat_ns = slot.heartbeat_ns.load(rlx);
+    p.records = slot.records.load(rlx);
+    p.drops = slot.drops.load(rlx);
+    p.pending_pos = slot.pending_pos.load(rlx);
+    p.pending = p.pending_pos != detail::kNoClaim;
+    s.producers.push_back(p);
+  }
+  s.schema_types = state_->schema().types().size();
+  return s;
+}
+
+}  // namespace ringlite

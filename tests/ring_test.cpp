@@ -1,0 +1,571 @@
+// Single-process behaviour of the ring: creation and validation, frames, wrap and padding,
+// capacity accounting, full-ring policies, variable-length records, corruption handling.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include "detail/format.hpp"
+#include "platform/platform.hpp"
+#include "ringlite/consumer.hpp"
+#include "ringlite/producer.hpp"
+#include "ringlite/reader.hpp"
+#include "ringutil.hpp"
+
+using namespace ringlite;
+using namespace ringlite::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Wrong {
+  double x;
+};
+// Same size and alignment as sensor, but a generated-header signature that disagrees.
+struct Tagged {
+  std::int32_t a;
+  float b;
+  double c;
+  char buffer[64];
+  static constexpr const char* kRingliteLayout = "sensor{a:INT64@0}size=80,align=8";
+};
+
+// Maps a ring's whole segment read-write, behind the library's back, to damage it.
+struct RawSegment {
+  void* addr = nullptr;
+  std::size_t size = 0;
+  explicit RawSegment(const RingConfig& c) {
+    const int fd = ::shm_open(("/ringlite." + c.name).c_str(), O_RDWR, 0);
+    REQUIRE(fd >= 0);
+    size = static_cast<std::size_t>(::lseek(fd, 0, SEEK_END));
+    addr = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    ::close(fd);
+    REQUIRE(addr != MAP_FAILED);
+  }
+  ~RawSegment() { ::munmap(addr, size); }
+  detail::RingHeader& header() { return *static_cast<detail::RingHeader*>(addr); }
+  std::byte* bytes() { return static_cast<std::byte*>(addr); }
+};
+
+std::size_t drain(Consumer& c, Batch& b, std::size_t max = 1'000'000) {
+  b.clear();
+  REQUIRE(c.poll(b, max) == PollStatus::ok);
+  c.advance(b.end);
+  return b.frames.size();
+}
+
+}  // namespace
+
+TEST_SUITE("ring") {
+  TEST_CASE("a created ring opens with its geometry, schema and cursors") {
+    RingGuard g{ring_config("geom", 1 << 16)};
+    const auto schema = demo_schema();
+    auto created = Ring::create(g.config, schema, 1000);
+    auto r = Ring::open(g.config, Ring::Access::read_only);
+    const auto s = r.stats();
+    CHECK(s.capacity == (1u << 16));
+    CHECK(s.version_major == detail::kFormatMajor);
+    CHECK(s.head == 1000);
+    CHECK(s.tail == 1000);
+    CHECK(s.start_position == 1000);
+    CHECK(s.ring_id.size() == 32);
+    CHECK(s.ring_id != created.stats().ring_id.substr(0, 0));
+    CHECK(s.creator_pid == detail::platform::current_pid());
+    CHECK(s.creator_alive);
+    CHECK_FALSE(s.stale());
+    CHECK(r.schema() == schema);
+    CHECK(r.schema().find("sensor")->size == 80);
+    CHECK_FALSE(r.writable());
+  }
+
+  TEST_CASE("creating a ring that exists fails and leaves the original intact") {
+    RingGuard g{ring_config("dup")};
+    auto r = Ring::create(g.config, demo_schema());
+    try {
+      (void)Ring::create(g.config, demo_schema());
+      FAIL("created twice");
+    } catch (const Error& e) {
+      CHECK(e.code() == Errc::exists);
+      CHECK(std::string(e.what()).find(g.config.name) != std::string::npos);
+    }
+    CHECK_NOTHROW(Ring::open(g.config));
+  }
+
+  TEST_CASE("ring names with a slash or dot-dot are rejected before touching the system") {
+    for (const char* bad : {"a/b", "..", "../etc", ".hidden", "", "a b"}) {
+      RingConfig c;
+      c.name = bad;
+      CHECK_THROWS_AS(Ring::create(c, demo_schema()), Error);
+      CHECK_THROWS_AS(Ring::open(c), Error);
+    }
+  }
+
+  TEST_CASE("opening a missing ring says so and hints at the bridge") {
+    auto c = ring_config("missing");
+    try {
+      (void)Ring::open(c);
+      FAIL("opened a missing ring");
+    } catch (const Error& e) {
+      CHECK(e.code() == Errc::not_found);
+      CHECK(std::string(e.what()).find("No such file or directory (is the bridge running?)") != std::string::npos);
+    }
+  }
+
+  TEST_CASE("a failure while creating leaves no half-created segment behind") {
+    auto c = ring_config("halfmade");
+    for (const char* op : {"ftruncate", "mmap", "fallocate"}) {
+      detail::platform::set_fault(op, ENOSPC);
+      CHECK_THROWS_AS(Ring::create(c, demo_schema()), Error);
+      CHECK_THROWS_AS(Ring::open(c), Error);  // not found: nothing left behind
+      detail::platform::set_fault(op, 0, 0);
+    }
+    RingGuard g{c};
+    CHECK_NOTHROW(Ring::create(c, demo_schema()));
+  }
+
+  TEST_CASE("a file-backed ring keeps its records in the file") {
+    TempDir dir("filering");
+    RingConfig c;
+    c.file = dir / "demo.ring";
+    c.capacity = 1 << 14;
+    {
+      auto r = Ring::create(c, demo_schema());
+      Producer p(r);
+      auto w = p.writer<Sensor>("sensor");
+      for (int k = 0; k < 10; ++k) REQUIRE(w.try_write(make_sensor(k)) == WriteResult::ok);
+    }
+    CHECK(std::filesystem::exists(c.file));
+    Consumer cons(Ring::open(c));
+    Batch b;
+    CHECK(drain(cons, b) == 10);
+    Ring::remove(c);
+    CHECK_FALSE(std::filesystem::exists(c.file));
+  }
+
+  TEST_CASE("a written record reads back with its type, producer, time and exact bytes") {
+    RingGuard g{ring_config("roundtrip")};
+    auto ring = Ring::create(g.config, demo_schema());
+    Producer p(ring);
+    auto w = p.writer<Sensor>("sensor");
+    const Sensor s = make_sensor(42);
+    REQUIRE(w.try_write(s, 123456789) == WriteResult::ok);
+    Consumer c(ring);
+    Batch b;
+    REQUIRE(drain(c, b) == 1);
+    const Frame& f = b.frames[0];
+    CHECK(f.seq == 0);
+    CHECK(f.type == ring.schema().find("sensor")->id);
+    CHECK(f.producer == p.slot());
+    CHECK(f.ts_ns == 123456789);
+    REQUIRE(f.length == sizeof(Sensor));
+    CHECK(std::memcmp(b.payload(f).data(), &s, sizeof s) == 0);
+    CHECK(b.end == detail::frame_size(sizeof(Sensor)));
+    CHECK(c.head() == b.end);
+  }
+
+  TEST_CASE("seq is the frame position: unique, increasing, 8-byte aligned") {
+    RingGuard g{ring_config("seq")};
+    auto ring = Ring::create(g.config, demo_schema(), 4096);
+    Producer p(ring);
+    auto w = p.writer<Sensor>("sensor");
+    for (int k = 0; k < 100; ++k) REQUIRE(w.try_write(make_sensor(k)) == WriteResult::ok);
+    Consumer c(ring);
+    Batch b;
+    REQUIRE(drain(c, b) == 100);
+    for (std::size_t i = 0; i < b.frames.size(); ++i) {
+      CHECK(b.frames[i].seq % 8 == 0);
+      CHECK(b.frames[i].seq >= 4096);
+      if (i > 0) CHECK(b.frames[i].seq > b.frames[i - 1].seq);
+    }
+  }
+
+  TEST_CASE("records wrap around the buffer behind padding frames without loss") {
+    RingGuard g{ring_config("wrap", 4096)};
+    auto ring = Ring::create(g.config, demo_schema());
+    Producer p(ring);
+    auto w = p.writer<Sensor>("sensor");
+    Consumer c(ring);
+    Batch b;
+    std::int32_t next_write = 0, next_read = 0;
+    // 112-byte frames do not divide 4096: every lap ends in padding (explicit or implicit).
+    for (int round = 0; round < 500; ++round) {
+      for (int i = 0; i < 7; ++i) REQUIRE(w.try_write(make_sensor(next_write++)) == WriteResult::ok);
+      drain(c, b);
+      for (const auto& f : b.frames) {
+        Sensor s;
+        std::memcpy(&s, b.payload(f).data(), sizeof s);
+        REQUIRE(s.a == next_read++);
+        CHECK(f.seq / 4096 == (f.seq + f.length + 31) / 4096);  // never crosses the buffer end
+      }
+    }
+    CHECK(next_read == next_write);
+    CHECK(c.head() > 50 * 4096);
+  }
+
+  TEST_CASE("the ring accepts exactly capacity bytes of frames before it reports full") {
+    RingGuard g{ring_config("capacity", 4096)};
+    auto ring = Ring::create(g.config, demo_schema());
+    Producer p(ring, OnFull::drop);
+    auto w = p.writer<Sensor>("sensor");
+    int written = 0;
+    while (w.try_write(make_sensor(written)) == WriteResult::ok) ++written;
+    CHECK(written == 4096 / 112);  // 36 frames of 112 bytes; the 37th would pass head
+    CHECK(w.try_write(make_sensor(0)) == WriteResult::full);
+    CHECK(ring.stats().full_events >= 2);
+    // Drop policy: write() gives up at once and counts the drop.
+    CHECK(w.write(make_sensor(0)) == WriteResult::full);
+    CHECK(ring.stats().drops == 1);
+    // Consuming frees exactly what was consumed.
+    Consumer c(ring);
+    Batch b;
+    REQUIRE(c.poll(b, 3) == PollStatus::ok);
+    c.advance(b.end);
+    CHECK(w.try_write(make_sensor(100)) == WriteResult::ok);
+  }
+
+  TEST_CASE("a blocking write times out on a full ring and succeeds once the consumer advances") {
+    RingGuard g{ring_config("block", 4096)};
+    auto ring = Ring::create(g.config, demo_schema());
+    Producer p(ring);
+    auto w = p.writer<Sensor>("sensor");
+    while (w.try_write(make_sensor(1)) == WriteResult::ok) {
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    CHECK(w.write(make_sensor(2), 30ms) == WriteResult::full);
+    CHECK(std::chrono::steady_clock::now() - t0 >= 30ms);
+
+    Consumer c(ring);
+    std::thread consumer([&] {
+      std::this_thread::sleep_for(50ms);
+      Batch b;
+      drain(c, b);
+    });
+    const auto t1 = std::chrono::steady_clock::now();
+    CHECK(w.write(make_sensor(3), 5s) == WriteResult::ok);  // woken by advance(), not the timeout
+    CHECK(std::chrono::steady_clock::now() - t1 < 2s);
+    consumer.join();
+  }
+
+  TEST_CASE("a record larger than max_record is too_large and never claims space") {
+    auto cfg = ring_config("large", 4096);
+    RingGuard g{cfg};
+    auto ring = Ring::create(cfg, demo_schema());
+    Producer p(ring);
+    auto w = p.raw_writer("log");
+    std::string big(ring.max_record(), 'x');
+    Log fixed{};
+    CHECK(w.try_write_var({reinterpret_cast<const std::byte*>(&fixed), sizeof fixed}, std::vector<std::string_view>{big})
+          == WriteResult::too_large);
+    CHECK(ring.stats().tail == 0);
+  }
+
+  TEST_CASE("variable-length records carry their TEXT tail with offsets filled in") {
+    RingGuard g{ring_config("var")};
+    auto ring = Ring::create(g.config, demo_schema());
+    Producer p(ring);
+    auto w = p.writer<Log>("log");
+    Log rec{};
+    rec.level = 3;
+    rec.code = -7;
+    REQUIRE(w.try_write(rec, {"disk almost full"}) == WriteResult::ok);
+    REQUIRE(w.try_write(rec, {""}) == WriteResult::ok);
+    Consumer c(ring);
+    Batch b;
+    REQUIRE(drain(c, b) == 2);
+    const auto& type = *ring.schema().find("log");
+    const auto pl = b.payload(b.frames[0]);
+    CHECK(check_record(type, pl).empty());
+    Log got;
+    std::memcpy(&got, pl.data(), sizeof got);
+    CHECK(got.level == 3);
+    CHECK(got.code == -7);
+    CHECK(got.message_offset == 16);
+    REQUIRE(got.message_length == 16);
+    CHECK(std::string(reinterpret_cast<const char*>(pl.data()) + 16, 16) == "disk almost full");
+    CHECK(check_record(type, b.payload(b.frames[1])).empty());
+  }
+
+  TEST_CASE("writer<T> refuses a struct whose layout differs from the ring's schema") {
+    RingGuard g{ring_config("layout")};
+    auto ring = Ring::create(g.config, demo_schema());
+    Producer p(ring);
+    CHECK_THROWS_AS(p.writer<Wrong>("sensor"), Error);
+    CHECK_THROWS_AS(p.writer<Tagged>("sensor"), Error);
+    CHECK_THROWS_AS(p.writer<Sensor>("nosuchtype"), Error);
+    CHECK_NOTHROW(p.writer<Sensor>("sensor"));
+  }
+
+  TEST_CASE("producers take distinct slots and give them back") {
+    RingGuard g{ring_config("slots")};
+    auto ring = Ring::create(g.config, demo_schema());
+    {
+      Producer a(ring), b(ring);
+      CHECK(a.slot() != b.slot());
+      CHECK(ring.stats().producers.size() == 2);
+    }
+    CHECK(ring.stats().producers.empty());
+  }
+
+  TEST_CASE("a second consumer is refused while the first one lives") {
+    RingGuard g{ring_config("consumer")};
+    auto ring = Ring::create(g.config, demo_schema());
+    {
+      Consumer c(ring);
+      CHECK_THROWS_AS(Consumer{ring}, Error);
+    }
+    CHECK_NOTHROW(Consumer{ring});
+  }
+
+  TEST_CASE("writes to a removed ring return closed") {
+    auto cfg = ring_config("closed");
+    auto ring = Ring::create(cfg, demo_schema());
+    Producer p(ring);
+    auto w = p.writer<Sensor>("sensor");
+    CHECK(w.try_write(make_sensor(1)) == WriteResult::ok);
+    Ring::remove(cfg);
+    CHECK(w.try_write(make_sensor(2)) == WriteResult::closed);
+    p.close();
+    CHECK(w.try_write(make_sensor(3)) == WriteResult::closed);
+  }
+
+  TEST_CASE("an idle consumer's wait returns promptly when a record is committed") {
+    RingGuard g{ring_config("wake")};
+    auto ring = Ring::create(g.config, demo_schema());
+    Consumer c(ring);
+    Producer p(ring);
+    auto w = p.writer<Sensor>("sensor");
+    std::thread t([&] {
+      std::this_thread::sleep_for(50ms);
+      (void)w.try_write(make_sensor(1));
+    });
+    const auto t0 = std::chrono::steady_clock::now();
+    c.wait(10s);
+    const auto waited = std::chrono::steady_clock::now() - t0;
+    t.join();
+    CHECK(waited < 5s);  // woken by the producer, not the 10 s timeout
+    Batch b;
+    CHECK(drain(c, b) == 1);
+  }
+
+  TEST_CASE("the live reader reads retained history without disturbing the consumer") {
+    RingGuard g{ring_config("live", 4096)};
+    auto ring = Ring::create(g.config, demo_schema());
+    Producer p(ring);
+    auto w = p.writer<Sensor>("sensor");
+    Consumer c(ring);
+    Batch b;
+    for (int k = 0; k < 100; ++k) {
+      REQUIRE(w.try_write(make_sensor(k)) == WriteResult::ok);
+      drain(c, b);
+    }
+    LiveReader r(Ring::open(g.config, Ring::Access::read_only));
+    r.seek_oldest();
+    LiveRecord rec;
+    std::vector<std::int32_t> seen;
+    while (r.next(rec) == ReadStatus::ok) {
+      Sensor s;
+      REQUIRE(rec.payload.size() == sizeof s);
+      std::memcpy(&s, rec.payload.data(), sizeof s);
+      seen.push_back(s.a);
+    }
+    // A 4 KiB ring retains at most 36 records of 112 bytes: the newest ones, in order.
+    REQUIRE(seen.size() >= 30);
+    CHECK(seen.back() == 99);
+    for (std::size_t i = 1; i < seen.size(); ++i) CHECK(seen[i] == seen[i - 1] + 1);
+    CHECK(r.laps() == 0);
+
+    r.seek(b.frames.empty() ? 0 : c.position());
+    CHECK(r.next(rec) == ReadStatus::empty);
+    REQUIRE(w.try_write(make_sensor(100)) == WriteResult::ok);
+    REQUIRE(r.next(rec) == ReadStatus::ok);
+    Sensor s;
+    std::memcpy(&s, rec.payload.data(), sizeof s);
+    CHECK(s.a == 100);
+  }
+
+  TEST_CASE("a live reader that producers lap counts the loss and resumes on a frame boundary") {
+    RingGuard g{ring_config("lap", 4096)};
+    auto ring = Ring::create(g.config, demo_schema());
+    Producer p(ring);
+    auto w = p.writer<Sensor>("sensor");
+    Consumer c(ring);
+    Batch b;
+    LiveReader r(Ring::open(g.config, Ring::Access::read_only));
+    r.seek_tail();
+    for (int k = 0; k < 1000; ++k) {
+      REQUIRE(w.try_write(make_sensor(k)) == WriteResult::ok);
+      drain(c, b);
+    }
+    LiveRecord rec;
+    REQUIRE(r.next(rec) == ReadStatus::ok);
+    CHECK(r.laps() == 1);
+    CHECK(r.lost_bytes() > 0);
+    Sensor s;
+    std::memcpy(&s, rec.payload.data(), sizeof s);
+    int prev = s.a, n = 1;
+    while (r.next(rec) == ReadStatus::ok) {
+      std::memcpy(&s, rec.payload.data(), sizeof s);
+      CHECK(s.a == prev + 1);
+      prev = s.a;
+      ++n;
+    }
+    CHECK(prev == 999);
+    CHECK(n > 10);
+  }
+
+  TEST_CASE("opening rejects bad magic, another major version and a truncated segment") {
+    RingGuard g{ring_config("badhdr")};
+    (void)Ring::create(g.config, demo_schema());
+    {
+      RawSegment raw(g.config);
+      raw.header().version.store(detail::pack_version(detail::kFormatMajor + 1, 0));
+    }
+    try {
+      (void)Ring::open(g.config);
+      FAIL("opened another major version");
+    } catch (const Error& e) {
+      CHECK(e.code() == Errc::version);
+      CHECK(std::string(e.what()).find("ring format version 2.0, this build reads 1.x") != std::string::npos);
+    }
+    {
+      RawSegment raw(g.config);
+      raw.header().version.store(detail::pack_version(detail::kFormatMajor, 0));
+      raw.header().magic = 0x1234;
+    }
+    try {
+      (void)Ring::open(g.config);
+      FAIL("opened a bad magic");
+    } catch (const Error& e) {
+      CHECK(e.code() == Errc::corrupt);
+    }
+    {
+      RawSegment raw(g.config);
+      raw.header().magic = detail::kMagic;
+    }
+    CHECK_NOTHROW(Ring::open(g.config));
+    // Truncate behind its back: the header claims more than the mapping holds.
+    const int fd = ::shm_open(("/ringlite." + g.config.name).c_str(), O_RDWR, 0);
+    REQUIRE(fd >= 0);
+    REQUIRE(::ftruncate(fd, 4096 + 4096) == 0);
+    ::close(fd);
+    try {
+      (void)Ring::open(g.config);
+      FAIL("opened a truncated segment");
+    } catch (const Error& e) {
+      CHECK(e.code() == Errc::corrupt);
+      CHECK(std::string(e.what()).find("segment_size") != std::string::npos);
+    }
+  }
+
+  TEST_CASE("random bytes in the header make open fail cleanly or yield a usable ring") {
+    std::mt19937_64 rng(7);
+    int refused = 0;
+    for (int trial = 0; trial < 200; ++trial) {
+      RingGuard g{ring_config("fuzzhdr", 4096)};
+      {
+        auto ring = Ring::create(g.config, demo_schema());
+        Producer p(ring);
+        auto w = p.writer<Sensor>("sensor");
+        for (int k = 0; k < 20; ++k) (void)w.try_write(make_sensor(k));
+      }
+      {
+        RawSegment raw(g.config);
+        // Scribble over a few random spans of the identity block, cursors and schema.
+        for (int i = 0; i < 4; ++i) {
+          const std::size_t off = rng() % (4096 + 512);
+          const std::size_t len = 1 + rng() % 16;
+          for (std::size_t j = 0; j < len && off + j < raw.size; ++j) raw.bytes()[off + j] = std::byte(rng());
+        }
+      }
+      try {
+        auto ring = Ring::open(g.config);
+        Consumer c(ring);
+        Batch b;
+        for (int i = 0; i < 5; ++i) {
+          b.clear();
+          if (c.poll(b, 1000) != PollStatus::ok) break;
+          c.advance(b.end);
+        }
+        LiveReader r(ring);
+        LiveRecord rec;
+        for (int i = 0; i < 100 && r.next(rec) == ReadStatus::ok; ++i) {
+        }
+        Producer p(ring);
+        (void)p.raw_writer("sensor").try_write(std::vector<std::byte>(80));
+      } catch (const Error&) {
+        ++refused;
+      }
+    }
+    CHECK(refused > 0);
+  }
+
+  TEST_CASE("random bytes over frames are reported as corrupt and the consumer moves on") {
+    std::mt19937_64 rng(11);
+    std::uint64_t corrupt_seen = 0;
+    for (int trial = 0; trial < 100; ++trial) {
+      RingGuard g{ring_config("fuzzframes", 4096)};
+      // A scribbled commit word looks like a claim still in flight: it is skipped once
+      // unblock_timeout passes, so keep that short here.
+      g.config.unblock_timeout = 10ms;
+      auto ring = Ring::create(g.config, demo_schema());
+      Producer p(ring);
+      auto w = p.writer<Sensor>("sensor");
+      for (int k = 0; k < 30; ++k) REQUIRE(w.try_write(make_sensor(k)) == WriteResult::ok);
+      {
+        RawSegment raw(g.config);
+        const std::size_t data = raw.header().data_offset;
+        for (int i = 0; i < 8; ++i) {
+          const std::size_t off = data + rng() % 4096;
+          raw.bytes()[off] = std::byte(rng());
+        }
+        // Sometimes forge a committed header with a hostile length.
+        if (trial % 3 == 0) {
+          const std::uint64_t pos = 112 * (rng() % 30);
+          auto* w64 = reinterpret_cast<std::uint64_t*>(raw.bytes() + data + pos);
+          w64[1] = 0xFFFFFFF0u | (std::uint64_t{1} << 32);
+        }
+      }
+      Consumer c(ring);
+      Batch b;
+      std::size_t frames = 0;
+      const auto deadline = std::chrono::steady_clock::now() + 5s;
+      while (c.position() < c.tail() && std::chrono::steady_clock::now() < deadline) {
+        b.clear();
+        REQUIRE(c.poll(b, 1000) == PollStatus::ok);
+        frames += b.frames.size();
+        for (const auto& gap : b.gaps) CHECK(gap.end > gap.pos);
+        for (const auto& f : b.frames) CHECK(f.length <= ring.max_record());
+        c.advance(b.end);
+        c.wait(2ms);
+      }
+      CHECK(c.position() == c.tail());
+      CHECK(frames <= 30);
+      corrupt_seen += ring.stats().corrupt_skips;
+      LiveReader r(ring);
+      LiveRecord rec;
+      for (int i = 0; i < 100 && r.next(rec) == ReadStatus::ok; ++i) CHECK(rec.payload.size() <= ring.max_record());
+    }
+    CHECK(corrupt_seen > 0);
+  }
+
+  TEST_CASE("cursors that contradict each other make the consumer and producers report corrupt") {
+    RingGuard g{ring_config("cursors", 4096)};
+    auto ring = Ring::create(g.config, demo_schema());
+    Producer p(ring);
+    auto w = p.writer<Sensor>("sensor");
+    Consumer c(ring);
+    {
+      RawSegment raw(g.config);
+      raw.header().tail.store(1 << 20);
+    }
+    Batch b;
+    CHECK(c.poll(b, 10) == PollStatus::corrupt);
+    CHECK(w.try_write(make_sensor(1)) == WriteResult::corrupt);
+  }
+}

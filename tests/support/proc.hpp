@@ -1,0 +1,53 @@
+// Real processes for multi-process and fault tests: fork a child that runs a function and
+// _exits with its result (no doctest machinery runs in the child), wait, signal.
+#pragma once
+
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <functional>
+#include <thread>
+
+namespace ringlite::test {
+
+/// Forks; the child runs `fn` and exits with its return value (97 if it threw).
+inline pid_t spawn(const std::function<int()>& fn) {
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    int rc = 97;
+    try {
+      rc = fn();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "child %d: %s\n", ::getpid(), e.what());
+    }
+    std::fflush(nullptr);
+    ::_exit(rc);
+  }
+  return pid;
+}
+
+/// Waits for the child to exit; returns its exit code, or 128+signal.
+inline int wait_exit(pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+/// Waits until the child has stopped (SIGSTOP); false if it exited instead.
+inline bool wait_stopped(pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, WUNTRACED) < 0) {
+  }
+  return WIFSTOPPED(status);
+}
+
+}  // namespace ringlite::test
