@@ -16,6 +16,7 @@ void add_ring(CLI::App& app, Action& action);     // ring create|remove|list
 void add_stat(CLI::App& app, Action& action);     // stat
 void add_schema(CLI::App& app, Action& action);   // schema check|header
 void add_produce(CLI::App& app, Action& action);  // produce
+void add_bridge(CLI::App& app, Action& action);   // bridge
 
 /// Exit codes of DESIGN.md: 0 success, 1 runtime failure, 2 usage/config/schema error.
 inline constexpr int kExitOk = 0;

@@ -13,10 +13,11 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "ringlite 0.1.0");
   cli::Action action;
+  cli::add_bridge(app, action);
+  cli::add_produce(app, action);
   cli::add_ring(app, action);
   cli::add_stat(app, action);
   cli::add_schema(app, action);
-  cli::add_produce(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

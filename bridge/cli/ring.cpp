@@ -1,11 +1,14 @@
 // ringlite ring create|remove|list
 #include <fmt/core.h>
 
+#include <filesystem>
+
 #include "commands.hpp"
 #include "ringlite/config.hpp"
 #include "ringlite/error.hpp"
 #include "ringlite/ring.hpp"
 #include "ringlite/schema.hpp"
+#include "ringlite/store.hpp"
 
 namespace ringlite::cli {
 
@@ -20,8 +23,14 @@ void add_ring(CLI::App& app, Action& action) {
     action = [config] {
       const auto cfg = Config::load(*config);
       const auto schema = Schema::load_file(cfg.schema_file);
-      const auto r = Ring::create(cfg.ring, schema);
-      fmt::print("created {}: {} bytes, {} record types\n", r.display(), r.capacity(), schema.types().size());
+      // Start after everything the database holds, so seq stays unique across rings.
+      std::uint64_t start = 0;
+      if (!cfg.database.path.empty() && std::filesystem::exists(cfg.database.path)) {
+        start = Store::open(cfg.database, schema, *config).next_position();
+      }
+      const auto r = Ring::create(cfg.ring, schema, start);
+      fmt::print("created {}: {} bytes, {} record types, starting at position {}\n", r.display(), r.capacity(),
+                 schema.types().size(), start);
       return kExitOk;
     };
   });

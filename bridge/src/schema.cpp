@@ -34,6 +34,7 @@ constexpr std::array<std::string_view, 3> kSystemColumns = {"seq", "ts_ns", "pro
 constexpr std::array<std::string_view, 3> kHeaderNames = {"ringlite_var", "kRingliteType",
                                                           "kRingliteLayout"};
 // Table and column names become C++ identifiers in the generated header.
+// clang-format off
 constexpr std::array<std::string_view, 92> kCppKeywords = {
     "alignas", "alignof", "and", "and_eq", "asm", "auto", "bitand", "bitor", "bool", "break",
     "case", "catch", "char", "char8_t", "char16_t", "char32_t", "class", "compl", "concept",
@@ -46,28 +47,49 @@ constexpr std::array<std::string_view, 92> kCppKeywords = {
     "static_assert", "static_cast", "struct", "switch", "template", "this", "thread_local",
     "throw", "true", "try", "typedef", "typeid", "typename", "union", "unsigned", "using",
     "virtual", "void", "volatile", "wchar_t", "while", "xor", "xor_eq"};
+// clang-format on
 
 struct TypeInfo {
   std::string_view name;
   FieldType type;
   std::uint32_t size;  // 0: sized by N
   std::uint32_t align;
+  std::string_view cpp;  // the member's type in the generated header
 };
+// clang-format off
 constexpr std::array<TypeInfo, 15> kTypes = {{
-    {"INT8", FieldType::int8, 1, 1},       {"INT16", FieldType::int16, 2, 2},
-    {"INT32", FieldType::int32, 4, 4},     {"INT64", FieldType::int64, 8, 8},
-    {"UINT8", FieldType::uint8, 1, 1},     {"UINT16", FieldType::uint16, 2, 2},
-    {"UINT32", FieldType::uint32, 4, 4},   {"UINT64", FieldType::uint64, 8, 8},
-    {"FLOAT32", FieldType::float32, 4, 4}, {"FLOAT64", FieldType::float64, 8, 8},
-    {"BOOL", FieldType::boolean, 1, 1},    {"CHAR", FieldType::chars, 0, 1},
-    {"BYTES", FieldType::bytes, 0, 1},     {"TEXT", FieldType::text, kVarSize, kVarAlign},
-    {"BLOB", FieldType::blob, kVarSize, kVarAlign},
+    {"INT8", FieldType::int8, 1, 1, "::std::int8_t"},
+    {"INT16", FieldType::int16, 2, 2, "::std::int16_t"},
+    {"INT32", FieldType::int32, 4, 4, "::std::int32_t"},
+    {"INT64", FieldType::int64, 8, 8, "::std::int64_t"},
+    {"UINT8", FieldType::uint8, 1, 1, "::std::uint8_t"},
+    {"UINT16", FieldType::uint16, 2, 2, "::std::uint16_t"},
+    {"UINT32", FieldType::uint32, 4, 4, "::std::uint32_t"},
+    {"UINT64", FieldType::uint64, 8, 8, "::std::uint64_t"},
+    {"FLOAT32", FieldType::float32, 4, 4, "float"},
+    {"FLOAT64", FieldType::float64, 8, 8, "double"},
+    {"BOOL", FieldType::boolean, 1, 1, "bool"},
+    {"CHAR", FieldType::chars, 0, 1, "char"},
+    {"BYTES", FieldType::bytes, 0, 1, "unsigned char"},
+    // Fully qualified everywhere: a table named `std` must not hijack the lookup.
+    {"TEXT", FieldType::text, kVarSize, kVarAlign, "::ringlite_types::ringlite_var"},
+    {"BLOB", FieldType::blob, kVarSize, kVarAlign, "::ringlite_types::ringlite_var"},
 }};
+// clang-format on
+
+const TypeInfo& info_of(FieldType t) noexcept {
+  for (const auto& info : kTypes) {
+    if (info.type == t) return info;
+  }
+  return kTypes[0];  // unreachable: every FieldType has a row
+}
 
 // ---- text helpers ----
 
 char upper(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; }
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_word_char(char c) {
   return is_digit(c) || (upper(c) >= 'A' && upper(c) <= 'Z') || c == '_' || c == '$' ||
@@ -75,8 +97,8 @@ bool is_word_char(char c) {
 }
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return upper(x) == upper(y); });
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [](char x, char y) { return upper(x) == upper(y); });
 }
 bool istarts_with(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
@@ -169,7 +191,8 @@ std::string dequote(const Token& t) {
 std::string join_tokens(const std::vector<Token>& tokens, std::size_t first, std::size_t last) {
   std::string r;
   for (std::size_t k = first; k < last; ++k) {
-    if (k > first && tokens[k - 1].text.data() + tokens[k - 1].text.size() != tokens[k].text.data()) {
+    if (k > first &&
+        tokens[k - 1].text.data() + tokens[k - 1].text.size() != tokens[k].text.data()) {
       r += ' ';
     }
     r += tokens[k].text;
@@ -196,6 +219,9 @@ struct DbClose {
 struct StmtFinalize {
   void operator()(sqlite3_stmt* s) const noexcept { sqlite3_finalize(s); }
 };
+struct FileClose {
+  void operator()(std::FILE* f) const noexcept { std::fclose(f); }
+};
 using DbPtr = std::unique_ptr<sqlite3, DbClose>;
 using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtFinalize>;
 
@@ -211,12 +237,14 @@ struct AuthState {
 };
 
 bool is_schema_table(const char* name) {
-  return name && (std::strcmp(name, "sqlite_master") == 0 || std::strcmp(name, "sqlite_schema") == 0);
+  return name &&
+         (std::strcmp(name, "sqlite_master") == 0 || std::strcmp(name, "sqlite_schema") == 0);
 }
 
 // Allows exactly what CREATE TABLE / CREATE INDEX do in the main database: SQLite's own
 // bookkeeping in sqlite_master, and reading the (empty) table an index is built on.
-int authorize(void* user, int action, const char* a1, const char* /*a2*/, const char* db, const char*) {
+int authorize(void* user, int action, const char* a1, const char* /*a2*/, const char* db,
+              const char*) {
   const bool main_db = db && std::strcmp(db, "main") == 0;
   switch (action) {
     case SQLITE_CREATE_TABLE:
@@ -236,6 +264,7 @@ int authorize(void* user, int action, const char* a1, const char* /*a2*/, const 
   }
   auto* state = static_cast<AuthState*>(user);
   if (state->denied.empty()) {
+    // clang-format off
     static constexpr std::array<std::pair<int, const char*>, 14> kNames = {{
         {SQLITE_ATTACH, "ATTACH"}, {SQLITE_DETACH, "DETACH"}, {SQLITE_PRAGMA, "PRAGMA"},
         {SQLITE_INSERT, "INSERT"}, {SQLITE_UPDATE, "UPDATE"}, {SQLITE_DELETE, "DELETE"},
@@ -244,6 +273,7 @@ int authorize(void* user, int action, const char* a1, const char* /*a2*/, const 
         {SQLITE_CREATE_TEMP_TABLE, "CREATE TEMP TABLE"}, {SQLITE_DROP_TABLE, "DROP TABLE"},
         {SQLITE_TRANSACTION, "a transaction"}, {SQLITE_ALTER_TABLE, "ALTER TABLE"},
     }};
+    // clang-format on
     state->denied = fmt::format("action {}", action);
     for (const auto& [code, name] : kNames) {
       if (code == action) state->denied = name;
@@ -267,8 +297,10 @@ class Validator {
   }
 
   // A name must be a C++ identifier in the generated header and usable unquoted in SQL.
-  void check_name(sqlite3* db, const std::string& where, const std::string& name, bool table) const {
-    if (!is_plain_identifier(name)) fail(where, "name is not a plain identifier [A-Za-z_][A-Za-z0-9_]*");
+  void check_name(sqlite3* db, const std::string& where, const std::string& name,
+                  bool table) const {
+    if (!is_plain_identifier(name))
+      fail(where, "name is not a plain identifier [A-Za-z_][A-Za-z0-9_]*");
     for (auto kw : kCppKeywords) {
       if (name == kw) fail(where, "name is a C++ keyword");
     }
@@ -303,11 +335,14 @@ class Validator {
       }
       if (rest.size() < 2 || rest.front() != '(' || rest.back() != ')') return unsupported;
       const auto digits = trim(rest.substr(1, rest.size() - 2));
-      if (digits.empty() || !std::all_of(digits.begin(), digits.end(), is_digit)) return unsupported;
+      if (digits.empty() || !std::all_of(digits.begin(), digits.end(), is_digit))
+        return unsupported;
       std::uint64_t n = 0;
-      for (char c : digits) n = std::min(n * 10 + static_cast<std::uint64_t>(c - '0'), kMaxLength + 1);
+      for (char c : digits)
+        n = std::min(n * 10 + static_cast<std::uint64_t>(c - '0'), kMaxLength + 1);
       if (n < 1 || n > kMaxLength) {
-        return fmt::format("type '{}': length {} is out of range 1..{}", declared, digits, kMaxLength);
+        return fmt::format("type '{}': length {} is out of range 1..{}", declared, digits,
+                           kMaxLength);
       }
       f.size = f.length = static_cast<std::uint32_t>(n);
       return {};
@@ -346,7 +381,8 @@ class Validator {
     }
     if (close == tokens.size()) fail(where, "cannot find the column list");
     if (close + 1 < tokens.size()) {
-      fail(where, fmt::format("unsupported table option '{}'", join_tokens(tokens, close + 1, tokens.size())));
+      fail(where, fmt::format("unsupported table option '{}'",
+                              join_tokens(tokens, close + 1, tokens.size())));
     }
     std::vector<std::pair<std::string, std::string>> extras;
     for (const auto& p : parts) {
@@ -355,17 +391,20 @@ class Validator {
       const auto word = to_upper(head.text);
       if (!head.quoted && (word == "CONSTRAINT" || word == "PRIMARY" || word == "UNIQUE" ||
                            word == "CHECK" || word == "FOREIGN")) {
-        fail(where, fmt::format("unsupported table constraint '{}'", join_tokens(tokens, p.first, p.last)));
+        fail(where, fmt::format("unsupported table constraint '{}'",
+                                join_tokens(tokens, p.first, p.last)));
       }
       // name, type word, then "(" N ")" for CHAR/BYTES; whatever follows is a constraint.
       std::size_t k = p.first + 2;
       if (k < p.last && tokens[k].text == "(" && !tokens[k].quoted) k += 3;
-      extras.emplace_back(dequote(head), k < p.last ? join_tokens(tokens, k, p.last) : std::string());
+      extras.emplace_back(dequote(head),
+                          k < p.last ? join_tokens(tokens, k, p.last) : std::string());
     }
     return extras;
   }
 
-  RecordType table(sqlite3* db, std::uint16_t id, const std::string& name, const std::string& sql) const {
+  RecordType table(sqlite3* db, std::uint16_t id, const std::string& name,
+                   const std::string& sql) const {
     const auto where = fmt::format("table '{}': ", name);
     if (istarts_with(name, "_ringlite") || istarts_with(name, "sqlite_")) {
       fail(where, "names starting with '_ringlite' or 'sqlite_' are reserved");
@@ -377,8 +416,9 @@ class Validator {
     t.id = id;
     t.name = name;
     sqlite3_stmt* raw = nullptr;
-    sqlite3_prepare_v2(db, "SELECT name, type, \"notnull\", dflt_value, pk, hidden FROM pragma_table_xinfo(?1)",
-                       -1, &raw, nullptr);
+    sqlite3_prepare_v2(
+        db, "SELECT name, type, \"notnull\", dflt_value, pk, hidden FROM pragma_table_xinfo(?1)",
+        -1, &raw, nullptr);
     StmtPtr stmt(raw);
     sqlite3_bind_text(raw, 1, name.c_str(), -1, SQLITE_TRANSIENT);
     std::uint64_t offset = 0;
@@ -387,7 +427,8 @@ class Validator {
       f.name = column_text(raw, 0);
       const auto col = fmt::format("table '{}' column '{}': ", name, f.name);
       for (auto sys : kSystemColumns) {
-        if (iequals(f.name, sys)) fail(col, fmt::format("'{}' is a system column the bridge adds", sys));
+        if (iequals(f.name, sys))
+          fail(col, fmt::format("'{}' is a system column the bridge adds", sys));
       }
       check_name(db, col, f.name, false);
       const auto declared = column_text(raw, 1);
@@ -406,14 +447,16 @@ class Validator {
       offset += f.size;
       t.align = std::max(t.align, f.align);
       if (offset > kMaxRecordSize) {
-        fail(col, fmt::format("record size {} exceeds the limit of {} bytes", offset, kMaxRecordSize));
+        fail(col,
+             fmt::format("record size {} exceeds the limit of {} bytes", offset, kMaxRecordSize));
       }
       t.fields.push_back(std::move(f));
     }
     if (t.fields.empty()) fail(where, "no columns");
     const std::uint64_t size = (offset + t.align - 1) / t.align * t.align;
     if (size > kMaxRecordSize) {
-      fail(where, fmt::format("record size {} exceeds the limit of {} bytes", size, kMaxRecordSize));
+      fail(where,
+           fmt::format("record size {} exceeds the limit of {} bytes", size, kMaxRecordSize));
     }
     t.size = static_cast<std::uint32_t>(size);
     return t;
@@ -427,14 +470,17 @@ class Validator {
 void run_schema_text(sqlite3* db, std::string_view sql, std::string_view origin) {
   AuthState auth;
   sqlite3_set_authorizer(db, &authorize, &auth);
-  const char* const begin = sql.data();
+  // Handing SQLite a length that includes the terminating NUL spares it a copy of the
+  // remaining text per statement (quadratic in the number of statements otherwise).
+  const std::string text(sql);
+  const char* const begin = text.c_str();
   const char* p = begin;
-  const char* const end = begin + sql.size();
+  const char* const end = begin + text.size();
   std::string error;
   while (p < end && error.empty()) {
     sqlite3_stmt* raw = nullptr;
     const char* next = nullptr;
-    int rc = sqlite3_prepare_v2(db, p, static_cast<int>(end - p), &raw, &next);
+    int rc = sqlite3_prepare_v2(db, p, static_cast<int>(end - p + 1), &raw, &next);
     StmtPtr stmt(raw);
     if (rc == SQLITE_OK && raw) rc = sqlite3_step(raw);
     if (rc != SQLITE_OK && rc != SQLITE_DONE) {
@@ -443,7 +489,8 @@ void run_schema_text(sqlite3* db, std::string_view sql, std::string_view origin)
       const auto line = 1 + std::count(begin, start, '\n');
       error = sqlite3_errmsg(db);
       if (rc == SQLITE_AUTH) {
-        error = fmt::format("not authorized: only CREATE TABLE and CREATE INDEX are allowed, not {}", auth.denied);
+        error = fmt::format(
+            "not authorized: only CREATE TABLE and CREATE INDEX are allowed, not {}", auth.denied);
       }
       error += fmt::format(" (statement at line {})", line);
     }
@@ -451,25 +498,23 @@ void run_schema_text(sqlite3* db, std::string_view sql, std::string_view origin)
     p = next;
   }
   sqlite3_set_authorizer(db, nullptr, nullptr);
-  if (!error.empty()) throw Error(Errc::schema, fmt::format("cannot parse schema '{}': {}", origin, error));
+  if (!error.empty())
+    throw Error(Errc::schema, fmt::format("cannot parse schema '{}': {}", origin, error));
 }
 
 }  // namespace
 
-std::string_view type_name(FieldType t) noexcept {
-  for (const auto& info : kTypes) {
-    if (info.type == t) return info.name;
-  }
-  return "?";
-}
+std::string_view type_name(FieldType t) noexcept { return info_of(t).name; }
 
 std::string Field::declared() const {
-  if (type == FieldType::chars || type == FieldType::bytes) return fmt::format("{}({})", type_name(type), length);
+  if (type == FieldType::chars || type == FieldType::bytes)
+    return fmt::format("{}({})", type_name(type), length);
   return std::string(type_name(type));
 }
 
 bool RecordType::variable() const noexcept {
-  return std::any_of(fields.begin(), fields.end(), [](const Field& f) { return is_variable(f.type); });
+  return std::any_of(fields.begin(), fields.end(),
+                     [](const Field& f) { return is_variable(f.type); });
 }
 
 const Field* RecordType::field(std::string_view field_name) const noexcept {
@@ -490,7 +535,8 @@ std::string RecordType::ddl() const {
 std::string RecordType::layout_signature() const {
   std::string r = name + "{";
   for (std::size_t i = 0; i < fields.size(); ++i) {
-    r += fmt::format("{}{}:{}@{}", i ? "," : "", fields[i].name, fields[i].declared(), fields[i].offset);
+    r += fmt::format("{}{}:{}@{}", i ? "," : "", fields[i].name, fields[i].declared(),
+                     fields[i].offset);
   }
   return r + fmt::format("}}size={},align={}", size, align);
 }
@@ -498,17 +544,34 @@ std::string RecordType::layout_signature() const {
 Schema Schema::parse(std::string_view sql, std::string_view origin) {
   // sqlite3_prepare stops at a NUL, which would silently drop the rest of the text.
   if (const auto nul = sql.find('\0'); nul != std::string_view::npos) {
-    throw Error(Errc::schema, fmt::format("cannot parse schema '{}': NUL byte at offset {}", origin, nul));
+    throw Error(Errc::schema,
+                fmt::format("cannot parse schema '{}': NUL byte at offset {}", origin, nul));
   }
   if (sql.size() > static_cast<std::size_t>(std::numeric_limits<int>::max() / 2)) {
-    throw Error(Errc::schema, fmt::format("cannot parse schema '{}': text is {} bytes", origin, sql.size()));
+    throw Error(Errc::schema,
+                fmt::format("cannot parse schema '{}': text is {} bytes", origin, sql.size()));
+  }
+  // SQLite rescans sqlite_master after each CREATE TABLE, so its cost grows with the square
+  // of the table count (minutes for 65534 tables): refuse too many before running anything.
+  const auto tokens = tokenize(sql);
+  std::size_t creates = 0;
+  for (std::size_t k = 0; k + 1 < tokens.size(); ++k) {
+    if (!tokens[k].quoted && iequals(tokens[k].text, "CREATE") &&
+        iequals(tokens[k + 1].text, "TABLE"))
+      ++creates;
+  }
+  if (creates > kMaxTypes) {
+    throw Error(Errc::schema, fmt::format("invalid schema '{}': {} tables (at most {})", origin,
+                                          creates, kMaxTypes));
   }
   sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(":memory:", &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  const int rc =
+      sqlite3_open_v2(":memory:", &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
   DbPtr db(raw);
   if (rc != SQLITE_OK) {
-    throw Error(Errc::sqlite, fmt::format("cannot parse schema '{}': cannot open a scratch database: {}", origin,
-                                          raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)),
+    throw Error(Errc::sqlite,
+                fmt::format("cannot parse schema '{}': cannot open a scratch database: {}", origin,
+                            raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)),
                 0, rc);
   }
   // Belt and braces behind the authorizer: no attached files, no triggers or views, no
@@ -525,11 +588,13 @@ Schema Schema::parse(std::string_view sql, std::string_view origin) {
   };
   std::vector<Row> rows;
   sqlite3_stmt* st = nullptr;
-  sqlite3_prepare_v2(raw, "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid", -1, &st, nullptr);
+  sqlite3_prepare_v2(raw, "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid", -1,
+                     &st, nullptr);
   StmtPtr stmt(st);
   while (sqlite3_step(st) == SQLITE_ROW) {
     if (sqlite3_column_type(st, 3) == SQLITE_NULL) continue;  // automatic indexes
-    rows.push_back({column_text(st, 0), column_text(st, 1), column_text(st, 2), column_text(st, 3)});
+    rows.push_back(
+        {column_text(st, 0), column_text(st, 1), column_text(st, 2), column_text(st, 3)});
   }
   stmt.reset();
 
@@ -544,14 +609,16 @@ Schema Schema::parse(std::string_view sql, std::string_view origin) {
   Schema s;
   for (const auto& r : rows) {
     if (r.type == "table" && !istarts_with(r.name, "sqlite_")) {
-      s.types_.push_back(check.table(raw, static_cast<std::uint16_t>(s.types_.size() + 1), r.name, r.sql));
+      s.types_.push_back(
+          check.table(raw, static_cast<std::uint16_t>(s.types_.size() + 1), r.name, r.sql));
     }
   }
   for (const auto& r : rows) {
     if (r.type != "index") continue;
     auto it = std::find_if(s.types_.begin(), s.types_.end(),
                            [&](const RecordType& t) { return iequals(t.name, r.table); });
-    if (it == s.types_.end()) check.fail(fmt::format("index '{}': ", r.name), "not on a schema table");
+    if (it == s.types_.end())
+      check.fail(fmt::format("index '{}': ", r.name), "not on a schema table");
     it->indexes.push_back(collapse(r.sql));
   }
   return s;
@@ -563,7 +630,7 @@ Schema Schema::load_file(const std::filesystem::path& path) {
                 fmt::format("cannot read schema '{}': {}", path.string(), std::strerror(err)), err);
   };
   errno = 0;
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
+  std::unique_ptr<std::FILE, FileClose> f(std::fopen(path.c_str(), "rb"));
   if (!f) fail(errno ? errno : ENOENT);
   std::string text;
   char buf[16384];
@@ -610,36 +677,22 @@ std::string Schema::cpp_header(std::string_view source_name) const {
       "  ::std::uint32_t length;  // in bytes\n}};\n#endif\n",
       source);
   for (const auto& t : types_) {
-    h += fmt::format("\nstruct {} {{\n  static constexpr const char* kRingliteType = \"{}\";\n"
-                     "  static constexpr const char* kRingliteLayout = \"{}\";\n",
-                     t.name, t.name, t.layout_signature());
+    h += fmt::format(
+        "\nstruct {} {{\n  static constexpr const char* kRingliteType = \"{}\";\n"
+        "  static constexpr const char* kRingliteLayout = \"{}\";\n",
+        t.name, t.name, t.layout_signature());
     for (const auto& f : t.fields) {
-      std::string decl;
-      switch (f.type) {
-        case FieldType::int8: decl = "::std::int8_t"; break;
-        case FieldType::int16: decl = "::std::int16_t"; break;
-        case FieldType::int32: decl = "::std::int32_t"; break;
-        case FieldType::int64: decl = "::std::int64_t"; break;
-        case FieldType::uint8: decl = "::std::uint8_t"; break;
-        case FieldType::uint16: decl = "::std::uint16_t"; break;
-        case FieldType::uint32: decl = "::std::uint32_t"; break;
-        case FieldType::uint64: decl = "::std::uint64_t"; break;
-        case FieldType::float32: decl = "float"; break;
-        case FieldType::float64: decl = "double"; break;
-        case FieldType::boolean: decl = "bool"; break;
-        case FieldType::chars: decl = "char"; break;
-        case FieldType::bytes: decl = "unsigned char"; break;
-        case FieldType::text:
-        case FieldType::blob: decl = "::ringlite_types::ringlite_var"; break;
-      }
       const auto dims = f.length ? fmt::format("[{}]", f.length) : std::string();
-      h += fmt::format("  {} {}{};  // {} @{}\n", decl, f.name, dims, f.declared(), f.offset);
+      h += fmt::format("  {} {}{};  // {} @{}\n", info_of(f.type).cpp, f.name, dims, f.declared(),
+                       f.offset);
     }
-    h += fmt::format("}};\nstatic_assert(sizeof({0}) == {1}, \"{0}: size\");\n"
-                     "static_assert(alignof({0}) == {2}, \"{0}: alignment\");\n",
-                     t.name, t.size, t.align);
+    h += fmt::format(
+        "}};\nstatic_assert(sizeof({0}) == {1}, \"{0}: size\");\n"
+        "static_assert(alignof({0}) == {2}, \"{0}: alignment\");\n",
+        t.name, t.size, t.align);
     for (const auto& f : t.fields) {
-      h += fmt::format("static_assert(offsetof({0}, {1}) == {2}, \"{0}.{1}: offset\");\n", t.name, f.name, f.offset);
+      h += fmt::format("static_assert(offsetof({0}, {1}) == {2}, \"{0}.{1}: offset\");\n", t.name,
+                       f.name, f.offset);
     }
   }
   return h + "\n}  // namespace ringlite_types\n";
@@ -648,7 +701,8 @@ std::string Schema::cpp_header(std::string_view source_name) const {
 std::string check_record(const RecordType& type, std::span<const std::byte> payload) {
   const std::uint64_t size = payload.size();
   if (size < type.size) {
-    return fmt::format("record is {} bytes, shorter than the {}-byte fixed part of '{}'", size, type.size, type.name);
+    return fmt::format("record is {} bytes, shorter than the {}-byte fixed part of '{}'", size,
+                       type.size, type.name);
   }
   const bool variable = type.variable();
   if (!variable && size != type.size) {
@@ -657,7 +711,8 @@ std::string check_record(const RecordType& type, std::span<const std::byte> payl
   for (const auto& f : type.fields) {
     // Offsets come from our own layout, but a RecordType is a plain struct: check anyway.
     if (std::uint64_t{f.offset} + f.size > size) {
-      return fmt::format("column '{}': field at {} extends past the record's {} bytes", f.name, f.offset, size);
+      return fmt::format("column '{}': field at {} extends past the record's {} bytes", f.name,
+                         f.offset, size);
     }
     if (f.type == FieldType::boolean) {
       const auto v = std::to_integer<unsigned>(payload[f.offset]);
@@ -668,10 +723,12 @@ std::string check_record(const RecordType& type, std::span<const std::byte> payl
       std::memcpy(&off, payload.data() + f.offset, 4);
       std::memcpy(&len, payload.data() + f.offset + 4, 4);
       if (off < type.size) {
-        return fmt::format("column '{}': tail offset {} is inside the {}-byte fixed part", f.name, off, type.size);
+        return fmt::format("column '{}': tail offset {} is inside the {}-byte fixed part", f.name,
+                           off, type.size);
       }
       if (std::uint64_t{off} + len > size) {
-        return fmt::format("column '{}': tail offset {} + length {} exceeds record size {}", f.name, off, len, size);
+        return fmt::format("column '{}': tail offset {} + length {} exceeds record size {}", f.name,
+                           off, len, size);
       }
     }
   }

@@ -51,3 +51,44 @@ inline bool wait_stopped(pid_t pid) {
 }
 
 }  // namespace ringlite::test
+
+#include <fcntl.h>
+
+#include <string>
+#include <vector>
+
+namespace ringlite::test {
+
+/// Starts the `ringlite` command with `args` (no shell), stdout and stderr appended to
+/// `log_path`. Returns the child's pid.
+inline pid_t spawn_cli(const std::string& cli, const std::vector<std::string>& args, const std::string& log_path) {
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    std::vector<char*> argv;
+    std::string name = "ringlite";
+    argv.push_back(name.data());
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(cli.c_str(), argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+/// Non-blocking check: the child's exit code if it has exited, else -1 (still running).
+inline int try_wait(pid_t pid) {
+  int status = 0;
+  const pid_t r = ::waitpid(pid, &status, WNOHANG);
+  if (r != pid) return -1;
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+}  // namespace ringlite::test

@@ -1,0 +1,613 @@
+// ringlite: the database side of the bridge (DESIGN.md, "Schema", "Config", "The bridge").
+// Setup (pragmas, tables, the schema check) goes through SQLiteCpp; the per-batch path
+// uses raw statements prepared once (store_insert.cpp), because it runs for every record.
+#include "ringlite/store.hpp"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "detail/store_detail.hpp"
+#include "ringlite/error.hpp"
+
+namespace ringlite {
+namespace detail {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+// ringlite's own tables; schema/metadata.sql documents the same DDL (a test keeps the two
+// in step). Who writes and reads each:
+//  _ringlite_types    the bridge, once per new type; read by history queries and replay, so
+//                     they never need the schema file (ddl has the declared ringlite types).
+//  _ringlite_progress the bridge, in every batch's transaction; read on restart to resume
+//                     exactly after what was committed.
+//  _ringlite_rejects  frames that did not decode or that SQLite refused, with raw bytes.
+//  _ringlite_gaps     ranges of the stream without a record (abandoned, corrupt) and
+//                     producer drops; UNIQUE(kind, seq_from) makes re-reporting harmless.
+constexpr const char* kMetadataSql = R"sql(
+CREATE TABLE IF NOT EXISTS _ringlite_types (
+  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, ddl TEXT NOT NULL, layout TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS _ringlite_progress (
+  ring_id TEXT PRIMARY KEY, position INTEGER NOT NULL, drops INTEGER NOT NULL DEFAULT 0,
+  updated_ns INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS _ringlite_rejects (
+  seq INTEGER PRIMARY KEY, ts_ns INTEGER, producer INTEGER, type_id INTEGER,
+  reason TEXT NOT NULL, payload BLOB);
+CREATE TABLE IF NOT EXISTS _ringlite_gaps (
+  id INTEGER PRIMARY KEY, kind TEXT NOT NULL, seq_from INTEGER, seq_to INTEGER,
+  producer INTEGER, pid INTEGER, count INTEGER NOT NULL DEFAULT 1, reason TEXT,
+  recorded_ns INTEGER NOT NULL, UNIQUE(kind, seq_from));
+)sql";
+
+// Setup may wait for a reader or a starting bridge; the batch path retries BUSY itself with
+// backoff (and counts it), so its busy handler only smooths over short lock holds.
+constexpr int kOpenBusyTimeoutMs = 5000;
+constexpr int kBusyTimeoutMs = 100;
+constexpr auto kBusyBudget = 10s;
+constexpr auto kFirstBackoff = 1ms;
+constexpr auto kMaxBackoff = 100ms;
+
+std::int64_t wall_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+constexpr std::uint64_t align8(std::uint64_t v) noexcept { return (v + 7) & ~std::uint64_t{7}; }
+
+char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [](char x, char y) { return lower(x) == lower(y); });
+}
+
+// The schema's CREATE INDEX statements as written, made safe to run on every open.
+std::string if_not_exists(std::string sql) {
+  std::string low = sql;
+  for (char& c : low) c = lower(c);
+  // "CREATE [UNIQUE] INDEX name ..."; neither CREATE nor UNIQUE contains "index".
+  const auto at = low.find("index");
+  if (at == std::string::npos || low.compare(at + 5, 4, " if ") == 0) return sql;
+  return sql.insert(at + 5, " IF NOT EXISTS");
+}
+
+std::string join(const std::vector<std::string>& parts) {
+  std::string r;
+  for (const auto& p : parts) r += (r.empty() ? "" : "; ") + p;
+  return r;
+}
+
+// What changed between a type's layout in the database (its stored DDL) and the schema.
+void describe_change(const RecordType& was, const RecordType& now, std::vector<std::string>& out) {
+  const auto where = fmt::format("type '{}' column", now.name);
+  const std::size_t before = out.size();
+  for (std::size_t i = 0; i < was.fields.size(); ++i) {
+    const Field& w = was.fields[i];
+    const Field* n = now.field(w.name);
+    if (!n) {
+      out.push_back(fmt::format("{} '{}' ({}) was removed", where, w.name, w.declared()));
+    } else if (n->declared() != w.declared()) {
+      out.push_back(
+          fmt::format("{} '{}' was {}, is now {}", where, w.name, w.declared(), n->declared()));
+    } else if (i >= now.fields.size() || now.fields[i].name != w.name) {
+      out.push_back(fmt::format("{} '{}' moved from position {}", where, w.name, i + 1));
+    }
+  }
+  for (const Field& n : now.fields) {
+    if (!was.field(n.name))
+      out.push_back(fmt::format("{} '{}' ({}) was added", where, n.name, n.declared()));
+  }
+  if (out.size() == before) {
+    out.push_back(fmt::format("type '{}' layout was '{}', is now '{}'", now.name,
+                              was.layout_signature(), now.layout_signature()));
+  }
+}
+
+}  // namespace
+
+class StoreImpl {
+ public:
+  StoreImpl(const DatabaseConfig& config, const Schema& schema,
+            std::vector<std::pair<std::string, std::string>> pragmas, std::string_view origin)
+      : path_(config.path.string()),
+        schema_(schema),
+        pragmas_(std::move(pragmas)),
+        db_(connect(path_)),
+        h_(db_.getHandle()) {
+    sqlite3_extended_result_codes(h_, 1);
+    sqlite3_busy_timeout(h_, kOpenBusyTimeoutMs);
+    guarded("open", [&] { check_identity(); });  // before any pragma writes to a foreign file
+    apply_pragmas(h_, pragmas_, origin, path_);
+    guarded("open", [&] {
+      journal_mode_ = read_pragma(h_, "journal_mode").value_or("");
+      create_schema();
+      prepare_statements();
+      const bool configured = std::any_of(pragmas_.begin(), pragmas_.end(),
+                                          [](const auto& p) { return p.first == "busy_timeout"; });
+      busy_timeout_ms_ =
+          configured ? db_.execAndGet("PRAGMA busy_timeout").getInt() : kBusyTimeoutMs;
+      sqlite3_busy_timeout(h_, busy_timeout_ms_);
+    });
+  }
+
+  const std::string& path() const noexcept { return path_; }
+  BatchResult write_batch(const Batch& batch, std::string_view ring_id, std::uint64_t drops);
+  std::uint64_t next_position();
+  std::optional<std::uint64_t> progress(std::string_view ring_id);
+  int checkpoint() noexcept;
+  std::vector<std::pair<std::string, std::string>> pragmas();
+
+ private:
+  static SQLite::Database connect(const std::string& path) {
+    try {
+      // One thread uses a Store at a time: no per-call mutex in the hot path.
+      return SQLite::Database(path,
+                              SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX);
+    } catch (const SQLite::Exception& e) {
+      throw Error(Errc::sqlite, fmt::format("cannot open database '{}': {}", path, e.getErrorStr()),
+                  0, e.getExtendedErrorCode());
+    }
+  }
+
+  // Runs setup or read code, giving SQLite's failures the store's context.
+  template <typename F>
+  auto guarded(std::string_view verb, F&& f) -> decltype(f()) {
+    try {
+      return f();
+    } catch (const SQLite::Exception& e) {
+      fail(verb, e.getExtendedErrorCode(), e.what());
+    } catch (const SqlError& e) {
+      fail(verb, e.code(), e.what());
+    }
+  }
+  [[noreturn]] void fail(std::string_view verb, int code, const char* what) const {
+    throw Error(is_busy(code) ? Errc::busy : Errc::sqlite,
+                fmt::format("cannot {} database '{}': {}", verb, path_, what), 0, code);
+  }
+
+  bool check_identity();
+  void create_schema();
+  void check_table(const RecordType& type, std::vector<std::string>& diffs);
+  void prepare_statements();
+  void classify(const Batch& batch);
+  void attempt(const Batch& batch, std::string_view ring_id, std::uint64_t drops, BatchResult& r);
+  void run(sqlite3_stmt* st);
+  void abandon() noexcept;
+  bool back_off();
+
+  std::string path_;
+  Schema schema_;
+  std::vector<std::pair<std::string, std::string>> pragmas_;
+  SQLite::Database db_;
+  sqlite3* h_;  // db_'s handle, for the raw calls
+  std::string journal_mode_;
+  int busy_timeout_ms_ = kBusyTimeoutMs;
+
+  // Per write_batch: frame indices by type id, the ids that have any, and rejects (those
+  // found while classifying come first, then those SQLite refused in this attempt).
+  std::vector<std::vector<std::uint32_t>> pending_;
+  std::vector<std::uint16_t> touched_;
+  std::vector<Reject> rejects_;
+  std::size_t classified_rejects_ = 0;
+  Clock::time_point deadline_;
+  Clock::duration backoff_{};
+  std::uint32_t busy_retries_ = 0;
+
+  // Declared after db_: statements must be finalized before the connection closes.
+  std::vector<std::unique_ptr<TableInserter>> inserters_;  // by type id
+  StmtPtr begin_, commit_, reject_, gap_, drop_, progress_;
+};
+
+// Returns true for a new database: no application id and nothing in it yet.
+bool StoreImpl::check_identity() {
+  const int app = db_.execAndGet("PRAGMA application_id").getInt();
+  const int version = db_.execAndGet("PRAGMA user_version").getInt();
+  const int objects =
+      db_.execAndGet(
+             "SELECT count(*) FROM sqlite_schema WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")
+          .getInt();
+  if (app == 0 && objects == 0) return true;
+  if (app != kApplicationId) {
+    throw Error(Errc::schema, fmt::format("cannot open database '{}': not a ringlite database "
+                                          "(application_id 0x{:08x})",
+                                          path_, static_cast<std::uint32_t>(app)));
+  }
+  if (version != kUserVersion) {
+    throw Error(Errc::version,
+                fmt::format("cannot open database '{}': database format version {} is {} this "
+                            "build's version {}",
+                            path_, version, version > kUserVersion ? "newer than" : "older than",
+                            kUserVersion));
+  }
+  return false;
+}
+
+void StoreImpl::create_schema() {
+  SQLite::Transaction txn(db_, SQLite::TransactionBehavior::IMMEDIATE);
+  const bool fresh = check_identity();  // again, now under the write lock
+  db_.exec(kMetadataSql);
+  if (fresh) {
+    db_.exec(fmt::format("PRAGMA application_id = {}", kApplicationId));
+    db_.exec(fmt::format("PRAGMA user_version = {}", kUserVersion));
+  }
+
+  // Every type the database knows must still be in the schema, unchanged, under its id:
+  // the id is what frames carry, the layout is how their bytes were decoded.
+  std::vector<std::string> diffs;
+  std::vector<bool> known(schema_.types().size() + 1, false);
+  SQLite::Statement rows(db_, "SELECT id, name, ddl, layout FROM _ringlite_types ORDER BY id");
+  while (rows.executeStep()) {
+    const auto id = rows.getColumn(0).getInt64();
+    const std::string name = rows.getColumn(1).getString();
+    const RecordType* now = schema_.find(name);
+    if (!now) {
+      diffs.push_back(fmt::format("type '{}' was removed from the schema", name));
+      continue;
+    }
+    known[now->id] = true;
+    if (now->id != id) {
+      diffs.push_back(
+          fmt::format("type '{}' has id {} in the database, {} in the schema (add new "
+                      "types after the existing ones)",
+                      name, id, now->id));
+    }
+    if (rows.getColumn(3).getString() != now->layout_signature()) {
+      try {
+        const Schema was = Schema::parse(rows.getColumn(2).getString(), path_);
+        describe_change(was.types().at(0), *now, diffs);
+      } catch (const Error& e) {
+        diffs.push_back(fmt::format("type '{}' has a DDL that cannot be read: {}", name, e.what()));
+      }
+    }
+  }
+  if (!diffs.empty()) {
+    throw Error(Errc::schema, fmt::format("cannot open database '{}': schema differs from the "
+                                          "database: {}",
+                                          path_, join(diffs)));
+  }
+
+  for (const RecordType& t : schema_.types()) {
+    std::string ddl = fmt::format(
+        "CREATE TABLE IF NOT EXISTS \"{}\" (seq INTEGER PRIMARY KEY, "
+        "ts_ns INTEGER NOT NULL, producer INTEGER NOT NULL",
+        t.name);
+    for (const Field& f : t.fields) ddl += fmt::format(", \"{}\" {}", f.name, sql_type(f.type));
+    db_.exec(ddl + ")");
+    check_table(t, diffs);  // a table that was there before it became a type may differ
+  }
+  if (!diffs.empty()) {
+    throw Error(Errc::schema, fmt::format("cannot open database '{}': schema differs from the "
+                                          "database: {}",
+                                          path_, join(diffs)));
+  }
+  SQLite::Statement add(db_,
+                        "INSERT INTO _ringlite_types(id, name, ddl, layout) VALUES (?, ?, ?, ?)");
+  for (const RecordType& t : schema_.types()) {
+    for (const auto& index : t.indexes) db_.exec(if_not_exists(index));
+    if (known[t.id]) continue;
+    add.bind(1, static_cast<int>(t.id));
+    add.bind(2, t.name);
+    add.bind(3, t.ddl());
+    add.bind(4, t.layout_signature());
+    add.exec();
+    add.reset();
+  }
+  txn.commit();
+}
+
+// The table's columns must be the system columns, then one per field with its SQL type.
+void StoreImpl::check_table(const RecordType& type, std::vector<std::string>& diffs) {
+  std::vector<std::pair<std::string, std::string>> want = {
+      {"seq", "INTEGER"}, {"ts_ns", "INTEGER"}, {"producer", "INTEGER"}};
+  for (const Field& f : type.fields) want.emplace_back(f.name, sql_type(f.type));
+  SQLite::Statement info(db_, "SELECT name, type, pk FROM pragma_table_info(?)");
+  info.bind(1, type.name);
+  const auto where = fmt::format("table '{}'", type.name);
+  std::size_t i = 0;
+  for (; info.executeStep(); ++i) {
+    const std::string name = info.getColumn(0).getString();
+    const std::string sql = info.getColumn(1).getString();
+    if (i >= want.size()) {
+      diffs.push_back(fmt::format("{} has a column '{}' the schema does not", where, name));
+    } else if (!iequals(name, want[i].first)) {
+      diffs.push_back(fmt::format("{} column {} is '{}', the schema needs '{}'", where, i + 1, name,
+                                  want[i].first));
+    } else if (!iequals(sql, want[i].second)) {
+      diffs.push_back(fmt::format("{} column '{}' is {}, the schema needs {}", where, name,
+                                  sql.empty() ? "untyped" : sql, want[i].second));
+    } else if ((i == 0) != (info.getColumn(2).getInt() != 0)) {
+      diffs.push_back(fmt::format("{} column '{}' {} its INTEGER PRIMARY KEY", where, name,
+                                  i == 0 ? "is not" : "is part of"));
+    }
+  }
+  for (; i < want.size(); ++i) {
+    diffs.push_back(fmt::format("{} lacks column '{}' ({})", where, want[i].first, want[i].second));
+  }
+}
+
+void StoreImpl::prepare_statements() {
+  inserters_.resize(schema_.types().size() + 1);
+  pending_.resize(schema_.types().size() + 1);
+  for (const RecordType& t : schema_.types())
+    inserters_[t.id] = std::make_unique<TableInserter>(h_, t);
+  begin_ = prepare(h_, "BEGIN IMMEDIATE");
+  commit_ = prepare(h_, "COMMIT");
+  reject_ = prepare(h_,
+                    "INSERT OR IGNORE INTO _ringlite_rejects(seq, ts_ns, producer, type_id, "
+                    "reason, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  gap_ = prepare(h_,
+                 "INSERT OR IGNORE INTO _ringlite_gaps(kind, seq_from, seq_to, producer, pid, "
+                 "count, reason, recorded_ns) VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7)");
+  // Drops are a count, not a range: a second report at the same position adds to it.
+  drop_ = prepare(h_,
+                  "INSERT INTO _ringlite_gaps(kind, seq_from, count, reason, recorded_ns) "
+                  "VALUES ('drop', ?1, ?2, 'producers dropped records on a full ring', ?3) "
+                  "ON CONFLICT(kind, seq_from) DO UPDATE SET count = count + excluded.count, "
+                  "recorded_ns = excluded.recorded_ns");
+  // max(): a batch written again (after a restart) must never move progress backwards.
+  progress_ = prepare(h_,
+                      "INSERT INTO _ringlite_progress(ring_id, position, drops, updated_ns) "
+                      "VALUES (?1, ?2, ?3, ?4) ON CONFLICT(ring_id) DO UPDATE SET "
+                      "position = max(position, excluded.position), "
+                      "drops = drops + excluded.drops, updated_ns = excluded.updated_ns");
+}
+
+// Sorts the batch's frames by type and rejects those that cannot be decoded. Done once per
+// batch, whatever retries follow.
+void StoreImpl::classify(const Batch& batch) {
+  for (const auto id : touched_) pending_[id].clear();
+  touched_.clear();
+  rejects_.clear();
+  const auto count = static_cast<std::uint32_t>(batch.frames.size());
+  for (std::uint32_t i = 0; i < count; ++i) {
+    const Frame& f = batch.frames[i];
+    const RecordType* type = schema_.find(f.type);
+    if (!type) {
+      rejects_.push_back({i, fmt::format("unknown type id {} (the schema has {} types)", f.type,
+                                         schema_.types().size())});
+      continue;
+    }
+    if (std::uint64_t{f.offset} + f.length > batch.arena.size()) {
+      rejects_.push_back({i, fmt::format("payload [{}, +{}) lies outside the batch's {}-byte arena",
+                                         f.offset, f.length, batch.arena.size())});
+      continue;
+    }
+    if (auto why = check_record(*type, batch.payload(f)); !why.empty()) {
+      rejects_.push_back({i, fmt::format("cannot decode type '{}': {}", type->name, why)});
+      continue;
+    }
+    auto& rows = pending_[type->id];
+    if (rows.empty()) touched_.push_back(type->id);
+    rows.push_back(i);
+  }
+  classified_rejects_ = rejects_.size();
+}
+
+void StoreImpl::run(sqlite3_stmt* st) {
+  if (sqlite3_step(st) == SQLITE_DONE) {
+    sqlite3_reset(st);
+    return;
+  }
+  const SqlError e = last_error(h_, SQLITE_ERROR);
+  sqlite3_reset(st);
+  throw e;
+}
+
+// Leaves no transaction open and no statement half-run, so the next batch starts clean.
+void StoreImpl::abandon() noexcept {
+  for (sqlite3_stmt* st = sqlite3_next_stmt(h_, nullptr); st; st = sqlite3_next_stmt(h_, st)) {
+    sqlite3_reset(st);
+  }
+  if (!sqlite3_get_autocommit(h_)) sqlite3_exec(h_, "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+// Sleeps before the next try at a locked database; false once the budget is spent.
+bool StoreImpl::back_off() {
+  if (Clock::now() + backoff_ > deadline_) return false;
+  std::this_thread::sleep_for(backoff_);
+  backoff_ = std::min<Clock::duration>(backoff_ * 2, kMaxBackoff);
+  ++busy_retries_;
+  return true;
+}
+
+void StoreImpl::attempt(const Batch& batch, std::string_view ring_id, std::uint64_t drops,
+                        BatchResult& r) {
+  r = BatchResult{};
+  rejects_.resize(classified_rejects_);
+  const auto now = wall_ns();
+  run(begin_.get());
+  for (const auto id : touched_)
+    r.inserted += inserters_[id]->insert(batch, pending_[id], rejects_);
+
+  sqlite3_stmt* st = reject_.get();
+  for (const Reject& rej : rejects_) {
+    const Frame& f = batch.frames[rej.frame];
+    sqlite3_bind_int64(st, 1, static_cast<sqlite3_int64>(f.seq));
+    sqlite3_bind_int64(st, 2, f.ts_ns);
+    sqlite3_bind_int64(st, 3, f.producer);
+    sqlite3_bind_int(st, 4, f.type);
+    sqlite3_bind_text(st, 5, rej.reason.data(), static_cast<int>(rej.reason.size()), SQLITE_STATIC);
+    if (std::uint64_t{f.offset} + f.length <= batch.arena.size()) {
+      sqlite3_bind_blob(st, 6, batch.arena.data() + f.offset, static_cast<int>(f.length),
+                        SQLITE_STATIC);
+    } else {
+      sqlite3_bind_null(st, 6);
+    }
+    run(st);
+    r.rejected += static_cast<std::uint64_t>(sqlite3_changes(h_));
+  }
+
+  st = gap_.get();
+  for (const Gap& g : batch.gaps) {
+    sqlite3_bind_text(st, 1, g.kind == Gap::Kind::abandoned ? "abandoned" : "corrupt", -1,
+                      SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, static_cast<sqlite3_int64>(g.pos));
+    sqlite3_bind_int64(st, 3, static_cast<sqlite3_int64>(g.end));
+    if (g.producer != ~0u)
+      sqlite3_bind_int64(st, 4, g.producer);
+    else
+      sqlite3_bind_null(st, 4);
+    if (g.pid != 0)
+      sqlite3_bind_int64(st, 5, g.pid);
+    else
+      sqlite3_bind_null(st, 5);
+    if (!g.reason.empty()) {
+      sqlite3_bind_text(st, 6, g.reason.data(), static_cast<int>(g.reason.size()), SQLITE_STATIC);
+    } else {
+      sqlite3_bind_null(st, 6);
+    }
+    sqlite3_bind_int64(st, 7, now);
+    run(st);
+    r.gaps += static_cast<std::uint64_t>(sqlite3_changes(h_));
+  }
+
+  if (drops != 0) {
+    st = drop_.get();
+    sqlite3_bind_int64(st, 1, static_cast<sqlite3_int64>(batch.end));
+    sqlite3_bind_int64(st, 2, static_cast<sqlite3_int64>(drops));
+    sqlite3_bind_int64(st, 3, now);
+    run(st);
+    r.gaps += static_cast<std::uint64_t>(sqlite3_changes(h_));
+  }
+
+  st = progress_.get();
+  sqlite3_bind_text(st, 1, ring_id.data(), static_cast<int>(ring_id.size()), SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, static_cast<sqlite3_int64>(batch.end));
+  sqlite3_bind_int64(st, 3, static_cast<sqlite3_int64>(drops));
+  sqlite3_bind_int64(st, 4, now);
+  run(st);
+
+  // In rollback-journal modes COMMIT can meet a reader's lock; the transaction stays open
+  // and only the COMMIT needs repeating.
+  for (;;) {
+    try {
+      run(commit_.get());
+      return;
+    } catch (const SqlError& e) {
+      if (!is_busy(e.code()) || sqlite3_get_autocommit(h_) || !back_off()) throw;
+    }
+  }
+}
+
+BatchResult StoreImpl::write_batch(const Batch& batch, std::string_view ring_id,
+                                   std::uint64_t drops) {
+  classify(batch);
+  deadline_ = Clock::now() + kBusyBudget;
+  backoff_ = kFirstBackoff;
+  busy_retries_ = 0;
+  BatchResult r;
+  for (;;) {
+    try {
+      attempt(batch, ring_id, drops, r);
+      r.busy_retries = busy_retries_;
+      return r;
+    } catch (const SqlError& e) {
+      abandon();
+      if (is_busy(e.code()) && back_off()) continue;
+      throw Error(is_busy(e.code()) ? Errc::busy : Errc::sqlite,
+                  fmt::format("cannot commit batch to database '{}': {}{}", path_, e.what(),
+                              is_busy(e.code()) ? " (gave up after 10 s of retries)" : ""),
+                  0, e.code());
+    } catch (...) {
+      abandon();  // e.g. bad_alloc: still never leave the transaction open
+      throw;
+    }
+  }
+}
+
+std::uint64_t StoreImpl::next_position() {
+  return guarded("read", [&] {
+    std::uint64_t next = 0;
+    const auto consider = [&](const std::string& sql, bool is_seq) {
+      const SQLite::Column v = db_.execAndGet(sql);
+      if (v.isNull()) return;
+      const auto pos = static_cast<std::uint64_t>(v.getInt64());
+      // A frame at `seq` is at least 8 bytes long, and frames are 8-byte aligned.
+      next = std::max(next, align8(is_seq ? pos + 1 : pos));
+    };
+    for (const RecordType& t : schema_.types())
+      consider(fmt::format("SELECT max(seq) FROM \"{}\"", t.name), true);
+    consider("SELECT max(seq) FROM _ringlite_rejects", true);
+    consider("SELECT max(coalesce(seq_to, seq_from)) FROM _ringlite_gaps", false);
+    consider("SELECT max(position) FROM _ringlite_progress", false);
+    return next;
+  });
+}
+
+std::optional<std::uint64_t> StoreImpl::progress(std::string_view ring_id) {
+  return guarded("read", [&]() -> std::optional<std::uint64_t> {
+    SQLite::Statement q(db_, "SELECT position FROM _ringlite_progress WHERE ring_id = ?");
+    q.bind(1, std::string(ring_id));
+    if (!q.executeStep()) return std::nullopt;
+    return static_cast<std::uint64_t>(q.getColumn(0).getInt64());
+  });
+}
+
+int StoreImpl::checkpoint() noexcept {
+  if (journal_mode_ != "wal") return -1;
+  int log = -1;
+  int done = -1;
+  const int rc = sqlite3_wal_checkpoint_v2(h_, "main", SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+  if (rc != SQLITE_OK && rc != SQLITE_BUSY) return -1;
+  if (rc == SQLITE_OK && log > 0 && done == log) {
+    // Everything is in the database file: restart the WAL from zero bytes, unless a reader
+    // still reads from it. Never wait for that reader here: the drain must go on.
+    sqlite3_busy_timeout(h_, 0);
+    int truncated = -1;
+    if (sqlite3_wal_checkpoint_v2(h_, "main", SQLITE_CHECKPOINT_TRUNCATE, &truncated, nullptr) ==
+        SQLITE_OK) {
+      log = truncated;
+    }
+    sqlite3_busy_timeout(h_, busy_timeout_ms_);
+  }
+  return log;
+}
+
+std::vector<std::pair<std::string, std::string>> StoreImpl::pragmas() {
+  return guarded("read", [&] {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const char* name : {"journal_mode", "synchronous"}) {
+      out.emplace_back(name, read_pragma(h_, name).value_or(""));
+    }
+    for (const auto& [name, value] : pragmas_) {
+      if (name != "journal_mode" && name != "synchronous") {
+        out.emplace_back(name, read_pragma(h_, name).value_or(""));
+      }
+    }
+    return out;
+  });
+}
+
+}  // namespace detail
+
+Store Store::open(const DatabaseConfig& db, const Schema& schema, std::string_view origin) {
+  if (db.path.empty()) {
+    throw Error(Errc::config, fmt::format("invalid config '{}': 'database.path' is empty", origin));
+  }
+  auto pragmas = detail::merged_pragmas(db, origin);
+  return Store(std::make_unique<detail::StoreImpl>(db, schema, std::move(pragmas), origin));
+}
+
+Store::Store(std::unique_ptr<detail::StoreImpl> impl) : impl_(std::move(impl)) {}
+Store::Store(Store&&) noexcept = default;
+Store& Store::operator=(Store&&) noexcept = default;
+Store::~Store() = default;
+
+std::uint64_t Store::next_position() const { return impl_->next_position(); }
+std::optional<std::uint64_t> Store::progress(std::string_view ring_id) const {
+  return impl_->progress(ring_id);
+}
+BatchResult Store::write_batch(const Batch& batch, std::string_view ring_id, std::uint64_t drops) {
+  return impl_->write_batch(batch, ring_id, drops);
+}
+int Store::checkpoint() noexcept { return impl_->checkpoint(); }
+std::vector<std::pair<std::string, std::string>> Store::pragmas() const { return impl_->pragmas(); }
+const std::string& Store::path() const noexcept { return impl_->path(); }
+
+}  // namespace ringlite

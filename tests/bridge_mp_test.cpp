@@ -1,0 +1,295 @@
+// The bridge as users run it: `ringlite bridge` and `ringlite produce` processes, killed
+// and restarted with real signals, while a reader polls the database through the stock
+// sqlite3 library. Afterwards every record must be in its table exactly once.
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <csignal>
+#include <cstring>
+#include <random>
+#include <string>
+#include <thread>
+
+#include "proc.hpp"
+#include "ringlite/config.hpp"
+#include "ringlite/producer.hpp"
+#include "ringlite/ring.hpp"
+#include "ringutil.hpp"
+
+using namespace ringlite;
+using namespace ringlite::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Setup {
+  TempDir dir{"bridge"};
+  std::string ring = unique_name("br");
+  std::string config = (dir / "ringlite.toml").string();
+  std::string db = (dir / "history.db").string();
+  std::string log = (dir / "bridge.log").string();
+
+  explicit Setup(const std::string& extra_db = "", const std::string& capacity = "1MiB") {
+    write(extra_db, capacity);
+  }
+  void write(const std::string& extra_db, const std::string& capacity = "1MiB") const {
+    write_file(config, "[ring]\nname = \"" + ring + "\"\ncapacity = \"" + capacity +
+                           "\"\nunblock_timeout = \"500ms\"\n"
+                           "[schema]\nfile = \"" + (source_dir() / "schema" / "demo.sql").string() + "\"\n"
+                           "[database]\npath = \"" + db + "\"\npreset = \"safe\"\n" + extra_db +
+                           "\n[batch]\nmax_records = 20000\nmax_delay = \"20ms\"\n");
+  }
+  ~Setup() {
+    RingConfig rc;
+    rc.name = ring;
+    try {
+      Ring::remove(rc);
+    } catch (...) {
+    }
+  }
+  pid_t bridge() const { return spawn_cli(cli_path(), {"bridge", "-c", config, "--stats-interval", "1"}, log); }
+  pid_t produce(int producers, int count, const std::string& on_full = "block") const {
+    return spawn_cli(cli_path(),
+                     {"produce", "-c", config, "--type", "sensor", "--producers", std::to_string(producers), "--count",
+                      std::to_string(count), "--on-full", on_full},
+                     log);
+  }
+  RingStats stats() const {
+    RingConfig rc;
+    rc.name = ring;
+    return Ring::open(rc, Ring::Access::read_only).stats();
+  }
+  /// Waits until the ring exists and the bridge has persisted everything in it.
+  bool wait_drained(std::chrono::seconds limit) const {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      try {
+        const auto s = stats();
+        if (s.head == s.tail && s.bridge_alive) return true;
+      } catch (const Error&) {
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
+  }
+  std::string bridge_log() const { return read_file(log); }
+};
+
+/// Runs one query through the stock sqlite3 library and returns the first column of
+/// every row as text.
+std::vector<std::string> sql(const std::string& db, const std::string& query) {
+  sqlite3* h = nullptr;
+  REQUIRE(sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_busy_timeout(h, 5000);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE_MESSAGE(sqlite3_prepare_v2(h, query.c_str(), -1, &st, nullptr) == SQLITE_OK, sqlite3_errmsg(h));
+  std::vector<std::string> out;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const auto* t = sqlite3_column_text(st, 0);
+    out.emplace_back(t ? reinterpret_cast<const char*>(t) : "NULL");
+  }
+  CHECK(rc == SQLITE_DONE);
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  return out;
+}
+
+/// Every record k of every producer i is in the sensor table exactly once, with the
+/// values `produce` gives it, and seq grows with k for each producer.
+void check_exactly_once(const std::string& db, int producers, int count) {
+  CHECK(sql(db, "SELECT count(*) FROM sensor")[0] == std::to_string(producers * count));
+  CHECK(sql(db, "SELECT count(DISTINCT buffer) FROM sensor")[0] == std::to_string(producers * count));
+  // buffer is "p<i>-<k>"; a is k; b is k * 0.5: the row is the record, not a neighbour's.
+  CHECK(sql(db, "SELECT count(*) FROM sensor WHERE substr(buffer, instr(buffer, '-') + 1) != CAST(a AS TEXT) "
+                "OR b != a * 0.5 OR c != a * 0.5")[0] == "0");
+  for (int i = 0; i < producers; ++i) {
+    // Per producer, ordering by seq must give k = 0, 1, 2, ... with no hole or repeat.
+    const auto bad = sql(db, "SELECT count(*) FROM (SELECT a, row_number() OVER (ORDER BY seq) - 1 AS k FROM sensor "
+                             "WHERE buffer LIKE 'p" + std::to_string(i) + "-%') WHERE a != k");
+    CHECK_MESSAGE(bad[0] == "0", "producer ", i);
+  }
+}
+
+}  // namespace
+
+TEST_SUITE("bridge_multiprocess") {
+  TEST_CASE("records land exactly once while the bridge is SIGKILLed and restarted at random moments") {
+    constexpr int kProducers = 4, kCount = 250'000;
+    Setup s;
+    pid_t bridge = s.bridge();
+    REQUIRE(s.wait_drained(20s));
+    const pid_t producer = s.produce(kProducers, kCount);
+    std::mt19937 rng(1234);
+    int kills = 0;
+    while (try_wait(producer) < 0 || kills < 10) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(30 + rng() % 250));
+      ::kill(bridge, SIGKILL);
+      CHECK(wait_exit(bridge) == 128 + SIGKILL);
+      ++kills;
+      bridge = s.bridge();
+      REQUIRE(kills < 200);
+    }
+    CHECK(kills >= 10);
+    REQUIRE(s.wait_drained(60s));
+    ::kill(bridge, SIGTERM);
+    CHECK(wait_exit(bridge) == 0);
+    INFO(s.bridge_log());
+    check_exactly_once(s.db, kProducers, kCount);
+    CHECK(sql(s.db, "SELECT count(*) FROM _ringlite_rejects")[0] == "0");
+  }
+
+  TEST_CASE("SIGTERM drains and commits what is in the ring, exits 0, and a restart resumes without loss") {
+    constexpr int kProducers = 2, kCount = 200'000;
+    Setup s;
+    pid_t bridge = s.bridge();
+    REQUIRE(s.wait_drained(20s));
+    const pid_t producer = s.produce(kProducers, kCount);
+    for (int round = 0; round < 5 && try_wait(producer) < 0; ++round) {
+      std::this_thread::sleep_for(150ms);
+      ::kill(bridge, SIGTERM);
+      CHECK(wait_exit(bridge) == 0);
+      bridge = s.bridge();
+    }
+    CHECK(wait_exit(producer) == 0);
+    REQUIRE(s.wait_drained(60s));
+    ::kill(bridge, SIGTERM);
+    CHECK(wait_exit(bridge) == 0);
+    INFO(s.bridge_log());
+    check_exactly_once(s.db, kProducers, kCount);
+  }
+
+  TEST_CASE("a reader polling through the stock sqlite3 library never sees an error and the WAL stays bounded") {
+    Setup s;
+    const pid_t bridge = s.bridge();
+    REQUIRE(s.wait_drained(20s));
+    std::atomic<bool> done{false};
+    std::atomic<int> errors{0}, polls{0};
+    std::atomic<long long> max_wal{0}, last_count{0};
+    std::thread reader([&] {
+      sqlite3* h = nullptr;
+      if (sqlite3_open_v2(s.db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) ++errors;
+      sqlite3_busy_timeout(h, 2000);
+      while (!done) {
+        sqlite3_stmt* st = nullptr;
+        if (sqlite3_prepare_v2(h, "SELECT count(*) FROM sensor", -1, &st, nullptr) != SQLITE_OK ||
+            sqlite3_step(st) != SQLITE_ROW) {
+          ++errors;
+        } else {
+          const long long n = sqlite3_column_int64(st, 0);
+          if (n < last_count) ++errors;  // a committed row never disappears
+          last_count = n;
+        }
+        sqlite3_finalize(st);
+        ++polls;
+        struct stat wal {};
+        if (::stat((s.db + "-wal").c_str(), &wal) == 0) max_wal = std::max<long long>(max_wal, wal.st_size);
+        std::this_thread::sleep_for(2ms);
+      }
+      sqlite3_close(h);
+    });
+    const pid_t producer = s.produce(2, 300'000);
+    CHECK(wait_exit(producer) == 0);
+    CHECK(s.wait_drained(60s));
+    done = true;
+    reader.join();
+    ::kill(bridge, SIGTERM);
+    CHECK(wait_exit(bridge) == 0);
+    CHECK(errors == 0);
+    CHECK(polls > 50);
+    CHECK(last_count == 600'000);
+    // Bound: the bridge checkpoints every second, so the WAL holds at most about a
+    // second of inserts; 600k sensor rows are ~60 MB of database, the WAL stays far below.
+    MESSAGE("max WAL size: ", max_wal.load(), " bytes");
+    CHECK(max_wal < 48ll << 20);
+  }
+
+  TEST_CASE("a full database stops the drain without loss, and everything lands once there is room") {
+    // max_page_count caps the database (4 KiB pages): it fills up after some records.
+    Setup s("[database.pragmas]\nmax_page_count = 600\n");
+    pid_t bridge = s.bridge();
+    REQUIRE(s.wait_drained(20s));
+    const pid_t producer = s.produce(1, 100'000);
+    // The bridge cannot commit: head stops, the ring fills, producers see full and block.
+    std::this_thread::sleep_for(3s);
+    const auto stuck = s.stats();
+    CHECK(try_wait(producer) < 0);
+    CHECK(stuck.full_events > 0);
+    CHECK(stuck.head < stuck.tail);
+    CHECK(s.bridge_log().find("full") != std::string::npos);
+    // Stopping now cannot commit: the bridge says so and exits 1; the records stay in the ring.
+    ::kill(bridge, SIGTERM);
+    CHECK(wait_exit(bridge) == 1);
+    // Room again: a bridge with a higher limit persists everything.
+    s.write("[database.pragmas]\nmax_page_count = 1000000\n");
+    bridge = s.bridge();
+    CHECK(wait_exit(producer) == 0);
+    REQUIRE(s.wait_drained(60s));
+    ::kill(bridge, SIGTERM);
+    CHECK(wait_exit(bridge) == 0);
+    INFO(s.bridge_log());
+    check_exactly_once(s.db, 1, 100'000);
+  }
+
+  TEST_CASE("a record whose body is corrupt lands in _ringlite_rejects and the rest of its batch commits") {
+    Setup s;
+    const pid_t bridge = s.bridge();
+    REQUIRE(s.wait_drained(20s));
+    {
+      RingConfig rc;
+      rc.name = s.ring;
+      Producer p = Producer::open(rc);
+      auto sensors = p.writer<Sensor>("sensor");
+      auto logs = p.raw_writer("log");
+      for (int k = 0; k < 100; ++k) REQUIRE(sensors.try_write(make_sensor(k)) == WriteResult::ok);
+      // A log record whose TEXT column points past the end of the record.
+      Log bad{1, 2, 4000, 10};
+      std::vector<std::byte> bytes(sizeof bad + 10);
+      std::memcpy(bytes.data(), &bad, sizeof bad);
+      REQUIRE(logs.try_write(bytes) == WriteResult::ok);
+      for (int k = 100; k < 200; ++k) REQUIRE(sensors.try_write(make_sensor(k)) == WriteResult::ok);
+    }
+    REQUIRE(s.wait_drained(20s));
+    ::kill(bridge, SIGTERM);
+    CHECK(wait_exit(bridge) == 0);
+    CHECK(sql(s.db, "SELECT count(*) FROM sensor")[0] == "200");
+    CHECK(sql(s.db, "SELECT count(*) FROM log")[0] == "0");
+    CHECK(sql(s.db, "SELECT count(*) FROM _ringlite_rejects")[0] == "1");
+    CHECK(sql(s.db, "SELECT length(payload) FROM _ringlite_rejects")[0] == "26");
+    CHECK(sql(s.db, "SELECT reason FROM _ringlite_rejects")[0].find("message") != std::string::npos);
+  }
+
+  TEST_CASE("a bridge started against a changed schema is refused with the difference named") {
+    Setup s;
+    pid_t bridge = s.bridge();
+    REQUIRE(s.wait_drained(20s));
+    ::kill(bridge, SIGTERM);
+    CHECK(wait_exit(bridge) == 0);
+    RingConfig rc;
+    rc.name = s.ring;
+    Ring::remove(rc);
+    const auto changed = (s.dir / "changed.sql").string();
+    write_file(changed, "CREATE TABLE sensor (a INT32, b FLOAT64, c FLOAT64, buffer CHAR(64));\n"
+                        "CREATE TABLE log (level UINT8, code INT32, message TEXT);\n");
+    auto text = read_file(s.config);
+    text.replace(text.find((source_dir() / "schema" / "demo.sql").string()),
+                 (source_dir() / "schema" / "demo.sql").string().size(), changed);
+    write_file(s.config, text);
+    const auto r = run_cli("bridge -c '" + s.config + "'");
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("sensor") != std::string::npos);
+    CHECK(r.err.find("'b'") != std::string::npos);
+  }
+
+  TEST_CASE("a second bridge on the same ring is refused while the first lives") {
+    Setup s;
+    const pid_t bridge = s.bridge();
+    REQUIRE(s.wait_drained(20s));
+    const auto r = run_cli("bridge -c '" + s.config + "'");
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("another bridge (pid " + std::to_string(bridge) + ")") != std::string::npos);
+    ::kill(bridge, SIGTERM);
+    CHECK(wait_exit(bridge) == 0);
+  }
+}

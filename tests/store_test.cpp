@@ -1,0 +1,762 @@
+// Tests of the Store: pragmas applied and verified, tables and metadata created, the schema
+// check between runs, and write_batch (every column type decoded, rejects, gaps, progress,
+// disk full, a locked database). Batches are built by hand, as the consumer would fill them.
+#include "ringlite/store.hpp"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ringlite/error.hpp"
+#include "ringutil.hpp"
+#include "testutil.hpp"
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using ringlite::Batch;
+using ringlite::DatabaseConfig;
+using ringlite::Errc;
+using ringlite::Error;
+using ringlite::Frame;
+using ringlite::Gap;
+using ringlite::Schema;
+using ringlite::Store;
+using ringlite::test::Log;
+using ringlite::test::Sensor;
+using ringlite::test::TempDir;
+
+namespace {
+
+constexpr const char* kOrigin = "/x/demo.toml";
+constexpr const char* kRing = "0123456789abcdef0123456789abcdef";
+constexpr std::uint16_t kSensor = 1;  // ids in schema/demo.sql
+constexpr std::uint16_t kLog = 2;
+
+DatabaseConfig config(const fs::path& path, const std::string& preset = "safe",
+                      std::map<std::string, std::string> pragmas = {}) {
+  DatabaseConfig c;
+  c.path = path;
+  c.preset = preset;
+  c.pragmas = std::move(pragmas);
+  return c;
+}
+
+// The Error a call throws (checked to carry `code`), or an empty message.
+template <typename F>
+std::string error_of(Errc code, F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    CHECK(static_cast<int>(e.code()) == static_cast<int>(code));
+    return e.what();
+  }
+  FAIL("no error thrown");
+  return "";
+}
+
+// Appends a frame with these payload bytes; payloads stay 8-byte aligned in the arena, and
+// batch.end moves past the frame as the consumer's would.
+void add_frame(Batch& b, std::uint64_t seq, std::uint16_t type, const void* data, std::size_t n,
+               std::uint32_t producer = 3) {
+  const auto offset = b.arena.size();
+  b.arena.resize(offset + (n + 7) / 8 * 8);
+  if (n) std::memcpy(b.arena.data() + offset, data, n);
+  b.frames.push_back(Frame{seq, type, producer, static_cast<std::int64_t>(1'000'000 + seq),
+                           static_cast<std::uint32_t>(offset), static_cast<std::uint32_t>(n)});
+  b.end = std::max(b.end, seq + 32 + (n + 7) / 8 * 8);
+}
+
+void add_sensor(Batch& b, std::uint64_t seq, std::int32_t k) {
+  const Sensor s = ringlite::test::make_sensor(k);
+  add_frame(b, seq, kSensor, &s, sizeof s);
+}
+
+std::vector<std::byte> log_record(std::uint8_t level, std::int32_t code,
+                                  const std::string& message) {
+  Log l{};
+  l.level = level;
+  l.code = code;
+  l.message_offset = sizeof(Log);
+  l.message_length = static_cast<std::uint32_t>(message.size());
+  std::vector<std::byte> bytes(sizeof(Log) + message.size());
+  std::memcpy(bytes.data(), &l, sizeof l);
+  std::memcpy(bytes.data() + sizeof l, message.data(), message.size());
+  return bytes;
+}
+
+void add_log(Batch& b, std::uint64_t seq, std::uint8_t level, std::int32_t code,
+             const std::string& msg) {
+  const auto bytes = log_record(level, code, msg);
+  add_frame(b, seq, kLog, bytes.data(), bytes.size());
+}
+
+// A second connection, as a reader (sqlite3 CLI, ringlite query) would open the file.
+SQLite::Database reader(const fs::path& path) {
+  return SQLite::Database(path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+}
+
+std::int64_t count(const fs::path& path, const std::string& table) {
+  return reader(path).execAndGet("SELECT count(*) FROM " + table).getInt64();
+}
+
+std::string pragma_of(const Store& store, const std::string& name) {
+  for (const auto& [n, v] : store.pragmas()) {
+    if (n == name) return v;
+  }
+  return "<absent>";
+}
+
+// A table's columns as "name type notnull default pk", and its unique indexes' columns.
+std::vector<std::string> describe(SQLite::Database& db, const std::string& table) {
+  std::vector<std::string> out;
+  SQLite::Statement cols(db,
+                         "SELECT name, type, \"notnull\", ifnull(dflt_value, '-'), pk "
+                         "FROM pragma_table_info(?)");
+  cols.bind(1, table);
+  while (cols.executeStep()) {
+    out.push_back(cols.getColumn(0).getString() + " " + cols.getColumn(1).getString() + " " +
+                  cols.getColumn(2).getString() + " " + cols.getColumn(3).getString() + " " +
+                  cols.getColumn(4).getString());
+  }
+  SQLite::Statement idx(db,
+                        "SELECT l.\"unique\", group_concat(i.name) FROM pragma_index_list(?1) l, "
+                        "pragma_index_info(l.name) i GROUP BY l.name ORDER BY 2");
+  idx.bind(1, table);
+  while (idx.executeStep()) {
+    out.push_back("index unique=" + idx.getColumn(0).getString() + " " +
+                  idx.getColumn(1).getString());
+  }
+  return out;
+}
+
+// Writes `v` at field `name` of a record of `type`.
+template <typename T>
+void put(std::vector<std::byte>& rec, const ringlite::RecordType& type, const char* name, T v) {
+  const auto* f = type.field(name);
+  REQUIRE(f != nullptr);
+  std::memcpy(rec.data() + f->offset, &v, sizeof v);
+}
+
+}  // namespace
+
+TEST_SUITE("store") {
+  TEST_CASE("preset_pragmas maps each preset to its journal mode and synchronous level") {
+    using P = std::vector<std::pair<std::string, std::string>>;
+    CHECK(ringlite::preset_pragmas("fast") ==
+          P{{"journal_mode", "MEMORY"}, {"synchronous", "OFF"}});
+    CHECK(ringlite::preset_pragmas("safe") ==
+          P{{"journal_mode", "WAL"}, {"synchronous", "NORMAL"}});
+    CHECK(ringlite::preset_pragmas("durable") ==
+          P{{"journal_mode", "WAL"}, {"synchronous", "FULL"}});
+    const auto msg = error_of(Errc::config, [] { ringlite::preset_pragmas("turbo"); });
+    CHECK(msg == "cannot use database preset 'turbo': expected fast, safe or durable");
+  }
+
+  TEST_CASE("each preset's pragmas are in force after open") {
+    TempDir dir("store");
+    const auto schema = ringlite::test::demo_schema();
+    struct Case {
+      const char* preset;
+      const char* journal;
+      const char* synchronous;
+    };
+    for (const Case c : {Case{"fast", "memory", "OFF"}, Case{"safe", "wal", "NORMAL"},
+                         Case{"durable", "wal", "FULL"}}) {
+      CAPTURE(c.preset);
+      const auto path = dir / (std::string(c.preset) + ".db");
+      const Store store = Store::open(config(path, c.preset), schema, kOrigin);
+      CHECK(pragma_of(store, "journal_mode") == c.journal);
+      CHECK(pragma_of(store, "synchronous") == c.synchronous);
+      // WAL is a property of the file: another connection sees it. MEMORY and synchronous
+      // are per connection, so only the store's own connection can report them.
+      auto other = reader(path);
+      CHECK(other.execAndGet("PRAGMA journal_mode").getString() ==
+            (std::string(c.preset) == "fast" ? "delete" : "wal"));
+    }
+  }
+
+  TEST_CASE("explicit pragmas override the preset and are read back") {
+    TempDir dir("store");
+    const Store store = Store::open(
+        config(dir / "a.db", "safe",
+               {{"cache_size", "-12345"}, {"synchronous", "FULL"}, {"foreign_keys", "ON"}}),
+        ringlite::test::demo_schema(), kOrigin);
+    CHECK(pragma_of(store, "cache_size") == "-12345");
+    CHECK(pragma_of(store, "synchronous") == "FULL");
+    CHECK(pragma_of(store, "foreign_keys") == "1");
+    CHECK(pragma_of(store, "journal_mode") == "wal");
+  }
+
+  TEST_CASE("page_size applies to a new database and is refused once the file has content") {
+    TempDir dir("store");
+    const auto path = dir / "a.db";
+    const auto schema = ringlite::test::demo_schema();
+    {
+      // Applied before journal_mode=WAL writes the first page, or it could not take.
+      const Store store =
+          Store::open(config(path, "safe", {{"page_size", "8192"}}), schema, kOrigin);
+      CHECK(pragma_of(store, "page_size") == "8192");
+    }
+    CHECK(reader(path).execAndGet("PRAGMA page_size").getInt() == 8192);
+    const auto msg = error_of(Errc::config, [&] {
+      Store::open(config(path, "safe", {{"page_size", "4096"}}), schema, kOrigin);
+    });
+    CHECK(msg ==
+          "invalid config '/x/demo.toml': pragma 'page_size' = '4096' did not take effect (SQLite "
+          "reports '8192'); it can only change on an empty database");
+  }
+
+  TEST_CASE("a pragma SQLite does not know is a config error naming it") {
+    TempDir dir("store");
+    const auto msg = error_of(Errc::config, [&] {
+      Store::open(config(dir / "a.db", "safe", {{"syncronous", "OFF"}}),
+                  ringlite::test::demo_schema(), kOrigin);
+    });
+    CHECK(msg == "invalid config '/x/demo.toml': pragma 'syncronous' is not a pragma SQLite knows");
+  }
+
+  TEST_CASE("a pragma value that does not take effect is a config error naming it") {
+    TempDir dir("store");
+    const auto schema = ringlite::test::demo_schema();
+    auto msg = error_of(Errc::config, [&] {
+      Store::open(config(dir / "a.db", "safe", {{"journal_mode", "bogus"}}), schema, kOrigin);
+    });
+    CHECK(msg ==
+          "invalid config '/x/demo.toml': pragma 'journal_mode' = 'bogus' did not take effect "
+          "(SQLite reports 'delete')");
+    // An in-memory database cannot be in WAL mode.
+    msg = error_of(Errc::config, [&] { Store::open(config(":memory:", "safe"), schema, kOrigin); });
+    CHECK(msg ==
+          "invalid config '/x/demo.toml': pragma 'journal_mode' = 'WAL' did not take effect "
+          "(SQLite reports 'memory')");
+  }
+
+  TEST_CASE(
+      "pragmas that ringlite manages, that are commands or that cannot be verified are refused") {
+    TempDir dir("store");
+    const auto schema = ringlite::test::demo_schema();
+    auto msg = error_of(Errc::config, [&] {
+      Store::open(config(dir / "a.db", "safe", {{"user_version", "7"}}), schema, kOrigin);
+    });
+    CHECK(msg ==
+          "invalid config '/x/demo.toml': pragma 'user_version' cannot be set: ringlite manages "
+          "it (it is the database format version)");
+    msg = error_of(Errc::config, [&] {
+      Store::open(config(dir / "a.db", "safe", {{"writable_schema", "ON"}}), schema, kOrigin);
+    });
+    CHECK(msg.find("pragma 'writable_schema' cannot be set") != std::string::npos);
+    msg = error_of(Errc::config, [&] {
+      Store::open(config(dir / "a.db", "safe", {{"case_sensitive_like", "ON"}}), schema, kOrigin);
+    });
+    CHECK(msg ==
+          "invalid config '/x/demo.toml': pragma 'case_sensitive_like' cannot be read back, so "
+          "its value cannot be verified");
+    msg = error_of(Errc::config, [&] {
+      Store::open(config(dir / "a.db", "safe", {{"cache_size", "1;DROP"}}), schema, kOrigin);
+    });
+    CHECK(msg ==
+          "invalid config '/x/demo.toml': pragma 'cache_size' has an invalid value '1;DROP'");
+  }
+
+  TEST_CASE("tables get the system columns first, SQL types, their indexes and the metadata") {
+    TempDir dir("store");
+    const auto path = dir / "a.db";
+    const auto schema = ringlite::test::demo_schema();
+    { const Store store = Store::open(config(path), schema, kOrigin); }
+    auto db = reader(path);
+    CHECK(describe(db, "sensor") ==
+          std::vector<std::string>{"seq INTEGER 0 - 1", "ts_ns INTEGER 1 - 0",
+                                   "producer INTEGER 1 - 0", "a INTEGER 0 - 0", "b REAL 0 - 0",
+                                   "c REAL 0 - 0", "buffer TEXT 0 - 0"});
+    CHECK(describe(db, "log") ==
+          std::vector<std::string>{"seq INTEGER 0 - 1", "ts_ns INTEGER 1 - 0",
+                                   "producer INTEGER 1 - 0", "level INTEGER 0 - 0",
+                                   "code INTEGER 0 - 0", "message TEXT 0 - 0",
+                                   "index unique=0 level"});
+    CHECK(db.execAndGet(
+                "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'log_level'")
+              .getInt() == 1);
+    CHECK(db.execAndGet("PRAGMA application_id").getInt() == ringlite::kApplicationId);
+    CHECK(db.execAndGet("PRAGMA user_version").getInt() == ringlite::kUserVersion);
+
+    SQLite::Statement types(db, "SELECT id, name, ddl, layout FROM _ringlite_types ORDER BY id");
+    for (const auto& t : schema.types()) {
+      REQUIRE(types.executeStep());
+      CHECK(types.getColumn(0).getInt() == t.id);
+      CHECK(types.getColumn(1).getString() == t.name);
+      CHECK(types.getColumn(2).getString() == t.ddl());
+      CHECK(types.getColumn(3).getString() == t.layout_signature());
+    }
+    CHECK_FALSE(types.executeStep());
+  }
+
+  TEST_CASE("the metadata tables are the ones schema/metadata.sql documents") {
+    TempDir dir("store");
+    const auto path = dir / "a.db";
+    { const Store store = Store::open(config(path), ringlite::test::demo_schema(), kOrigin); }
+    auto db = reader(path);
+    SQLite::Database doc(":memory:", SQLite::OPEN_READWRITE);
+    doc.exec(ringlite::test::read_file(ringlite::test::source_dir() / "schema" / "metadata.sql"));
+    for (const char* table :
+         {"_ringlite_types", "_ringlite_progress", "_ringlite_rejects", "_ringlite_gaps"}) {
+      CAPTURE(table);
+      const auto got = describe(db, table);
+      CHECK_FALSE(got.empty());
+      CHECK(got == describe(doc, table));
+    }
+    CHECK(doc.execAndGet("SELECT count(*) FROM sqlite_schema WHERE type = 'table'").getInt() == 4);
+  }
+
+  TEST_CASE("a database that is not ringlite's is refused before anything is changed") {
+    TempDir dir("store");
+    const auto schema = ringlite::test::demo_schema();
+    const auto foreign = dir / "foreign.db";
+    reader(foreign).exec("CREATE TABLE notes (x TEXT)");  // creates the file
+    auto msg = error_of(Errc::schema, [&] { Store::open(config(foreign), schema, kOrigin); });
+    CHECK(msg == "cannot open database '" + foreign.string() +
+                     "': not a ringlite database (application_id 0x00000000)");
+    CHECK(reader(foreign).execAndGet("PRAGMA journal_mode").getString() == "delete");
+
+    const auto other = dir / "other.db";
+    reader(other).exec("PRAGMA application_id = 305419896");  // 0x12345678, no tables
+    msg = error_of(Errc::schema, [&] { Store::open(config(other), schema, kOrigin); });
+    CHECK(msg == "cannot open database '" + other.string() +
+                     "': not a ringlite database (application_id 0x12345678)");
+
+    const auto newer = dir / "newer.db";
+    { const Store store = Store::open(config(newer), schema, kOrigin); }
+    reader(newer).exec("PRAGMA user_version = 2");
+    msg = error_of(Errc::version, [&] { Store::open(config(newer), schema, kOrigin); });
+    CHECK(msg == "cannot open database '" + newer.string() +
+                     "': database format version 2 is newer than this build's version 1");
+  }
+
+  TEST_CASE("write_batch stores sensor and log records column by column") {
+    TempDir dir("store");
+    const auto path = dir / "a.db";
+    Store store = Store::open(config(path), ringlite::test::demo_schema(), kOrigin);
+    Batch b;
+    add_sensor(b, 0, 5);
+    add_log(b, 112, 3, -42, "hello, log");
+    Sensor full = ringlite::test::make_sensor(-7);
+    std::memset(full.buffer, 'x', sizeof full.buffer);  // CHAR(64) without any NUL
+    add_frame(b, 160, kSensor, &full, sizeof full);
+    add_log(b, 272, 0, 0, "");
+    const auto r = store.write_batch(b, kRing);
+    CHECK(r.inserted == 4);
+    CHECK(r.rejected == 0);
+    CHECK(r.gaps == 0);
+
+    auto db = reader(path);
+    SQLite::Statement s(
+        db, "SELECT seq, ts_ns, producer, a, b, c, buffer, typeof(b) FROM sensor ORDER BY seq");
+    REQUIRE(s.executeStep());
+    CHECK(s.getColumn(0).getInt64() == 0);
+    CHECK(s.getColumn(1).getInt64() == 1'000'000);
+    CHECK(s.getColumn(2).getInt() == 3);
+    CHECK(s.getColumn(3).getInt() == 5);
+    CHECK(s.getColumn(4).getDouble() == 2.5);
+    CHECK(s.getColumn(5).getDouble() == 1.25);
+    CHECK(s.getColumn(6).getString() == "s-5");
+    CHECK(s.getColumn(7).getString() == "real");
+    REQUIRE(s.executeStep());
+    CHECK(s.getColumn(0).getInt64() == 160);
+    CHECK(s.getColumn(3).getInt() == -7);
+    CHECK(s.getColumn(6).getString() == std::string(64, 'x'));
+    CHECK_FALSE(s.executeStep());
+
+    SQLite::Statement l(db,
+                        "SELECT seq, level, code, message, typeof(message) FROM log ORDER BY seq");
+    REQUIRE(l.executeStep());
+    CHECK(l.getColumn(0).getInt64() == 112);
+    CHECK(l.getColumn(1).getInt() == 3);
+    CHECK(l.getColumn(2).getInt() == -42);
+    CHECK(l.getColumn(3).getString() == "hello, log");
+    REQUIRE(l.executeStep());
+    CHECK(l.getColumn(3).getString().empty());
+    CHECK(l.getColumn(4).getString() == "text");  // an empty TEXT is '', not NULL
+  }
+
+  TEST_CASE("write_batch decodes every column type at its offset") {
+    TempDir dir("store");
+    const auto path = dir / "a.db";
+    const auto schema = Schema::parse(
+        "CREATE TABLE every (i8 INT8, i16 INT16, i32 INT32, i64 INT64, u8 UINT8, u16 UINT16, "
+        "u32 UINT32, u64 UINT64, f32 FLOAT32, f64 FLOAT64, ok BOOL, name CHAR(8), raw BYTES(4), "
+        "note TEXT, data BLOB)",
+        "every.sql");
+    const auto& t = schema.types()[0];
+    Store store = Store::open(config(path), schema, kOrigin);
+
+    const std::string note = "h\xc3\xa9llo";
+    const std::vector<std::uint8_t> data = {0, 255, 0, 7};
+    std::vector<std::byte> rec(t.size + note.size() + data.size());
+    put(rec, t, "i8", std::numeric_limits<std::int8_t>::min());
+    put(rec, t, "i16", std::numeric_limits<std::int16_t>::min());
+    put(rec, t, "i32", std::numeric_limits<std::int32_t>::min());
+    put(rec, t, "i64", std::numeric_limits<std::int64_t>::min());
+    put(rec, t, "u8", std::numeric_limits<std::uint8_t>::max());
+    put(rec, t, "u16", std::numeric_limits<std::uint16_t>::max());
+    put(rec, t, "u32", std::numeric_limits<std::uint32_t>::max());
+    put(rec, t, "u64", std::numeric_limits<std::uint64_t>::max());
+    put(rec, t, "f32", 1.5f);
+    put(rec, t, "f64", -2.25);
+    put(rec, t, "ok", std::uint8_t{1});
+    std::memcpy(rec.data() + t.field("name")->offset, "ab\0cdefg", 8);
+    std::memcpy(rec.data() + t.field("raw")->offset, "\x01\x00\x02\x03", 4);
+    put(rec, t, "note",
+        std::array<std::uint32_t, 2>{t.size, static_cast<std::uint32_t>(note.size())});
+    put(rec, t, "data",
+        std::array<std::uint32_t, 2>{static_cast<std::uint32_t>(t.size + note.size()),
+                                     static_cast<std::uint32_t>(data.size())});
+    std::memcpy(rec.data() + t.size, note.data(), note.size());
+    std::memcpy(rec.data() + t.size + note.size(), data.data(), data.size());
+    Batch b;
+    add_frame(b, 8, 1, rec.data(), rec.size());
+    REQUIRE(store.write_batch(b, kRing).inserted == 1);
+
+    auto db = reader(path);
+    SQLite::Statement s(
+        db,
+        "SELECT i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, ok, name, raw, note, "
+        "data, typeof(u64), typeof(raw), typeof(data) FROM every");
+    REQUIRE(s.executeStep());
+    CHECK(s.getColumn(0).getInt64() == -128);
+    CHECK(s.getColumn(1).getInt64() == -32768);
+    CHECK(s.getColumn(2).getInt64() == std::numeric_limits<std::int32_t>::min());
+    CHECK(s.getColumn(3).getInt64() == std::numeric_limits<std::int64_t>::min());
+    CHECK(s.getColumn(4).getInt64() == 255);
+    CHECK(s.getColumn(5).getInt64() == 65535);
+    CHECK(s.getColumn(6).getInt64() == 4294967295LL);
+    CHECK(s.getColumn(7).getInt64() == -1);  // UINT64 max: its two's-complement bits
+    CHECK(s.getColumn(8).getDouble() == 1.5);
+    CHECK(s.getColumn(9).getDouble() == -2.25);
+    CHECK(s.getColumn(10).getInt() == 1);
+    CHECK(s.getColumn(11).getString() == "ab");  // CHAR(N) stops at the first NUL
+    CHECK(s.getColumn(12).getString() == std::string("\x01\x00\x02\x03", 4));
+    CHECK(s.getColumn(13).getString() == note);
+    CHECK(s.getColumn(14).getString() == std::string("\x00\xff\x00\x07", 4));
+    CHECK(s.getColumn(15).getString() == "integer");
+    CHECK(s.getColumn(16).getString() == "blob");
+    CHECK(s.getColumn(17).getString() == "blob");
+  }
+
+  TEST_CASE("a frame that cannot be decoded is rejected with its bytes and the rest commits") {
+    TempDir dir("store");
+    const auto path = dir / "a.db";
+    Store store = Store::open(config(path), ringlite::test::demo_schema(), kOrigin);
+    Batch b;
+    add_sensor(b, 0, 1);
+    auto bad = log_record(1, 2, "tail");
+    const std::uint32_t wrong = 9999;
+    std::memcpy(bad.data() + offsetof(Log, message_offset), &wrong, 4);
+    add_frame(b, 112, kLog, bad.data(), bad.size());
+    const std::uint64_t junk = 0xdeadbeef;
+    add_frame(b, 160, 9, &junk, sizeof junk);
+    add_sensor(b, 200, 2);
+    const auto r = store.write_batch(b, kRing);
+    CHECK(r.inserted == 2);
+    CHECK(r.rejected == 2);
+    CHECK(count(path, "sensor") == 2);
+    CHECK(count(path, "log") == 0);
+
+    auto db = reader(path);
+    SQLite::Statement q(db,
+                        "SELECT seq, ts_ns, producer, type_id, reason, payload FROM "
+                        "_ringlite_rejects ORDER BY seq");
+    REQUIRE(q.executeStep());
+    CHECK(q.getColumn(0).getInt64() == 112);
+    CHECK(q.getColumn(1).getInt64() == 1'000'112);
+    CHECK(q.getColumn(2).getInt() == 3);
+    CHECK(q.getColumn(3).getInt() == kLog);
+    CHECK(q.getColumn(4).getString() ==
+          "cannot decode type 'log': column 'message': tail offset 9999 + length 4 exceeds record "
+          "size 20");
+    CHECK(q.getColumn(5).getString() ==
+          std::string(reinterpret_cast<const char*>(bad.data()), bad.size()));
+    REQUIRE(q.executeStep());
+    CHECK(q.getColumn(0).getInt64() == 160);
+    CHECK(q.getColumn(3).getInt() == 9);
+    CHECK(q.getColumn(4).getString() == "unknown type id 9 (the schema has 2 types)");
+    CHECK(q.getColumn(5).getString() ==
+          std::string(reinterpret_cast<const char*>(&junk), sizeof junk));
+  }
+
+  TEST_CASE("a row SQLite refuses is rejected alone and the rest of its statement commits") {
+    TempDir dir("store");
+    const auto path = dir / "a.db";
+    Store store = Store::open(config(path), ringlite::test::demo_schema(), kOrigin);
+    Batch first;
+    add_sensor(first, 800, 100);
+    REQUIRE(store.write_batch(first, kRing).inserted == 1);
+    // 300 rows: a 256-row statement holds the duplicate seq 800.
+    Batch b;
+    for (int k = 0; k < 300; ++k) add_sensor(b, static_cast<std::uint64_t>(k) * 8, k);
+    const auto r = store.write_batch(b, kRing);
+    CHECK(r.inserted == 299);
+    CHECK(r.rejected == 1);
+    CHECK(count(path, "sensor") == 300);
+    auto db = reader(path);
+    CHECK(db.execAndGet("SELECT a FROM sensor WHERE seq = 800").getInt() == 100);  // the original
+    CHECK(db.execAndGet("SELECT reason FROM _ringlite_rejects WHERE seq = 800").getString() ==
+          "cannot insert into table 'sensor': UNIQUE constraint failed: sensor.seq");
+  }
+
+  TEST_CASE("gaps and drops are recorded, and a gap reported again is recorded once") {
+    TempDir dir("store");
+    const auto path = dir / "a.db";
+    Store store = Store::open(config(path), ringlite::test::demo_schema(), kOrigin);
+    Batch b;
+    b.gaps.push_back(Gap{Gap::Kind::abandoned, 64, 128, 2, 4242, "producer 2 (pid 4242) died"});
+    b.gaps.push_back(Gap{Gap::Kind::corrupt, 128, 192, ~0u, 0, "bad frame length"});
+    b.end = 192;
+    auto r = store.write_batch(b, kRing, 5);
+    CHECK(r.gaps == 3);
+    r = store.write_batch(b, kRing, 2);  // the same gaps again, and more drops
+    CHECK(r.gaps == 1);                  // only the drop row changed
+    auto db = reader(path);
+    SQLite::Statement q(
+        db,
+        "SELECT kind, seq_from, seq_to, producer, pid, count, reason FROM _ringlite_gaps "
+        "ORDER BY kind");
+    REQUIRE(q.executeStep());
+    CHECK(q.getColumn(0).getString() == "abandoned");
+    CHECK(q.getColumn(1).getInt64() == 64);
+    CHECK(q.getColumn(2).getInt64() == 128);
+    CHECK(q.getColumn(3).getInt() == 2);
+    CHECK(q.getColumn(4).getInt() == 4242);
+    CHECK(q.getColumn(5).getInt() == 1);
+    CHECK(q.getColumn(6).getString() == "producer 2 (pid 4242) died");
+    REQUIRE(q.executeStep());
+    CHECK(q.getColumn(0).getString() == "corrupt");
+    CHECK(q.getColumn(3).isNull());
+    CHECK(q.getColumn(4).isNull());
+    REQUIRE(q.executeStep());
+    CHECK(q.getColumn(0).getString() == "drop");
+    CHECK(q.getColumn(1).getInt64() == 192);
+    CHECK(q.getColumn(2).isNull());
+    CHECK(q.getColumn(5).getInt() == 7);
+    CHECK_FALSE(q.executeStep());
+    CHECK(db.execAndGet("SELECT drops FROM _ringlite_progress").getInt() == 7);
+  }
+
+  TEST_CASE("progress and next_position follow the committed batches") {
+    TempDir dir("store");
+    const auto path = dir / "a.db";
+    const auto schema = ringlite::test::demo_schema();
+    {
+      Store store = Store::open(config(path), schema, kOrigin);
+      CHECK(store.next_position() == 0);
+      CHECK_FALSE(store.progress(kRing).has_value());
+      Batch b;
+      add_sensor(b, 4096, 1);
+      add_log(b, 4208, 1, 1, "x");
+      b.end = 4256;
+      store.write_batch(b, kRing);
+      CHECK(store.progress(kRing) == 4256u);
+      CHECK(store.next_position() == 4256u);
+
+      Batch empty;  // nothing read, but the position moved (padding at the end of the buffer)
+      empty.end = 8192;
+      const auto r = store.write_batch(empty, kRing);
+      CHECK(r.inserted == 0);
+      CHECK(store.progress(kRing) == 8192u);
+      CHECK(store.next_position() == 8192u);
+      CHECK_FALSE(store.progress("ffffffffffffffffffffffffffffffff").has_value());
+    }
+    // Rows past every recorded progress (another ring's records) count as well.
+    auto db = reader(path);
+    db.exec("INSERT INTO log(seq, ts_ns, producer) VALUES (10000, 0, 0)");
+    db.exec("INSERT INTO _ringlite_rejects(seq, reason) VALUES (20001, 'x')");
+    const Store store = Store::open(config(path), schema, kOrigin);
+    CHECK(store.next_position() == 20008u);
+    db.exec(
+        "INSERT INTO _ringlite_gaps(kind, seq_from, seq_to, recorded_ns) VALUES ('corrupt', 30000, "
+        "30720, 0)");
+    CHECK(store.next_position() == 30720u);
+  }
+
+  TEST_CASE(
+      "a schema that changed since the database was created is refused naming the difference") {
+    TempDir dir("store");
+    const auto path = dir / "a.db";
+    const auto v1 =
+        "CREATE TABLE sensor (a INT32, b FLOAT32);\nCREATE TABLE log (level UINT8, message TEXT);";
+    { const Store s = Store::open(config(path), Schema::parse(v1, "v1.sql"), kOrigin); }
+    const auto open_error = [&](const std::string& sql) {
+      return error_of(Errc::schema,
+                      [&] { Store::open(config(path), Schema::parse(sql, "v2.sql"), kOrigin); });
+    };
+    const std::string prefix =
+        "cannot open database '" + path.string() + "': schema differs from the database: ";
+    CHECK(open_error("CREATE TABLE sensor (a INT32, b FLOAT64); CREATE TABLE log (level UINT8, "
+                     "message TEXT);") ==
+          prefix + "type 'sensor' column 'b' was FLOAT32, is now FLOAT64");
+    CHECK(open_error("CREATE TABLE sensor (a INT32, b FLOAT32);") ==
+          prefix + "type 'log' was removed from the schema");
+    CHECK(open_error("CREATE TABLE sensor (a INT32, b FLOAT32, c INT8); CREATE TABLE log (level "
+                     "UINT8, message TEXT);") ==
+          prefix + "type 'sensor' column 'c' (INT8) was added");
+    CHECK(
+        open_error("CREATE TABLE log (level UINT8, message TEXT); CREATE TABLE sensor (a INT32, b "
+                   "FLOAT32);") ==
+        prefix +
+            "type 'sensor' has id 1 in the database, 2 in the schema (add new types after the "
+            "existing "
+            "ones); type 'log' has id 2 in the database, 1 in the schema (add new types after the "
+            "existing ones)");
+    // A table the user created that a new type would now claim must match too.
+    reader(path).exec("CREATE TABLE extra (x TEXT)");
+    CHECK(open_error(std::string(v1) + "CREATE TABLE extra (x INT64);") ==
+          prefix +
+              "table 'extra' column 1 is 'x', the schema needs 'seq'; table 'extra' lacks column "
+              "'ts_ns' "
+              "(INTEGER); table 'extra' lacks column 'producer' (INTEGER); table 'extra' lacks "
+              "column "
+              "'x' (INTEGER)");
+    // Nothing of the refused opens was kept.
+    CHECK(count(path, "_ringlite_types") == 2);
+  }
+
+  TEST_CASE("a type added at the end of the schema gets its table and the next id") {
+    TempDir dir("store");
+    const auto path = dir / "a.db";
+    const std::string v1 = "CREATE TABLE sensor (a INT32, b FLOAT32);";
+    { const Store s = Store::open(config(path), Schema::parse(v1, "v1.sql"), kOrigin); }
+    const auto v2 = Schema::parse(
+        v1 + "CREATE TABLE extra (x INT64); CREATE INDEX extra_x ON extra(x);", "v2.sql");
+    Store store = Store::open(config(path), v2, kOrigin);
+    const std::int64_t x = 77;
+    Batch b;
+    add_frame(b, 0, 2, &x, sizeof x);
+    CHECK(store.write_batch(b, kRing).inserted == 1);
+    auto db = reader(path);
+    CHECK(db.execAndGet("SELECT id FROM _ringlite_types WHERE name = 'extra'").getInt() == 2);
+    CHECK(db.execAndGet("SELECT x FROM extra").getInt64() == 77);
+    CHECK(db.execAndGet("SELECT count(*) FROM sqlite_schema WHERE name = 'extra_x'").getInt() == 1);
+    // Reopening with the same schema changes nothing.
+    const Store again = Store::open(config(path), v2, kOrigin);
+    CHECK(count(path, "_ringlite_types") == 2);
+  }
+
+  TEST_CASE("a full disk fails the whole batch, and the batch commits once there is room") {
+    TempDir dir("store");
+    const auto path = dir / "a.db";
+    const auto schema = ringlite::test::demo_schema();
+    Batch big;
+    for (int k = 0; k < 5000; ++k) add_sensor(big, 8192 + static_cast<std::uint64_t>(k) * 112, k);
+    {
+      Store store = Store::open(config(path, "safe", {{"max_page_count", "30"}}), schema, kOrigin);
+      CHECK(pragma_of(store, "max_page_count") == "30");
+      Batch before;
+      add_sensor(before, 0, -1);
+      before.end = 112;
+      store.write_batch(before, kRing);
+      try {
+        store.write_batch(big, kRing);
+        FAIL("write_batch did not fail");
+      } catch (const Error& e) {
+        CHECK(e.code() == Errc::sqlite);
+        CHECK(e.sqlite_code() == SQLITE_FULL);
+        CHECK(std::string(e.what()) ==
+              "cannot commit batch to database '" + path.string() + "': database or disk is full");
+      }
+      CHECK(count(path, "sensor") == 1);
+      CHECK(store.progress(kRing) == 112u);
+      // The store is still usable: no transaction left open, no statement half-run.
+      Batch small;
+      add_sensor(small, 200, -2);
+      small.end = 304;
+      CHECK(store.write_batch(small, kRing).inserted == 1);
+      CHECK(store.progress(kRing) == 304u);
+    }
+    Store roomy =
+        Store::open(config(path, "safe", {{"max_page_count", "100000"}}), schema, kOrigin);
+    const auto r = roomy.write_batch(big, kRing);
+    CHECK(r.inserted == 5000);
+    CHECK(count(path, "sensor") == 5002);
+    CHECK(roomy.progress(kRing) == big.end);
+  }
+
+  TEST_CASE("a locked database is retried until the lock goes away") {
+    TempDir dir("store");
+    const auto path = dir / "a.db";
+    Store store = Store::open(config(path), ringlite::test::demo_schema(), kOrigin);
+    std::atomic<bool> locked{false};
+    std::thread holder([&] {
+      auto other = reader(path);
+      other.exec("BEGIN IMMEDIATE");
+      locked = true;
+      std::this_thread::sleep_for(400ms);
+      other.exec("COMMIT");
+    });
+    while (!locked) std::this_thread::sleep_for(1ms);
+    Batch b;
+    add_sensor(b, 0, 1);
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto r = store.write_batch(b, kRing);
+    const auto waited = std::chrono::steady_clock::now() - t0;
+    holder.join();
+    CHECK(r.inserted == 1);
+    CHECK(r.busy_retries >= 1);
+    CHECK(waited >= 300ms);
+    CHECK(waited < 5s);
+  }
+
+  TEST_CASE("checkpoint empties the WAL unless a reader holds it, and is -1 outside WAL mode") {
+    TempDir dir("store");
+    const auto path = dir / "a.db";
+    const auto schema = ringlite::test::demo_schema();
+    // A long busy timeout: if checkpoint() waited for the reader below, it would show.
+    Store store = Store::open(config(path, "safe", {{"busy_timeout", "5000"}}), schema, kOrigin);
+    Batch b;
+    for (int k = 0; k < 1000; ++k) add_sensor(b, static_cast<std::uint64_t>(k) * 112, k);
+    store.write_batch(b, kRing);
+    CHECK(fs::file_size(path.string() + "-wal") > 0);
+    CHECK(store.checkpoint() == 0);
+    CHECK(fs::file_size(path.string() + "-wal") == 0);
+
+    Batch more;
+    add_sensor(more, 200000, 1);
+    store.write_batch(more, kRing);
+    auto db = reader(path);
+    db.exec("BEGIN");
+    CHECK(db.execAndGet("SELECT count(*) FROM sensor").getInt() == 1001);  // holds a snapshot
+    const auto t0 = std::chrono::steady_clock::now();
+    CHECK(store.checkpoint() > 0);
+    CHECK(std::chrono::steady_clock::now() - t0 < 2s);  // never waits for the reader
+    db.exec("COMMIT");
+    CHECK(pragma_of(store, "busy_timeout") == "5000");  // restored afterwards
+
+    Store fast = Store::open(config(dir / "fast.db", "fast"), schema, kOrigin);
+    CHECK(fast.checkpoint() == -1);
+  }
+
+  TEST_CASE("a batch of 100k sensor records commits in one transaction") {
+    TempDir dir("store");
+    const auto path = dir / "a.db";
+    Store store = Store::open(config(path), ringlite::test::demo_schema(), kOrigin);
+    Batch b;
+    constexpr int kCount = 100'000;
+    for (int k = 0; k < kCount; ++k) add_sensor(b, static_cast<std::uint64_t>(k) * 112, k);
+    const auto r = store.write_batch(b, kRing);
+    CHECK(r.inserted == kCount);
+    CHECK(r.rejected == 0);
+    auto db = reader(path);
+    CHECK(db.execAndGet("SELECT count(*) FROM sensor").getInt() == kCount);
+    CHECK(db.execAndGet("SELECT sum(a) FROM sensor").getInt64() ==
+          std::int64_t{kCount} * (kCount - 1) / 2);
+    CHECK(db.execAndGet("SELECT buffer FROM sensor WHERE seq = 112 * 99999").getString() ==
+          "s-99999");
+    CHECK(store.progress(kRing) == b.end);
+  }
+}
