@@ -431,7 +431,7 @@ TEST_SUITE("schema") {
       Schema::load_file(dir / "missing.sql");
       FAIL("no error");
     } catch (const Error& e) {
-      CHECK(e.code() == Errc::not_found);
+      CHECK(e.code() == Errc::schema);
       CHECK(std::string(e.what()) == "cannot read schema '" + (dir / "missing.sql").string() +
                                          "': No such file or directory");
     }
@@ -587,7 +587,7 @@ TEST_SUITE("schema") {
     CHECK_FALSE(fs::exists(dir / "x.db"));
 
     const auto m = run_cli("schema check '" + (dir / "missing.sql").string() + "'");
-    CHECK(m.exit_code == 1);
+    CHECK(m.exit_code == 2);
     CHECK(contains(m.err, "ringlite: cannot read schema '"));
     CHECK(run_cli("schema").exit_code == 2);
     CHECK(run_cli("schema check").exit_code == 2);

@@ -7,11 +7,14 @@
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>

@@ -17,6 +17,9 @@ void add_stat(CLI::App& app, Action& action);     // stat
 void add_schema(CLI::App& app, Action& action);   // schema check|header
 void add_produce(CLI::App& app, Action& action);  // produce
 void add_bridge(CLI::App& app, Action& action);   // bridge
+void add_query(CLI::App& app, Action& action);    // query
+void add_tail(CLI::App& app, Action& action);     // tail
+void add_replay(CLI::App& app, Action& action);   // replay
 
 /// Exit codes of DESIGN.md: 0 success, 1 runtime failure, 2 usage/config/schema error.
 inline constexpr int kExitOk = 0;

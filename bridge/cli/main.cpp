@@ -17,6 +17,9 @@ int main(int argc, char** argv) {
   cli::add_produce(app, action);
   cli::add_ring(app, action);
   cli::add_stat(app, action);
+  cli::add_tail(app, action);
+  cli::add_query(app, action);
+  cli::add_replay(app, action);
   cli::add_schema(app, action);
   try {
     app.parse(argc, argv);

@@ -626,7 +626,8 @@ Schema Schema::parse(std::string_view sql, std::string_view origin) {
 
 Schema Schema::load_file(const std::filesystem::path& path) {
   const auto fail = [&](int err) {
-    throw Error(err == ENOENT ? Errc::not_found : Errc::system,
+    // A schema file the user named that cannot be read is bad input (exit 2), like a bad one.
+    throw Error(err == ENOENT || err == EACCES || err == EISDIR ? Errc::schema : Errc::system,
                 fmt::format("cannot read schema '{}': {}", path.string(), std::strerror(err)), err);
   };
   errno = 0;

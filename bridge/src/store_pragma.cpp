@@ -145,9 +145,15 @@ void apply_pragmas(sqlite3* db, const std::vector<std::pair<std::string, std::st
   const auto fail = [&](const std::string& cause) {
     throw Error(Errc::config, fmt::format("invalid config '{}': {}", origin, cause));
   };
+  // SQLite ignores an unknown pragma; its own list tells a typo from a write-only pragma
+  // (when built without that list, every pragma that reads back nothing counts as unknown).
   const auto known = [&](const std::string& name) {
-    return query_text(db, fmt::format("SELECT 1 FROM pragma_pragma_list WHERE name = '{}'", name))
-        .has_value();
+    try {
+      return query_text(db, fmt::format("SELECT 1 FROM pragma_pragma_list WHERE name = '{}'", name))
+          .has_value();
+    } catch (const SqlError&) {
+      return false;
+    }
   };
   for (const auto& [name, value] : pragmas) {
     try {

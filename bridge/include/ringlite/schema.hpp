@@ -59,7 +59,7 @@ struct RecordType {
   const Field* field(std::string_view name) const noexcept;
   /// Canonical CREATE TABLE statement (user columns only, declared types).
   std::string ddl() const;
-  /// A one-line fingerprint of the layout ("a:INT32@0,b:FLOAT32@4,...;size=80;align=8"):
+  /// A one-line fingerprint of the layout ("sensor{a:INT32@0,b:FLOAT32@4,...}size=80,align=8"):
   /// the generated header embeds it so writer<T>() can check T against the ring's schema.
   std::string layout_signature() const;
 };

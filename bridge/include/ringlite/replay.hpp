@@ -1,0 +1,57 @@
+// ringlite: replaying recorded history back into a ring (DESIGN.md, "Readers and
+// replay"). Reads the database's tables (their layouts come from _ringlite_types, so no
+// schema file is needed), merges them in seq order and writes each record into a ring as
+// a registered producer, byte for byte, with its recorded ts_ns, paced at the recorded
+// timing scaled by `speed`, or as fast as possible.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ringlite/producer.hpp"
+
+namespace ringlite {
+
+struct ReplayOptions {
+  std::vector<std::string> types;          ///< record types to replay; empty = all
+  std::optional<std::uint64_t> from_seq;   ///< inclusive
+  std::optional<std::uint64_t> to_seq;     ///< inclusive
+  std::optional<std::int64_t> from_ns;     ///< inclusive, on ts_ns
+  std::optional<std::int64_t> to_ns;       ///< inclusive, on ts_ns
+  double speed = 1.0;                      ///< 2.0 = twice as fast as recorded
+  bool max_speed = false;                  ///< ignore timing: as fast as the ring takes it
+  bool loop = false;                       ///< start over at the end until stopped
+};
+
+struct ReplayProgress {
+  std::uint64_t written = 0;
+  std::uint64_t total = 0;       ///< records in the selection (one pass)
+  std::uint64_t passes = 0;      ///< completed passes (with loop)
+  double elapsed_s = 0;
+  double rate = 0;               ///< records/s so far
+  double eta_s = -1;             ///< seconds to the end of this pass, -1 if unknown
+};
+
+struct ReplayResult {
+  std::uint64_t records = 0;
+  std::uint64_t passes = 0;
+  double seconds = 0;
+  std::int64_t max_late_ns = 0;  ///< the latest any record was written after its due time
+};
+
+/// Replays `database` into `producer`'s ring. Blocks until done or `stop`; calls
+/// `progress` (if set) about every 200 ms. Before writing anything checks that the ring's
+/// schema has every selected type with the recorded layout: else Error(schema) naming the
+/// type. Bad options (from after to, unknown type, speed <= 0) are Error(usage). A late
+/// record does not delay the ones after it (pacing is against the start, not the
+/// previous record).
+ReplayResult replay(const std::filesystem::path& database, Producer& producer, const ReplayOptions& options,
+                    const std::atomic<bool>& stop,
+                    const std::function<void(const ReplayProgress&)>& progress = {});
+
+}  // namespace ringlite
