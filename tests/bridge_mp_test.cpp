@@ -192,6 +192,9 @@ TEST_SUITE("bridge_multiprocess") {
     const pid_t producer = s.produce(2, 300'000);
     CHECK(wait_exit(producer) == 0);
     CHECK(s.wait_drained(60s));
+    // Everything is committed: the polling reader must come to see all of it.
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (last_count < 600'000 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
     done = true;
     reader.join();
     ::kill(bridge, SIGTERM);

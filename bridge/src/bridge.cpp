@@ -99,7 +99,7 @@ BridgeStats Bridge::run(const std::atomic<bool>& stop, const std::function<void(
   std::uint64_t batch_records_since = 0, batches_since = 0;
 
   auto commit = [&] {
-    const auto drops_now = s.ring->stats().drops;
+    const auto drops_now = s.ring->drops();
     const std::uint64_t new_drops = drops_now - s.drops_seen;
     if (batch.frames.empty() && batch.gaps.empty() && new_drops == 0 && batch.end == c.head()) return;
     for (const auto& g : batch.gaps) {

@@ -252,6 +252,7 @@ std::uint64_t Ring::capacity() const noexcept { return state_->capacity(); }
 std::uint32_t Ring::max_record() const noexcept { return state_->max_record(); }
 const std::string& Ring::display() const noexcept { return state_->display(); }
 bool Ring::writable() const noexcept { return state_->writable(); }
+std::uint64_t Ring::drops() const noexcept { return state_->header().drops.load(std::memory_order_relaxed); }
 
 RingStats Ring::stats() const {
   namespace pf = detail::platform;

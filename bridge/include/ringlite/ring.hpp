@@ -79,8 +79,11 @@ class Ring {
   std::uint32_t max_record() const noexcept;
   const std::string& display() const noexcept;
   bool writable() const noexcept;
-  /// Reads the header counters and the producer table. Never blocks, never throws.
+  /// Reads the header counters and the producer table (with a liveness check per
+  /// producer: a /proc lookup each). Never blocks.
   RingStats stats() const;
+  /// Records producers dropped on a full ring so far (one load; for hot loops).
+  std::uint64_t drops() const noexcept;
 
   /// The shared state behind this handle (for Producer, Consumer, LiveReader).
   const std::shared_ptr<detail::RingState>& state() const noexcept { return state_; }
