@@ -29,9 +29,10 @@ struct ReplayOptions {
 };
 
 struct ReplayProgress {
-  std::uint64_t written = 0;
-  std::uint64_t total = 0;       ///< records in the selection (one pass)
-  std::uint64_t passes = 0;      ///< completed passes (with loop)
+  std::uint64_t written = 0;       ///< records written so far, all passes
+  std::uint64_t pass_written = 0;  ///< records written in the current pass
+  std::uint64_t total = 0;         ///< records in the selection (one pass)
+  std::uint64_t passes = 0;        ///< completed passes (with loop)
   double elapsed_s = 0;
   double rate = 0;               ///< records/s so far
   double eta_s = -1;             ///< seconds to the end of this pass, -1 if unknown
@@ -45,11 +46,15 @@ struct ReplayResult {
 };
 
 /// Replays `database` into `producer`'s ring. Blocks until done or `stop`; calls
-/// `progress` (if set) about every 200 ms. Before writing anything checks that the ring's
-/// schema has every selected type with the recorded layout: else Error(schema) naming the
-/// type. Bad options (from after to, unknown type, speed <= 0) are Error(usage). A late
-/// record does not delay the ones after it (pacing is against the start, not the
-/// previous record).
+/// `progress` (if set) about every 200 ms, after each pass and at the end. Before writing
+/// anything checks that the ring's schema has every selected type with the recorded layout:
+/// else Error(schema) naming the type. Bad options (from after to, unknown type, speed <= 0
+/// or not finite) are Error(usage). The database is opened read-only and never created: a
+/// missing or unreadable file is Error(config), one that is not a ringlite database
+/// Error(schema). Waits (checking `stop`) while the ring is full. A late record does not
+/// delay the ones after it (pacing is against the start, not the previous record). With
+/// `loop`, an empty selection ends after one pass. Throws Error(sqlite) if reading fails
+/// midway, Error(config/not_found/corrupt) if a write returns too_large/closed/corrupt.
 ReplayResult replay(const std::filesystem::path& database, Producer& producer, const ReplayOptions& options,
                     const std::atomic<bool>& stop,
                     const std::function<void(const ReplayProgress&)>& progress = {});

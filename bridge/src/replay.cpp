@@ -1,0 +1,542 @@
+// ringlite: replaying recorded history back into a ring (DESIGN.md, "Readers and replay").
+// Setup (options, the database's identity and recorded types, the ring's layouts) goes
+// through SQLiteCpp and throws before anything is written; the per-record path uses raw
+// statements: one cursor per selected type, merged by seq (a k-way merge on a small heap),
+// each row re-encoded into its payload and written with its recorded ts_ns.
+#include "ringlite/replay.hpp"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <optional>
+#include <thread>
+
+#include "detail/replay_source.hpp"
+#include "ringlite/error.hpp"
+#include "ringlite/store.hpp"
+
+namespace ringlite {
+namespace detail {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+
+constexpr auto kProgressEvery = 200ms;
+// Sleeps end this early and the rest is spun: the OS wakes a sleeper tens of µs late.
+constexpr auto kSpinWindow = 50us;
+// Long sleeps and waits on a full ring are cut into slices that check `stop` in between.
+constexpr auto kSlice = 50ms;
+// Cursors sitting on rows hold SQLite's read transaction: a paced replay parks them (resets
+// them) before a sleep longer than kParkGap, or before any sleep longer than 2 * kReseekLead
+// once they have held it for kHoldLimit, and puts them back kReseekLead before the record
+// is due. See park().
+constexpr auto kParkGap = 20ms;
+constexpr auto kHoldLimit = 1s;
+constexpr auto kReseekLead = 500us;
+constexpr int kBusyTimeoutMs = 5000;
+constexpr std::int64_t kMaxI64 = std::numeric_limits<std::int64_t>::max();
+constexpr std::int64_t kMinI64 = std::numeric_limits<std::int64_t>::min();
+
+constexpr bool is_busy_code(int rc) noexcept {
+  return (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
+}
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+/// A type recorded in the database (its row in _ringlite_types, its DDL parsed).
+struct Recorded {
+  RecordType type;
+  std::string layout;
+};
+
+/// One selected type during a pass: its writer into the ring, its cursor and current row.
+struct Source {
+  RecordType type;  // as recorded: the layout the rows are encoded with
+  RawWriter writer;
+  ReplayStmt select, max_seq;
+  ReplayStmt count, last_ts;  // only when progress is reported
+  std::int64_t hi = 0;        // this pass reads seq up to here
+  std::int64_t seq = 0, ts = 0;
+};
+
+class Replayer {
+ public:
+  Replayer(const fs::path& database, Producer& producer, const ReplayOptions& options,
+           const std::atomic<bool>& stop,
+           const std::function<void(const ReplayProgress&)>& progress)
+      : path_(database.string()),
+        producer_(producer),
+        o_(options),
+        stop_(stop),
+        progress_(progress) {}
+
+  ReplayResult run();
+
+ private:
+  void validate_options() const;
+  void open_database();
+  std::vector<Recorded> read_types();
+  void select_sources(std::vector<Recorded> recorded);
+  [[noreturn]] void fail_sql(Errc code, std::string_view what, int rc) const;
+  std::uint64_t begin_pass();
+  void end_pass() noexcept;
+  void bind(sqlite3_stmt* st, const Source& s, std::int64_t from) const;
+  bool step(std::size_t i);
+  void park() noexcept;
+  void unpark();
+  bool write(Source& s);
+  bool wait_until(Clock::time_point due);
+  void report(Clock::time_point now, bool force);
+
+  std::string path_;
+  Producer& producer_;
+  const ReplayOptions& o_;
+  const std::atomic<bool>& stop_;
+  const std::function<void(const ReplayProgress&)>& progress_;
+  std::optional<SQLite::Database> db_;
+  sqlite3* h_ = nullptr;
+  std::vector<Source> sources_;
+  std::vector<std::pair<std::int64_t, std::uint32_t>> heap_;  // (seq, source), min first
+  bool parked_ = false;
+  Clock::time_point held_since_{};
+  std::vector<std::byte> fixed_;
+  std::vector<std::string_view> tails_;
+
+  // Bounds bound into every query: seq and ts_ns, inclusive.
+  std::int64_t seq_from_ = 0, seq_to_ = kMaxI64, ns_from_ = kMinI64, ns_to_ = kMaxI64;
+  // Progress and pacing.
+  Clock::time_point start_{}, next_report_{}, pass_start_{};
+  std::optional<std::int64_t> ts_first_;
+  std::int64_t ts_max_ = 0;  // the latest ts_ns of the pass's last rows, for the ETA
+  ReplayResult result_;
+  std::uint64_t pass_total_ = 0, pass_written_ = 0;
+};
+
+void Replayer::validate_options() const {
+  const auto usage = [&](const std::string& cause) {
+    return Error(Errc::usage, fmt::format("cannot replay database '{}': {}", path_, cause));
+  };
+  if (!o_.max_speed && !(std::isfinite(o_.speed) && o_.speed > 0)) {
+    throw usage(fmt::format(
+        "speed {} is not a positive number (use max_speed for as fast as possible)", o_.speed));
+  }
+  if (o_.from_seq && o_.to_seq && *o_.from_seq > *o_.to_seq) {
+    throw usage(
+        fmt::format("the seq range starts at {}, after its end {}", *o_.from_seq, *o_.to_seq));
+  }
+  if (o_.from_ns && o_.to_ns && *o_.from_ns > *o_.to_ns) {
+    throw usage(
+        fmt::format("the time range starts at ts_ns {}, after its end {}", *o_.from_ns, *o_.to_ns));
+  }
+}
+
+[[noreturn]] void Replayer::fail_sql(Errc code, std::string_view what, int rc) const {
+  if (is_busy_code(rc)) code = Errc::busy;
+  throw Error(code,
+              fmt::format("cannot replay database '{}': {}: {}", path_, what, sqlite3_errmsg(h_)),
+              0, rc);
+}
+
+// Read-only, never created: a missing file is the caller's mistake, not a new database.
+void Replayer::open_database() {
+  std::error_code ec;
+  const auto st = fs::status(path_, ec);
+  if (!fs::exists(st))
+    throw Error(Errc::config, fmt::format("cannot replay database '{}': no such file", path_));
+  if (fs::is_directory(st))
+    throw Error(Errc::config, fmt::format("cannot replay database '{}': is a directory", path_));
+  int app = 0, version = 0, tables = 0;
+  try {
+    db_.emplace(path_, SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX);
+    h_ = db_->getHandle();
+    sqlite3_extended_result_codes(h_, 1);
+    sqlite3_busy_timeout(h_, kBusyTimeoutMs);
+    app = db_->execAndGet("PRAGMA application_id").getInt();
+    version = db_->execAndGet("PRAGMA user_version").getInt();
+    tables = db_->execAndGet(
+                    "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = "
+                    "'_ringlite_types'")
+                 .getInt();
+  } catch (const SQLite::Exception& e) {
+    const int rc = e.getExtendedErrorCode();
+    throw Error(is_busy_code(rc) ? Errc::busy : Errc::config,
+                fmt::format("cannot replay database '{}': {}", path_, e.what()), 0, rc);
+  }
+  if (app != kApplicationId || tables == 0) {
+    throw Error(Errc::schema,
+                fmt::format("cannot replay database '{}': not a ringlite database (application_id "
+                            "0x{:08x}{})",
+                            path_, static_cast<std::uint32_t>(app),
+                            tables == 0 ? ", no _ringlite_types table" : ""));
+  }
+  if (version != kUserVersion) {
+    throw Error(Errc::version,
+                fmt::format("cannot replay database '{}': database format version {} is not this "
+                            "build's version {}",
+                            path_, version, kUserVersion));
+  }
+}
+
+// Every type the database recorded, with the layout its rows were decoded by.
+std::vector<Recorded> Replayer::read_types() {
+  std::vector<Recorded> out;
+  try {
+    SQLite::Statement rows(*db_, "SELECT name, ddl, layout FROM _ringlite_types ORDER BY id");
+    while (rows.executeStep()) {
+      const std::string name = rows.getColumn(0).getString();
+      const std::string ddl = rows.getColumn(1).getString();
+      const std::string layout = rows.getColumn(2).getString();
+      const Schema one = Schema::parse(ddl, fmt::format("database '{}' type '{}'", path_, name));
+      if (one.types().size() != 1 || one.types()[0].name != name ||
+          one.types()[0].layout_signature() != layout) {
+        throw Error(
+            Errc::corrupt,
+            fmt::format("cannot replay database '{}': type '{}' has a DDL that does not match "
+                        "its recorded layout '{}'",
+                        path_, name, layout));
+      }
+      out.push_back({one.types()[0], layout});
+    }
+  } catch (const SQLite::Exception& e) {
+    fail_sql(Errc::sqlite, "cannot read _ringlite_types", e.getExtendedErrorCode());
+  }
+  return out;
+}
+
+// The selected types, each checked against the ring before anything is written: the ring
+// must have a type of that name (ids may differ) with exactly the recorded layout.
+void Replayer::select_sources(std::vector<Recorded> recorded) {
+  std::vector<const Recorded*> chosen;
+  if (o_.types.empty()) {
+    for (const auto& r : recorded) chosen.push_back(&r);
+  } else {
+    for (const auto& name : o_.types) {
+      const auto it = std::find_if(recorded.begin(), recorded.end(),
+                                   [&](const Recorded& r) { return r.type.name == name; });
+      if (it == recorded.end()) {
+        std::string known;
+        for (const auto& r : recorded) known += (known.empty() ? "" : ", ") + r.type.name;
+        throw Error(
+            Errc::usage,
+            fmt::format("cannot replay type '{}' from database '{}': the database has no such type "
+                        "(it has: {})",
+                        name, path_, known.empty() ? "none" : known));
+      }
+      if (std::find(chosen.begin(), chosen.end(), &*it) == chosen.end()) chosen.push_back(&*it);
+    }
+  }
+  const Ring& ring = producer_.ring();
+  for (const Recorded* r : chosen) {
+    const RecordType* now = ring.schema().find(r->type.name);
+    if (!now) {
+      throw Error(
+          Errc::schema,
+          fmt::format("cannot replay type '{}' into {}: the ring has no type '{}' (select the "
+                      "other types to leave it out)",
+                      r->type.name, ring.display(), r->type.name));
+    }
+    if (now->layout_signature() != r->layout) {
+      throw Error(
+          Errc::schema,
+          fmt::format("cannot replay type '{}' into {}: the ring's layout '{}' differs from the "
+                      "recorded '{}'",
+                      r->type.name, ring.display(), now->layout_signature(), r->layout));
+    }
+  }
+  for (const Recorded* r : chosen) {
+    Source s;
+    s.type = r->type;
+    s.writer = producer_.raw_writer(r->type.name);
+    sqlite3_stmt* st = nullptr;
+    const auto prepare = [&](const std::string& sql) {
+      if (sqlite3_prepare_v3(h_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &st, nullptr) !=
+          SQLITE_OK) {
+        const int rc = sqlite3_extended_errcode(h_);
+        throw Error(is_busy_code(rc) ? Errc::busy : Errc::schema,
+                    fmt::format("cannot replay type '{}' from database '{}': {}", r->type.name,
+                                path_, sqlite3_errmsg(h_)),
+                    0, rc);
+      }
+      return ReplayStmt(st);
+    };
+    s.select = prepare(select_sql(r->type));
+    s.max_seq = prepare("SELECT max(seq) FROM " + quote_identifier(r->type.name));
+    if (progress_) {
+      s.count = prepare(count_sql(r->type));
+      s.last_ts = prepare(last_ts_sql(r->type));
+    }
+    sources_.push_back(std::move(s));
+  }
+}
+
+// A pass reads each table up to the seq it held when the pass began, so records a bridge
+// persists meanwhile (perhaps the replayed ones) wait for the next pass. It does not hold
+// one snapshot for the whole pass: see park().
+std::uint64_t Replayer::begin_pass() {
+  std::uint64_t total = 0;
+  ts_max_ = kMinI64;
+  heap_.clear();
+  for (std::size_t i = 0; i < sources_.size(); ++i) {
+    Source& s = sources_[i];
+    sqlite3_stmt* mx = s.max_seq.get();
+    const int rc = sqlite3_step(mx);
+    if (rc != SQLITE_ROW)
+      fail_sql(Errc::sqlite, fmt::format("cannot read table '{}'", s.type.name), rc);
+    const bool empty = sqlite3_column_type(mx, 0) == SQLITE_NULL;
+    s.hi = std::min(seq_to_, static_cast<std::int64_t>(sqlite3_column_int64(mx, 0)));
+    sqlite3_reset(mx);
+    if (empty) continue;
+    if (progress_) {
+      bind(s.count.get(), s, seq_from_);
+      int c = sqlite3_step(s.count.get());
+      if (c != SQLITE_ROW)
+        fail_sql(Errc::sqlite, fmt::format("cannot count the rows of '{}'", s.type.name), c);
+      total += static_cast<std::uint64_t>(sqlite3_column_int64(s.count.get(), 0));
+      sqlite3_reset(s.count.get());
+      bind(s.last_ts.get(), s, seq_from_);
+      c = sqlite3_step(s.last_ts.get());
+      if (c == SQLITE_ROW) {
+        ts_max_ =
+            std::max(ts_max_, static_cast<std::int64_t>(sqlite3_column_int64(s.last_ts.get(), 0)));
+      } else if (c != SQLITE_DONE) {
+        fail_sql(Errc::sqlite, fmt::format("cannot read table '{}'", s.type.name), c);
+      }
+      sqlite3_reset(s.last_ts.get());
+    }
+    bind(s.select.get(), s, seq_from_);
+    if (step(i)) heap_.emplace_back(s.seq, static_cast<std::uint32_t>(i));
+  }
+  std::make_heap(heap_.begin(), heap_.end(), std::greater<>());
+  held_since_ = Clock::now();
+  return total;
+}
+
+void Replayer::end_pass() noexcept {
+  for (auto& s : sources_) sqlite3_reset(s.select.get());
+  parked_ = false;
+}
+
+// Binds the selection's bounds, seq from `from` up to the pass's limit (resets `st` first).
+void Replayer::bind(sqlite3_stmt* st, const Source& s, std::int64_t from) const {
+  sqlite3_reset(st);
+  sqlite3_bind_int64(st, 1, from);
+  sqlite3_bind_int64(st, 2, s.hi);
+  sqlite3_bind_int64(st, 3, ns_from_);
+  sqlite3_bind_int64(st, 4, ns_to_);
+}
+
+// While the cursors sit on rows they hold a read transaction, an old snapshot. A bridge
+// writing the same database cannot reset its WAL past a reader's snapshot, so a replay
+// that held one for hours (speed 1) would make the WAL grow for as long. Parking resets
+// every cursor, which ends the transaction; unpark() seeks each back to the row it was on
+// (a rowid lookup per type).
+void Replayer::park() noexcept {
+  for (const auto& h : heap_) sqlite3_reset(sources_[h.second].select.get());
+  parked_ = true;
+}
+
+void Replayer::unpark() {
+  parked_ = false;
+  auto active = std::move(heap_);
+  heap_.clear();
+  for (const auto& h : active) {
+    Source& s = sources_[h.second];
+    bind(s.select.get(), s, s.seq);
+    if (step(h.second)) heap_.emplace_back(s.seq, h.second);
+  }
+  std::make_heap(heap_.begin(), heap_.end(), std::greater<>());
+  held_since_ = Clock::now();
+}
+
+// Moves source i's cursor to its next row; false at the end.
+bool Replayer::step(std::size_t i) {
+  Source& s = sources_[i];
+  const int rc = sqlite3_step(s.select.get());
+  if (rc == SQLITE_DONE) {
+    sqlite3_reset(s.select.get());  // a finished cursor holds no transaction
+    return false;
+  }
+  if (rc != SQLITE_ROW)
+    fail_sql(Errc::sqlite, fmt::format("cannot read table '{}'", s.type.name), rc);
+  s.seq = sqlite3_column_int64(s.select.get(), 0);
+  s.ts = sqlite3_column_int64(s.select.get(), 1);
+  return true;
+}
+
+// Writes source s's current row; waits for space while the ring is full. False when
+// stopped while waiting.
+bool Replayer::write(Source& s) {
+  encode_row(s.type, s.select.get(), fixed_, tails_);
+  for (;;) {
+    const WriteResult r = s.type.variable() ? s.writer.write_var(fixed_, tails_, kSlice, s.ts)
+                                            : s.writer.write(fixed_, kSlice, s.ts);
+    if (r == WriteResult::ok) return true;
+    if (is_retryable(r)) {
+      if (stop_.load(std::memory_order_relaxed)) return false;
+      continue;
+    }
+    const Errc code = r == WriteResult::too_large ? Errc::config
+                      : r == WriteResult::closed  ? Errc::not_found
+                                                  : Errc::corrupt;
+    throw Error(
+        code,
+        fmt::format("cannot replay record seq {} of type '{}' into {}: write returned {}{}", s.seq,
+                    s.type.name, producer_.ring().display(), to_string(r),
+                    r == WriteResult::too_large ? " (the ring's max_record is too small for it)"
+                    : r == WriteResult::closed  ? " (the ring was removed)"
+                                                : ""));
+  }
+}
+
+// Sleeps until `due`, the last kSpinWindow spun, the cursors parked meanwhile if the sleep
+// is long; false when stopped first. The heap's sources are all on rows (none popped).
+bool Replayer::wait_until(Clock::time_point due) {
+  for (;;) {
+    const auto now = Clock::now();
+    if (now >= due) break;
+    if (stop_.load(std::memory_order_relaxed)) return false;
+    report(now, false);
+    const auto left = due - now;
+    if (!parked_ && left > 2 * kReseekLead && (left > kParkGap || now - held_since_ > kHoldLimit))
+      park();
+    if (parked_ && left <= kReseekLead) {
+      unpark();
+      continue;
+    }
+    if (left > kSpinWindow) {
+      auto wake = std::min<Clock::time_point>(due - kSpinWindow, now + kSlice);
+      if (parked_) wake = std::min<Clock::time_point>(wake, due - kReseekLead);
+      std::this_thread::sleep_until(wake);
+    } else {
+      cpu_relax();
+    }
+  }
+  if (parked_) unpark();
+  return true;
+}
+
+void Replayer::report(Clock::time_point now, bool force) {
+  if (!progress_ || (!force && now < next_report_)) return;
+  next_report_ = now + kProgressEvery;
+  ReplayProgress p;
+  p.written = result_.records;
+  p.pass_written = pass_written_;
+  p.total = pass_total_;
+  p.passes = result_.passes;
+  p.elapsed_s = std::chrono::duration<double>(now - start_).count();
+  p.rate = p.elapsed_s > 0 ? static_cast<double>(p.written) / p.elapsed_s : 0;
+  if (pass_written_ >= pass_total_) {
+    p.eta_s = 0;
+  } else if (o_.max_speed) {
+    p.eta_s = p.rate > 0 ? static_cast<double>(pass_total_ - pass_written_) / p.rate : -1;
+  } else if (ts_first_) {
+    const double left_ns = static_cast<double>(ts_max_ - *ts_first_) / o_.speed;
+    p.eta_s =
+        std::max(0.0, std::chrono::duration<double>(pass_start_ - now).count() + left_ns / 1e9);
+  }
+  progress_(p);
+}
+
+ReplayResult Replayer::run() {
+  validate_options();
+  if (o_.from_seq)
+    seq_from_ = static_cast<std::int64_t>(std::min<std::uint64_t>(*o_.from_seq, kMaxI64));
+  if (o_.to_seq) seq_to_ = static_cast<std::int64_t>(std::min<std::uint64_t>(*o_.to_seq, kMaxI64));
+  if (o_.from_ns) ns_from_ = *o_.from_ns;
+  if (o_.to_ns) ns_to_ = *o_.to_ns;
+  open_database();
+  select_sources(read_types());
+
+  start_ = Clock::now();
+  next_report_ = start_ + kProgressEvery;
+  bool first_pass = true;
+  const double ns_per_ns = o_.max_speed ? 0.0 : 1.0 / o_.speed;  // wall ns per recorded ns
+  while (!stop_.load(std::memory_order_relaxed)) {
+    pass_total_ = begin_pass();
+    pass_written_ = 0;
+    std::optional<std::int64_t> ts_last;
+    ts_first_.reset();
+    if (first_pass) pass_start_ = Clock::now();
+    bool stopped = false;
+    while (!heap_.empty()) {
+      if (stop_.load(std::memory_order_relaxed)) {
+        stopped = true;
+        break;
+      }
+      const auto [seq, i] = heap_.front();  // the next record in seq order
+      Source& s = sources_[i];
+      Clock::time_point due{};
+      if (!o_.max_speed) {
+        if (!ts_first_) ts_first_ = s.ts;
+        // Due against the pass's start, not the previous record: lateness never accumulates.
+        due = pass_start_ + std::chrono::nanoseconds(static_cast<std::int64_t>(
+                                std::llround(static_cast<double>(s.ts - *ts_first_) * ns_per_ns)));
+        if (!wait_until(due)) {
+          stopped = true;
+          break;
+        }
+        // Rows deleted while the cursors were parked: another record may be next now.
+        if (heap_.empty() || heap_.front() != std::make_pair(seq, i)) continue;
+      }
+      std::pop_heap(heap_.begin(), heap_.end(), std::greater<>());
+      heap_.pop_back();
+      if (!write(s)) {
+        stopped = true;
+        break;
+      }
+      ++result_.records;
+      ++pass_written_;
+      ts_last = s.ts;
+      if (!o_.max_speed) {
+        const auto now = Clock::now();
+        result_.max_late_ns = std::max<std::int64_t>(result_.max_late_ns, (now - due).count());
+        report(now, false);
+      } else if ((pass_written_ & 255) == 0) {
+        report(Clock::now(), false);
+      }
+      if (step(i)) {
+        heap_.emplace_back(s.seq, i);
+        std::push_heap(heap_.begin(), heap_.end(), std::greater<>());
+      }
+    }
+    end_pass();
+    if (stopped) break;
+    ++result_.passes;
+    report(Clock::now(), true);
+    // Nothing selected: looping would spin without ever writing.
+    if (!o_.loop || pass_written_ == 0) break;
+    // The next pass is due right after this one's last record.
+    if (ts_first_ && ts_last) {
+      pass_start_ += std::chrono::nanoseconds(static_cast<std::int64_t>(
+          std::llround(static_cast<double>(*ts_last - *ts_first_) * ns_per_ns)));
+    }
+    first_pass = false;
+  }
+  result_.seconds = std::chrono::duration<double>(Clock::now() - start_).count();
+  report(Clock::now(), true);
+  return result_;
+}
+
+}  // namespace
+}  // namespace detail
+
+ReplayResult replay(const std::filesystem::path& database, Producer& producer,
+                    const ReplayOptions& options, const std::atomic<bool>& stop,
+                    const std::function<void(const ReplayProgress&)>& progress) {
+  detail::Replayer r(database, producer, options, stop, progress);
+  return r.run();
+}
+
+}  // namespace ringlite
