@@ -48,7 +48,22 @@ struct Setup {
     } catch (...) {
     }
   }
-  pid_t bridge() const { return spawn_cli(cli_path(), {"bridge", "-c", config, "--stats-interval", "1"}, log); }
+  /// Starts a bridge and waits until it holds the ring (its signal handlers are in place
+  /// by then; under sanitizers start-up alone can take a few hundred milliseconds).
+  pid_t bridge() const {
+    const pid_t pid = spawn_cli(cli_path(), {"bridge", "-c", config, "--stats-interval", "1"}, log);
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    for (;;) {
+      try {
+        const auto st = stats();
+        if (st.bridge_pid == static_cast<std::uint32_t>(pid) && st.bridge_alive) return pid;
+      } catch (const Error&) {
+      }
+      REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, "bridge did not start: ", bridge_log());
+      REQUIRE_MESSAGE(try_wait(pid) < 0, "bridge exited at start: ", bridge_log());
+      std::this_thread::sleep_for(5ms);
+    }
+  }
   pid_t produce(int producers, int count, const std::string& on_full = "block") const {
     return spawn_cli(cli_path(),
                      {"produce", "-c", config, "--type", "sensor", "--producers", std::to_string(producers), "--count",

@@ -317,19 +317,22 @@ TEST_SUITE("replay_multiprocess") {
     REQUIRE(s.wait_drained(20s));
     s.stop(bridge);
     Target t;
-    // Tolerances for a shared, noisy machine: the error of each delay between consecutive
-    // arrivals (consumer wakeup included) p50 <= 1 ms, p99 <= 5 ms, and the whole replay
-    // within 10% of the recording / speed. One retry absorbs a burst of foreign load.
+    // Tolerances for a shared, noisy 2-core machine (other tests and sanitizer builds run
+    // beside this one): the error of each delay between consecutive arrivals (consumer
+    // wakeup included) p50 <= 1 ms and p99 <= 20 ms, and the whole replay within 10% of
+    // the recording / speed. A pacer that drifts, sleeps in the wrong unit or ignores the
+    // speed fails the median or the total; the p99 bound only catches stalls, since a
+    // descheduled process alone can cost several ms. Retries absorb bursts of foreign load.
     for (double speed : {1.0, 4.0}) {
       bool ok = false;
-      for (int attempt = 0; attempt < 2 && !ok; ++attempt) {
+      for (int attempt = 0; attempt < 3 && !ok; ++attempt) {
         const PaceStats p = measure_pacing(s, t, speed, ts);
         MESSAGE("speed ", speed, ": ", p.records, " records, delay error p50 ", p.p50_ms,
                 " ms, p99 ", p.p99_ms, " ms, took ", p.total_s, " s for ", p.want_s,
                 " s recorded/speed");
-        ok = p.p50_ms <= 1.0 && p.p99_ms <= 5.0 && std::abs(p.total_s - p.want_s) <= 0.1 * p.want_s;
+        ok = p.p50_ms <= 1.0 && p.p99_ms <= 20.0 && std::abs(p.total_s - p.want_s) <= 0.1 * p.want_s;
       }
-      CHECK_MESSAGE(ok, "pacing at speed ", speed, " out of tolerance twice");
+      CHECK_MESSAGE(ok, "pacing at speed ", speed, " out of tolerance three times");
     }
   }
 

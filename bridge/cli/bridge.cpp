@@ -15,10 +15,6 @@
 namespace ringlite::cli {
 namespace {
 
-std::atomic<bool> g_stop{false};
-
-extern "C" void on_signal(int) { g_stop.store(true); }
-
 void log_line(const std::string& line) {
   const auto now = std::chrono::system_clock::now();
   fmt::print(stderr, "{:%Y-%m-%dT%H:%M:%S} ringlite bridge: {}\n",
@@ -47,15 +43,11 @@ void add_bridge(CLI::App& app, Action& action) {
       }
       // Handlers before anything that takes a while: a signal during start-up still means
       // "stop cleanly", not "die holding the ring".
-      struct sigaction sa {};
-      sa.sa_handler = on_signal;
-      sigemptyset(&sa.sa_mask);
-      sigaction(SIGINT, &sa, nullptr);
-      sigaction(SIGTERM, &sa, nullptr);
+      const auto& stop = stop_on_signals();
       Bridge bridge(cfg);
       log_line(bridge.describe());
       const auto t0 = std::chrono::steady_clock::now();
-      const auto stats = bridge.run(g_stop, log_line, o->stats_interval);
+      const auto stats = bridge.run(stop, log_line, o->stats_interval);
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       log_line(fmt::format("stopped: {} records in {} transactions over {:.1f} s ({:.0f} records/s), {} rejects, "
                            "{} gaps, {} failed commits retried",

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <atomic>
 #include <functional>
 #include <string>
 
@@ -20,6 +21,11 @@ void add_bridge(CLI::App& app, Action& action);   // bridge
 void add_query(CLI::App& app, Action& action);    // query
 void add_tail(CLI::App& app, Action& action);     // tail
 void add_replay(CLI::App& app, Action& action);   // replay
+
+/// Installs SIGINT/SIGTERM handlers that set the returned flag: long-running commands
+/// (bridge, tail -f, replay) call it before anything slow, so that a signal during
+/// start-up still means "stop cleanly".
+const std::atomic<bool>& stop_on_signals();
 
 /// Exit codes of DESIGN.md: 0 success, 1 runtime failure, 2 usage/config/schema error.
 inline constexpr int kExitOk = 0;

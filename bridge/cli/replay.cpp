@@ -27,12 +27,6 @@
 namespace ringlite::cli {
 namespace {
 
-std::atomic<bool> g_stop{false};
-
-void on_replay_signal(int) {
-  g_stop.store(true);
-}  // internal linkage: no clash with other commands
-
 /// Reads fixed-width fields of an ISO-8601 time left to right.
 struct Scanner {
   std::string_view s;
@@ -198,11 +192,7 @@ int run(const Opts& o) {
     rc.name = o.ring;
     rc.file.clear();
   }
-  struct sigaction sa {};
-  sa.sa_handler = on_replay_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
+  const auto& stop = stop_on_signals();
 
   std::optional<Ring> ring;
   try {
@@ -232,7 +222,7 @@ int run(const Opts& o) {
       printed = true;
     };
   }
-  const ReplayResult r = replay(cfg.database.path, producer, options, g_stop, progress);
+  const ReplayResult r = replay(cfg.database.path, producer, options, stop, progress);
   if (printed) fmt::print(stderr, "\n");
   fmt::print("replayed {} records in {:.3f} s ({:.0f} records/s){}, max lateness {:.0f} \u00b5s\n",
              r.records, r.seconds, r.seconds > 0 ? static_cast<double>(r.records) / r.seconds : 0.0,

@@ -25,8 +25,6 @@
 namespace ringlite::cli {
 namespace {
 
-std::atomic<bool> g_stop{false};
-void on_signal(int) { g_stop.store(true); }  // not extern "C": that name would be global
 
 struct Opts {
   std::string config;
@@ -108,13 +106,9 @@ class Printer {
 int run(const Opts& o) {
   const Format format = parse_format(o.format);
   const auto cfg = Config::load(o.config);
-  if (o.follow) {  // before anything slow: a signal during start-up still means "stop"
-    struct sigaction sa {};
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, nullptr);
-    sigaction(SIGTERM, &sa, nullptr);
-  }
+  static const std::atomic<bool> never{false};
+  // Before anything slow: a signal during start-up still means "stop".
+  const std::atomic<bool>& stopped = o.follow ? stop_on_signals() : never;
   LiveReader reader(Ring::open(cfg.ring, Ring::Access::read_only));
   const Schema& schema = reader.ring().schema();
   const RecordType* only = nullptr;
@@ -160,7 +154,7 @@ int run(const Opts& o) {
 
   if (pending && printer.wanted(rec)) printer.print(rec);
   std::uint64_t lost = reader.lost_bytes();
-  while (!g_stop.load()) {
+  while (!stopped.load()) {
     int batch = 0;
     while (batch < 4096 && reader.next(rec) == ReadStatus::ok) {
       ++batch;

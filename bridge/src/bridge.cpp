@@ -168,6 +168,9 @@ BridgeStats Bridge::run(const std::atomic<bool>& stop, const std::function<void(
       const bool have = !batch.frames.empty() || !batch.gaps.empty();
       const auto elapsed = Clock::now() - batch_start;
       if (!have) {
+        // Nothing new is read (pads at most), and everything before is committed: release
+        // space that advance() held back for a claim that has finished since.
+        c.advance(c.position());
         c.wait(std::chrono::milliseconds(200));
         if (c.position() == before && Clock::now() - batch_start >= std::chrono::milliseconds(200)) break;
         continue;

@@ -64,6 +64,8 @@ class ConsumerCore {
 
   void take_role();
   Claim find_claimant(std::uint64_t pos) const noexcept;
+  bool claim_finished(std::uint64_t pos, std::uint64_t len) const noexcept;
+  bool frame_ready(std::uint64_t p) const noexcept;
   bool unblock(Batch& b, std::uint64_t c, std::uint64_t tail) noexcept;
   void skip_corrupt(Batch& b, std::uint64_t tail, const char* why) noexcept;
 
@@ -110,6 +112,25 @@ ConsumerCore::Claim ConsumerCore::find_claimant(std::uint64_t pos) const noexcep
   return best;
 }
 
+// True when every frame of the claim [pos, pos + len) is committed: its producer has
+// finished with it and merely not yet withdrawn the announcement.
+bool ConsumerCore::claim_finished(std::uint64_t pos, std::uint64_t len) const noexcept {
+  const std::uint64_t end = pos + len;
+  std::uint64_t q = pos;
+  while (q < end) {
+    const std::uint64_t room = st_->room_to_end(q);
+    if (room < kFrameHeader) {  // implicit pad
+      q += room;
+      continue;
+    }
+    if (st_->commit(q).load(std::memory_order_acquire) != commit_word(q, kCommitted)) return false;
+    const std::uint64_t fs = frame_size(read_fields(*st_, q).length);
+    if (fs > end - q) return false;  // not a frame of this claim
+    q += fs;
+  }
+  return q == end;
+}
+
 void ConsumerCore::skip_corrupt(Batch& b, std::uint64_t tail, const char* why) noexcept {
   const auto end = next_boundary(*st_, pos_, tail);
   b.gaps.push_back(Gap{Gap::Kind::corrupt, pos_, end, ~0u, 0, why});
@@ -123,9 +144,11 @@ void ConsumerCore::skip_corrupt(Batch& b, std::uint64_t tail, const char* why) n
 bool ConsumerCore::unblock(Batch& b, std::uint64_t c, std::uint64_t tail) noexcept {
   const auto now = platform::monotonic_ns();
   if (stuck_pos_ != pos_) {
+    // Most frames found uncommitted are simply being written right now: look the
+    // claimant up only once the frame has stayed uncommitted for a while.
     stuck_pos_ = pos_;
     stuck_since_ = now;
-    last_liveness_check_ = 0;
+    last_liveness_check_ = now;
   }
   const bool timed_out = now - stuck_since_ >= st_->unblock_timeout_ns();
   if (!timed_out && now - last_liveness_check_ < kLivenessCheckNs) return false;
@@ -223,6 +246,9 @@ void ConsumerCore::advance(std::uint64_t pos) noexcept {
     auto& s = st_->slot(i);
     std::uint64_t p = s.pending_pos.load(std::memory_order_acquire);
     if (p == kNoClaim || p < head || p >= limit) continue;
+    const std::uint64_t len = s.pending_len.load(std::memory_order_acquire);
+    if (s.pending_pos.load(std::memory_order_acquire) != p) continue;  // it moved on meanwhile
+    if (len <= st_->capacity() && claim_finished(p, len)) continue;
     if (owner_alive(s.owner.load(std::memory_order_acquire))) {
       limit = p;
     } else {
@@ -235,15 +261,29 @@ void ConsumerCore::advance(std::uint64_t pos) noexcept {
   if (h.space_waiters.load(std::memory_order_seq_cst) != 0) platform::futex_wake(&h.space_seq, 1 << 30);
 }
 
+// The next frame to read is committed or abandoned: poll() has something to do.
+bool ConsumerCore::frame_ready(std::uint64_t p) const noexcept {
+  const auto c = st_->commit(p).load(std::memory_order_seq_cst);
+  return c == commit_word(p, kCommitted) || c == commit_word(p, kAbandoned);
+}
+
 bool ConsumerCore::wait(std::chrono::nanoseconds timeout) noexcept {
   auto& h = st_->header();
-  h.consumer_sleeping.store(1, std::memory_order_seq_cst);
   std::uint64_t p = pos_;
   if (st_->room_to_end(p) < kFrameHeader) p += st_->room_to_end(p);
+  // Spin a little first: producers in a burst commit again within microseconds, and while
+  // we do not sleep their commits skip the futex_wake system call (about 1 µs each, and
+  // the cause of most slow writes).
+  const std::int64_t spin_until = platform::monotonic_ns() + std::min<std::int64_t>(timeout.count(), 50'000);
+  do {
+    if (h.tail.load(std::memory_order_acquire) > p && frame_ready(p)) return true;
+    for (int i = 0; i < 16; ++i) platform::cpu_relax();
+  } while (platform::monotonic_ns() < spin_until);
+
+  h.consumer_sleeping.store(1, std::memory_order_seq_cst);
   const std::uint64_t tail = h.tail.load(std::memory_order_seq_cst);
   if (tail > p) {
-    const auto c = st_->commit(p).load(std::memory_order_seq_cst);
-    if (c == commit_word(p, kCommitted) || c == commit_word(p, kAbandoned)) {
+    if (frame_ready(p)) {
       h.consumer_sleeping.store(0, std::memory_order_relaxed);
       return true;
     }

@@ -19,14 +19,6 @@ std::atomic<void (*)(WriteStage)> g_write_hook{nullptr};
 
 inline constexpr std::uint32_t kNoSlot = ~0u;
 
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
-
 /// The producer's private state: its slot, its cached view of head, scratch space.
 class ProducerCore {
  public:
@@ -189,7 +181,7 @@ WriteResult ProducerCore::write_for(std::uint16_t type, const std::byte* payload
   auto& h = st_->header();
   const std::int64_t deadline = platform::monotonic_ns() + timeout.count();
   for (int spin = 0; spin < 128; ++spin) {
-    cpu_relax();
+    platform::cpu_relax();
     r = try_write(type, payload, n, ts, false);
     if (r != WriteResult::full) return r;
   }

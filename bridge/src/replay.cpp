@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "detail/replay_source.hpp"
+#include "platform/platform.hpp"
 #include "ringlite/error.hpp"
 #include "ringlite/store.hpp"
 
@@ -45,14 +46,6 @@ constexpr std::int64_t kMinI64 = std::numeric_limits<std::int64_t>::min();
 
 constexpr bool is_busy_code(int rc) noexcept {
   return (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
-}
-
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
 }
 
 /// A type recorded in the database (its row in _ringlite_types, its DDL parsed).
@@ -420,7 +413,7 @@ bool Replayer::wait_until(Clock::time_point due) {
       if (parked_) wake = std::min<Clock::time_point>(wake, due - kReseekLead);
       std::this_thread::sleep_until(wake);
     } else {
-      cpu_relax();
+      platform::cpu_relax();
     }
   }
   if (parked_) unpark();

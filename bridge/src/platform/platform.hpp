@@ -72,6 +72,15 @@ bool process_alive(std::uint32_t pid, std::uint64_t start_token) noexcept;
 std::int64_t realtime_ns() noexcept;
 std::int64_t monotonic_ns() noexcept;
 
+/// A spin-wait hint to the CPU (PAUSE / YIELD): cheaper for the sibling hyperthread.
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
 /// Sleeps while *word == expected, at most `timeout` (spurious wakeups allowed).
 /// Works across processes on a shared mapping.
 void futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected,
