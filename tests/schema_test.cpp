@@ -604,9 +604,9 @@ TEST_SUITE("schema") {
     CHECK_MESSAGE(o.exit_code == 0, o.err);
     CHECK(o.out == "");
     CHECK(ringlite::test::read_file(dir / "file.hpp") == r.out);
-    const auto c = compile(dir,
-                           "#include \"stdout.hpp\"\n#include \"file.hpp\"\n"
-                           "int main() { ringlite_types::log l{}; return l.code; }\n");
+    // Both outputs are the same text (checked above), so one compiles for both. (Including
+    // both would depend on GCC's #pragma once treating equal files with equal mtimes as one.)
+    const auto c = compile(dir, "#include \"file.hpp\"\nint main() { ringlite_types::log l{}; return l.code; }\n");
     CHECK_MESSAGE(c.exit_code == 0, c.err);
     const auto bad = run_cli("schema header '" + demo_path().string() + "' -o '" +
                              (dir / "no" / "x.hpp").string() + "'");

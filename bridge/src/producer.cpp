@@ -229,7 +229,7 @@ WriteResult ProducerCore::assemble(const RecordType& t, std::span<const std::byt
     const auto len = static_cast<std::uint32_t>(tails[k].size());
     std::memcpy(scratch_.data() + f.offset, &off, 4);
     std::memcpy(scratch_.data() + f.offset + 4, &len, 4);
-    std::memcpy(scratch_.data() + off, tails[k].data(), len);
+    if (len != 0) std::memcpy(scratch_.data() + off, tails[k].data(), len);  // an empty view may be null
     off += len;
     ++k;
   }
