@@ -307,6 +307,30 @@ TEST_SUITE("bridge_multiprocess") {
     CHECK(r.err.find("'b'") != std::string::npos);
   }
 
+  TEST_CASE("an idle bridge sleeps: under 1% of a CPU, and a new record still lands promptly") {
+    Setup s;
+    const pid_t bridge = s.bridge();
+    REQUIRE(s.wait_drained(20s));
+    std::this_thread::sleep_for(300ms);  // past start-up work
+    const auto cpu0 = cpu_time(bridge);
+    const auto t0 = std::chrono::steady_clock::now();
+    std::this_thread::sleep_for(3s);
+    const auto used = cpu_time(bridge) - cpu0;
+    const auto wall = std::chrono::steady_clock::now() - t0;
+    INFO("idle bridge used ", used.count(), " ms of CPU in 3 s");
+    CHECK(used * 100 < std::chrono::duration_cast<std::chrono::milliseconds>(wall));
+    {
+      RingConfig rc;
+      rc.name = s.ring;
+      Producer p = Producer::open(rc);
+      REQUIRE(p.writer<Sensor>("sensor").try_write(make_sensor(7)) == WriteResult::ok);
+    }
+    REQUIRE(s.wait_drained(20s));
+    CHECK(sql(s.db, "SELECT count(*) FROM sensor WHERE a = 7")[0] == "1");
+    ::kill(bridge, SIGTERM);
+    CHECK(wait_exit(bridge) == 0);
+  }
+
   TEST_CASE("a second bridge on the same ring is refused while the first lives") {
     Setup s;
     const pid_t bridge = s.bridge();

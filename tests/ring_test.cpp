@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -420,6 +421,40 @@ TEST_SUITE("ring") {
     CHECK(out_of_order == 0);
     CHECK(torn == 0);
     CHECK(live_read > 0);
+  }
+
+  TEST_CASE("a sleeping consumer is woken within a millisecond of a commit (median of 25)") {
+    RingGuard g{ring_config("wakelat")};
+    auto ring = Ring::create(g.config, demo_schema());
+    Consumer c(ring);
+    Producer p(ring);
+    auto w = p.writer<Sensor>("sensor");
+    std::atomic<std::int64_t> written_at{0};
+    std::atomic<bool> ready{false};
+    std::atomic<int> failed_writes{0};  // doctest assertions belong to the test's own thread
+    std::thread producer([&] {
+      for (int k = 0; k < 25; ++k) {
+        while (!ready.exchange(false)) std::this_thread::yield();
+        std::this_thread::sleep_for(20ms);  // the consumer is asleep by now
+        written_at = std::chrono::steady_clock::now().time_since_epoch().count();
+        if (w.try_write(make_sensor(k)) != WriteResult::ok) ++failed_writes;
+      }
+    });
+    std::vector<double> latency_us;
+    Batch b;
+    for (int k = 0; k < 25; ++k) {
+      ready = true;
+      const auto give_up = std::chrono::steady_clock::now() + 10s;
+      while (!c.wait(1s) && failed_writes == 0) REQUIRE(std::chrono::steady_clock::now() < give_up);
+      REQUIRE(failed_writes == 0);
+      const auto woke = std::chrono::steady_clock::now().time_since_epoch().count();
+      latency_us.push_back(double(woke - written_at.load()) / 1000.0);
+      REQUIRE(drain(c, b) == 1);
+    }
+    producer.join();
+    std::sort(latency_us.begin(), latency_us.end());
+    INFO("wake latency median ", latency_us[12], " us, max ", latency_us.back(), " us");
+    CHECK(latency_us[12] < 1000.0);
   }
 
   TEST_CASE("the live reader reads retained history without disturbing the consumer") {

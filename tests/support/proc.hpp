@@ -11,6 +11,9 @@
 #include <cstdio>
 #include <exception>
 #include <functional>
+#include <iterator>
+#include <sstream>
+#include <fstream>
 #include <thread>
 
 namespace ringlite::test {
@@ -79,6 +82,22 @@ inline pid_t spawn_cli(const std::string& cli, const std::vector<std::string>& a
     ::_exit(127);
   }
   return pid;
+}
+
+/// CPU time (user + system) the process has used so far, from /proc/<pid>/stat.
+inline std::chrono::milliseconds cpu_time(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Fields after the command name (which may hold spaces) start after the last ')'.
+  std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  const long ticks = ::sysconf(_SC_CLK_TCK);
+  return std::chrono::milliseconds((utime + stime) * 1000 / static_cast<unsigned long long>(ticks));
 }
 
 /// Non-blocking check: the child's exit code if it has exited, else -1 (still running).
