@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "bridged.hpp"
 #include "proc.hpp"
 #include "ringlite/config.hpp"
 #include "ringlite/producer.hpp"
@@ -23,72 +24,15 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct Setup {
-  TempDir dir{"bridge"};
-  std::string ring = unique_name("br");
-  std::string config = (dir / "ringlite.toml").string();
-  std::string db = (dir / "history.db").string();
-  std::string log = (dir / "bridge.log").string();
-
-  explicit Setup(const std::string& extra_db = "", const std::string& capacity = "1MiB") {
-    write(extra_db, capacity);
-  }
-  void write(const std::string& extra_db, const std::string& capacity = "1MiB") const {
-    write_file(config, "[ring]\nname = \"" + ring + "\"\ncapacity = \"" + capacity +
-                           "\"\nunblock_timeout = \"500ms\"\n"
-                           "[schema]\nfile = \"" + (source_dir() / "schema" / "demo.sql").string() + "\"\n"
-                           "[database]\npath = \"" + db + "\"\npreset = \"safe\"\n" + extra_db +
-                           "\n[batch]\nmax_records = 20000\nmax_delay = \"20ms\"\n");
-  }
-  ~Setup() {
-    RingConfig rc;
-    rc.name = ring;
-    try {
-      Ring::remove(rc);
-    } catch (...) {
-    }
-  }
-  /// Starts a bridge and waits until it holds the ring (its signal handlers are in place
-  /// by then; under sanitizers start-up alone can take a few hundred milliseconds).
-  pid_t bridge() const {
-    const pid_t pid = spawn_cli(cli_path(), {"bridge", "-c", config, "--stats-interval", "1"}, log);
-    const auto deadline = std::chrono::steady_clock::now() + 30s;
-    for (;;) {
-      try {
-        const auto st = stats();
-        if (st.bridge_pid == static_cast<std::uint32_t>(pid) && st.bridge_alive) return pid;
-      } catch (const Error&) {
-      }
-      REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, "bridge did not start: ", bridge_log());
-      REQUIRE_MESSAGE(try_wait(pid) < 0, "bridge exited at start: ", bridge_log());
-      std::this_thread::sleep_for(5ms);
-    }
-  }
+struct Setup : Bridged {
+  explicit Setup(const std::string& extra_database = "")
+      : Bridged({.tag = "bridge", .extra_database = extra_database, .stats_interval = "1", .unblock_timeout = "500ms"}) {}
   pid_t produce(int producers, int count, const std::string& on_full = "block") const {
     return spawn_cli(cli_path(),
                      {"produce", "-c", config, "--type", "sensor", "--producers", std::to_string(producers), "--count",
                       std::to_string(count), "--on-full", on_full},
                      log);
   }
-  RingStats stats() const {
-    RingConfig rc;
-    rc.name = ring;
-    return Ring::open(rc, Ring::Access::read_only).stats();
-  }
-  /// Waits until the ring exists and the bridge has persisted everything in it.
-  bool wait_drained(std::chrono::seconds limit) const {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < deadline) {
-      try {
-        const auto s = stats();
-        if (s.head == s.tail && s.bridge_alive) return true;
-      } catch (const Error&) {
-      }
-      std::this_thread::sleep_for(20ms);
-    }
-    return false;
-  }
-  std::string bridge_log() const { return read_file(log); }
 };
 
 /// Runs one query through the stock sqlite3 library and returns the first column of
@@ -247,7 +191,7 @@ TEST_SUITE("bridge_multiprocess") {
     ::kill(bridge, SIGTERM);
     CHECK(wait_exit(bridge) == 1);
     // Room again: a bridge with a higher limit persists everything.
-    s.write("[database.pragmas]\nmax_page_count = 1000000\n");
+    s.write_config("[database.pragmas]\nmax_page_count = 1000000\n");
     bridge = s.bridge();
     CHECK(wait_exit(producer) == 0);
     REQUIRE(s.wait_drained(60s));

@@ -18,6 +18,7 @@
 #include "ringlite/consumer.hpp"
 #include "ringlite/producer.hpp"
 #include "ringlite/ring.hpp"
+#include "bridged.hpp"
 #include "ringutil.hpp"
 
 using namespace ringlite;
@@ -26,49 +27,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct Setup {
-  TempDir dir{"query"};
-  std::string ring = unique_name("qr");
-  std::string config = (dir / "ringlite.toml").string();
-  std::string db = (dir / "history.db").string();
-  std::string log = (dir / "bridge.log").string();
-
-  explicit Setup(const std::string& capacity = "1MiB", const std::string& db_path = "") {
-    if (!db_path.empty()) db = db_path;
-    write_file(config, "[ring]\nname = \"" + ring + "\"\ncapacity = \"" + capacity +
-                           "\"\n[schema]\nfile = \"" +
-                           (source_dir() / "schema" / "demo.sql").string() +
-                           "\"\n[database]\npath = \"" + db +
-                           "\"\npreset = \"safe\"\n"
-                           "[batch]\nmax_records = 20000\nmax_delay = \"20ms\"\n");
-  }
-  ~Setup() {
-    try {
-      Ring::remove(ring_config());
-    } catch (...) {
-    }
-  }
-  RingConfig ring_config() const {
-    RingConfig rc;
-    rc.name = ring;
-    return rc;
-  }
-  pid_t bridge() const {
-    return spawn_cli(cli_path(), {"bridge", "-c", config, "--stats-interval", "0"}, log);
-  }
-  RingStats stats() const { return Ring::open(ring_config(), Ring::Access::read_only).stats(); }
-  bool wait_drained(std::chrono::seconds limit) const {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < deadline) {
-      try {
-        const auto s = stats();
-        if (s.head == s.tail && s.bridge_alive) return true;
-      } catch (const Error&) {
-      }
-      std::this_thread::sleep_for(20ms);
-    }
-    return false;
-  }
+struct Setup : Bridged {
+  explicit Setup(const std::string& capacity = "1MiB", const std::string& db_path = "")
+      : Bridged({.tag = "query", .capacity = capacity, .db_path = db_path}) {}
 };
 
 /// One shell word.

@@ -20,6 +20,7 @@
 #include "ringlite/reader.hpp"
 #include "ringlite/ring.hpp"
 #include "ringlite/store.hpp"
+#include "bridged.hpp"
 #include "ringutil.hpp"
 
 using namespace ringlite;
@@ -28,53 +29,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// A config (its ring and database) in a private folder, and the processes run on it.
-struct Setup {
-  TempDir dir;
-  std::string ring = unique_name("rp");
-  std::string config = (dir / "ringlite.toml").string();
-  std::string db = (dir / "history.db").string();
-  std::string log = (dir / "run.log").string();
-
-  explicit Setup(const std::string& tag, const std::string& capacity = "16MiB") : dir(tag) {
-    write_file(config, "[ring]\nname = \"" + ring + "\"\ncapacity = \"" + capacity +
-                           "\"\n[schema]\nfile = \"" +
-                           (source_dir() / "schema" / "demo.sql").string() +
-                           "\"\n[database]\npath = \"" + db +
-                           "\"\npreset = \"fast\"\n"
-                           "[batch]\nmax_records = 20000\nmax_delay = \"10ms\"\n");
-  }
-  ~Setup() {
-    try {
-      Ring::remove(ring_config());
-    } catch (...) {
-    }
-  }
-  RingConfig ring_config() const {
-    RingConfig rc;
-    rc.name = ring;
-    return rc;
-  }
-  pid_t bridge() const {
-    return spawn_cli(cli_path(), {"bridge", "-c", config, "--stats-interval", "0"}, log);
-  }
-  /// Waits until the ring exists and its live bridge has persisted everything in it.
-  bool wait_drained(std::chrono::seconds limit) const {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < deadline) {
-      try {
-        const auto s = Ring::open(ring_config(), Ring::Access::read_only).stats();
-        if (s.head == s.tail && s.bridge_alive) return true;
-      } catch (const Error&) {
-      }
-      std::this_thread::sleep_for(10ms);
-    }
-    return false;
-  }
-  void stop(pid_t bridge) const {
-    ::kill(bridge, SIGTERM);
-    CHECK(wait_exit(bridge) == 0);
-  }
+struct Setup : Bridged {
+  explicit Setup(const std::string& tag, const std::string& capacity = "16MiB")
+      : Bridged({.tag = tag, .capacity = capacity, .preset = "fast", .max_delay = "10ms"}) {}
   std::string cli(const std::string& args) const { return "replay -c '" + config + "' " + args; }
 };
 
