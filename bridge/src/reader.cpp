@@ -94,7 +94,11 @@ void ReaderCore::seek_from(std::uint64_t lo) noexcept {
 }
 
 void ReaderCore::seek(std::uint64_t seq) noexcept {
-  seek_from(oldest_start(0));
+  // Walk frame headers up to seq, from the start of seq's lap when that is still retained
+  // (every lap boundary is a frame boundary), else from the oldest retained frame.
+  const std::uint64_t oldest = oldest_start(0);
+  const std::uint64_t lap_start = seq & ~st_->mask();
+  seek_from(lap_start > oldest ? lap_start : oldest);
   const std::uint64_t t = tail();
   if (seq >= t) {
     pos_ = t;
