@@ -51,7 +51,7 @@ int injected(const char* op) {
   throw Error(code, fmt::format("{}: {}", what, std::strerror(err)), err);
 }
 
-std::string shm_path(const std::string& name) { return "/" + std::string(kShmPrefix) + name; }
+std::string shm_path(const std::string& name) { return fmt::format("/{}{}", kShmPrefix, name); }
 
 int open_fd(const SegmentName& name, int flags, std::uint32_t mode) {
   if (int e = injected("open")) {
