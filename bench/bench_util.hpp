@@ -1,5 +1,7 @@
 // Helpers for the benchmarks: clocks (a calibrated TSC for per-call latencies), memory
-// shared across fork(), real child processes with a deadline, and number formatting.
+// shared across fork(), real child processes with a deadline, a start line for them, rings
+// and files removed on every exit path (also SIGINT/SIGTERM), command-line options, the
+// demo record, and number formatting.
 #pragma once
 
 #include <fmt/core.h>
@@ -13,17 +15,27 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <exception>
+#include <initializer_list>
 #include <new>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
+
+#include "ringlite/config.hpp"
+#include "ringlite/error.hpp"
+#include "ringlite/ring.hpp"
+#include "ringlite/schema.hpp"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <x86intrin.h>
@@ -185,6 +197,251 @@ inline std::string wait_all(std::vector<pid_t> pids, std::int64_t deadline_ns) {
   return err;
 }
 
+/// Where forked children line up: each reports ready, then waits for the parent's go, so
+/// no child's setup is timed. Lives in SharedMemory, each flag on its own cache lines.
+struct StartLine {
+  alignas(128) std::atomic<std::uint32_t> ready;
+  alignas(128) std::atomic<std::uint32_t> go;
+
+  /// A child's side: reports ready, then waits for go.
+  void wait() noexcept {
+    ready.fetch_add(1, std::memory_order_acq_rel);
+    while (go.load(std::memory_order_acquire) == 0) ::sched_yield();
+  }
+  /// The parent's side: waits for `n` ready children, says go, returns the start time.
+  std::int64_t release(std::uint32_t n) {
+    const std::int64_t deadline = now_ns() + 30'000'000'000;
+    while (ready.load(std::memory_order_acquire) < n) {
+      if (now_ns() > deadline) throw std::runtime_error("children did not get ready within 30 s");
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    const std::int64_t t0 = now_ns();
+    go.store(1, std::memory_order_release);
+    return t0;
+  }
+};
+
+// ---------------------------------------------------------------------------------------
+// Cleanup: what the current run must remove, kept ready as C strings, because a signal
+// handler may only make async-signal-safe calls (shm_unlink, unlink, rmdir, kill; not
+// Ring::remove). Empty entries are skipped.
+
+namespace cleanup {
+inline char shm_path[128] = {};     // the run's ring, "/ringlite.<name>"
+inline char files[4][4096] = {};    // database files
+inline char dir[4096] = {};         // the scratch folder holding them (rmdir: once they are gone)
+inline pid_t children[4] = {};      // killed first: they may hold the ring open
+
+inline void on_signal(int sig) {
+  for (pid_t p : children) {
+    if (p > 0) ::kill(p, SIGKILL);
+  }
+  if (shm_path[0] != '\0') ::shm_unlink(shm_path);
+  for (const char* f : files) {
+    if (f[0] != '\0') ::unlink(f);
+  }
+  if (dir[0] != '\0') ::rmdir(dir);
+  ::_exit(128 + sig);
+}
+}  // namespace cleanup
+
+/// Makes SIGINT and SIGTERM remove what `cleanup` names, then exit 128 + signal.
+inline void clean_up_on_signals() {
+  struct sigaction sa {};
+  sa.sa_handler = cleanup::on_signal;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+}
+
+/// A bench's main after parse_options: cleanup on signals, then `run()`. An exception is
+/// reported as "<program>: <what>" with exit code 1, or 2 for ringlite's input errors
+/// (usage, config, schema) where `input_errors_exit_2`.
+template <class Run>
+int run_main(const char* program, Run&& run, bool input_errors_exit_2 = true) {
+  clean_up_on_signals();
+  try {
+    return run();
+  } catch (const Error& e) {
+    std::fprintf(stderr, "%s: %s\n", program, e.what());
+    return input_errors_exit_2 && e.is_input_error() ? 2 : 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", program, e.what());
+    return 1;
+  }
+}
+
+/// The children the signal handler kills: exactly `pids` from now on (none: `track({})`).
+inline void track(const pid_t* pids, std::size_t n) {
+  for (std::size_t i = 0; i < std::size(cleanup::children); ++i) cleanup::children[i] = i < n ? pids[i] : 0;
+}
+inline void track(std::initializer_list<pid_t> pids) { track(pids.begin(), pids.size()); }
+inline void track(const std::vector<pid_t>& pids) { track(pids.data(), pids.size()); }
+
+/// A ring config named "<prefix>.<pid>.<n>": no other run, process or bench uses it.
+inline RingConfig unique_ring(std::string_view prefix, std::uint64_t capacity) {
+  static int counter = 0;
+  RingConfig c;
+  c.name = fmt::format("{}.{}.{}", prefix, ::getpid(), counter++);
+  c.capacity = capacity;
+  return c;
+}
+
+/// Keeps the shm path of the ring named `name` ready for the signal handler.
+inline void watch_ring(const std::string& name) {
+  std::snprintf(cleanup::shm_path, sizeof cleanup::shm_path, "/ringlite.%s", name.c_str());
+}
+
+/// Removes the ring (already gone is fine) and stops watching it.
+inline void remove_ring(const RingConfig& config) noexcept {
+  try {
+    Ring::remove(config);
+  } catch (const Error&) {
+  }
+  cleanup::shm_path[0] = '\0';
+}
+
+/// A fresh ring, removed when this goes out of scope (and on SIGINT/SIGTERM meanwhile).
+class ScopedRing {
+ public:
+  ScopedRing(const RingConfig& config, const Schema& schema) : config_(config) {
+    watch_ring(config_.name);
+    try {
+      ring_.emplace(Ring::create(config_, schema));
+    } catch (...) {
+      cleanup::shm_path[0] = '\0';  // not ours to remove: it may be another run's
+      throw;
+    }
+  }
+  ~ScopedRing() { remove_ring(config_); }
+  ScopedRing(const ScopedRing&) = delete;
+  ScopedRing& operator=(const ScopedRing&) = delete;
+  const RingConfig& config() const { return config_; }
+  const Ring& ring() const { return *ring_; }
+
+ private:
+  RingConfig config_;
+  std::optional<Ring> ring_;
+};
+
+// ---------------------------------------------------------------------------------------
+// Command line.
+
+/// Walks argv for a bench's parse_options: "--name value", and "--name=value" where
+/// `equals` (otherwise that is an unknown option). A bad option prints
+/// "<program>: <message> (try --help)" and exits 2.
+class Args {
+ public:
+  Args(const char* program, int argc, char** argv, bool equals = true)
+      : program_(program), argc_(argc), argv_(argv), equals_(equals) {}
+
+  /// Moves to the next argument; false after the last.
+  bool next() {
+    if (++i_ >= argc_) return false;
+    name_ = argv_[i_];
+    value_ = {};
+    has_value_ = false;
+    if (const auto eq = name_.find('='); equals_ && name_.starts_with("--") && eq != std::string_view::npos) {
+      value_ = name_.substr(eq + 1);
+      name_ = name_.substr(0, eq);
+      has_value_ = true;
+    }
+    return true;
+  }
+  /// The option, without any "=value".
+  std::string_view name() const { return name_; }
+  /// True for `flag` given without "=value".
+  bool is(std::string_view flag) const { return name_ == flag && !has_value_; }
+  /// The option's value: after its '=', else the next argument.
+  std::string_view value() {
+    if (has_value_) return value_;
+    if (i_ + 1 >= argc_) error(fmt::format("{} needs a value", name_));
+    return argv_[++i_];
+  }
+  /// value() as an integer from `min` to `max`.
+  std::uint64_t count(std::uint64_t min, std::uint64_t max) {
+    const std::string_view opt = name_, v = value();
+    std::uint64_t n = 0;
+    const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (v.empty() || ec != std::errc{} || p != v.data() + v.size() || n < min || n > max) {
+      error(fmt::format("bad value for {}: '{}' (expected an integer from {} to {})", opt, v, min, max));
+    }
+    return n;
+  }
+  /// Prints `usage` and exits 0 (--help).
+  [[noreturn]] static void help(std::string_view usage) {
+    std::fwrite(usage.data(), 1, usage.size(), stdout);
+    std::exit(0);
+  }
+  [[noreturn]] void error(const std::string& msg) const {
+    std::fprintf(stderr, "%s: %s (try --help)\n", program_, msg.c_str());
+    std::exit(2);
+  }
+  /// The current argument, as given, is not an option of this bench.
+  [[noreturn]] void unknown() const { error(fmt::format("unknown option '{}'", argv_[i_])); }
+
+ private:
+  const char* program_;
+  int argc_;
+  char** argv_;
+  bool equals_;
+  int i_ = 0;
+  std::string_view name_, value_;
+  bool has_value_ = false;
+};
+
+// ---------------------------------------------------------------------------------------
+// The record every bench moves, and how the results are reported.
+
+/// schema/demo.sql's sensor record.
+struct Sensor {
+  std::int32_t a;
+  float b;
+  double c;
+  char buffer[64];
+};
+static_assert(sizeof(Sensor) == 80);
+
+/// Record k as `ringlite produce` fills it for producer 0 (what the checks expect).
+inline void fill_sensor(Sensor& s, std::uint64_t k) noexcept {
+  s.a = static_cast<std::int32_t>(k);
+  s.b = static_cast<float>(static_cast<double>(k) * 0.5);
+  s.c = static_cast<double>(k) * 0.5;
+  std::snprintf(s.buffer, sizeof s.buffer, "p0-%llu", static_cast<unsigned long long>(k));
+}
+
+/// The best repetition of a run (highest `rps`), and every repetition's rate in order.
+template <class Run>
+struct Best {
+  Run best;
+  std::vector<double> all;
+  void add(const Run& r) {
+    all.push_back(r.rps);
+    if (r.rps > best.rps) best = r;
+  }
+};
+
+/// /proc/loadavg before the runs: other work on the machine skews every number.
+struct Load {
+  double average = 0;  // 1-minute load average
+  int running = 0;     // runnable tasks, this one included
+  static Load read() {
+    Load l;
+    if (std::FILE* la = std::fopen("/proc/loadavg", "r")) {
+      double l5 = 0, l15 = 0;
+      int tasks = 0;
+      if (std::fscanf(la, "%lf %lf %lf %d/%d", &l.average, &l5, &l15, &l.running, &tasks) != 5) l.average = 0;
+      std::fclose(la);
+    }
+    return l;
+  }
+  /// The report's line about it.
+  void print() const {
+    fmt::print("machine before the runs: load average {:.2f}, {} other runnable tasks\n\n", average,
+               std::max(running - 1, 0));
+  }
+};
+
 /// The q-quantile (0..1) of sorted values, nearest rank.
 template <class T>
 T quantile(const std::vector<T>& sorted, double q) {
@@ -193,11 +450,18 @@ T quantile(const std::vector<T>& sorted, double q) {
   return sorted[std::min(i, sorted.size() - 1)];
 }
 
-/// "25.1 M/s", "812 k/s".
-inline std::string rate(double per_s) {
-  if (per_s >= 1e6) return fmt::format("{:.1f} M/s", per_s / 1e6);
+/// "25.1 M/s", "812 k/s"; `decimals` 2 where ratios need them ("1.13 M/s").
+inline std::string rate(double per_s, int decimals = 1) {
+  if (per_s >= 1e6) return fmt::format("{:.{}f} M/s", per_s / 1e6, decimals);
   if (per_s >= 1e3) return fmt::format("{:.0f} k/s", per_s / 1e3);
   return fmt::format("{:.0f} /s", per_s);
+}
+
+/// Rates in M/s, two decimals, space-separated: the "each rep (M/s)" column.
+inline std::string millions(const std::vector<double>& rates) {
+  std::string s;
+  for (double x : rates) s += fmt::format("{}{:.2f}", s.empty() ? "" : " ", x / 1e6);
+  return s;
 }
 
 }  // namespace ringlite::bench

@@ -16,12 +16,10 @@
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 #include <fmt/core.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
-#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -43,28 +41,13 @@ namespace {
 
 using namespace ringlite;
 using bench::now_ns;
-
-/// schema/demo.sql's sensor record.
-struct Sensor {
-  std::int32_t a;
-  float b;
-  double c;
-  char buffer[64];
-};
-static_assert(sizeof(Sensor) == 80);
+using bench::Sensor;
 
 struct Options {
   std::uint64_t capacity = 64ull << 20;
   int reps = 7;
   bool json = false;
 };
-
-char g_shm_path[128] = {};
-
-void on_signal(int sig) {
-  if (g_shm_path[0] != '\0') ::shm_unlink(g_shm_path);
-  ::_exit(128 + sig);
-}
 
 [[noreturn]] void usage_error(const std::string& why) {
   fmt::print(stderr,
@@ -112,10 +95,7 @@ std::uint64_t fill(const Ring& ring) {
   std::uint64_t written = 0;
   Sensor s{};
   while (consumer.tail() - start < ring.capacity() + ring.capacity() / 8) {
-    s.a = static_cast<std::int32_t>(written);
-    s.b = static_cast<float>(written) * 0.5f;
-    s.c = static_cast<double>(written) * 0.5;
-    std::snprintf(s.buffer, sizeof s.buffer, "p0-%llu", static_cast<unsigned long long>(written));
+    bench::fill_sensor(s, written);
     const WriteResult r = w.try_write(s);
     if (r == WriteResult::ok) {
       ++written;
@@ -163,19 +143,8 @@ int run(const Options& o) {
   RingConfig rc;
   rc.name = fmt::format("live_bench.{}", ::getpid());
   rc.capacity = o.capacity;
-  std::snprintf(g_shm_path, sizeof g_shm_path, "/ringlite.%s", rc.name.c_str());
-  struct Remove {
-    RingConfig rc;
-    ~Remove() {
-      try {
-        Ring::remove(rc);
-      } catch (const Error&) {
-      }
-      g_shm_path[0] = '\0';
-    }
-  };
-  const Ring ring = Ring::create(rc, schema);
-  const Remove remove{rc};
+  const bench::ScopedRing scoped(rc, schema);  // removed on every exit path
+  const Ring& ring = scoped.ring();
   const std::uint64_t written = fill(ring);
 
   SQLite::Database db(":memory:", SQLite::OPEN_READWRITE);
@@ -269,14 +238,5 @@ int run(const Options& o) {
 
 int main(int argc, char** argv) {
   const Options o = parse_options(argc, argv);
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  try {
-    return run(o);
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "live_bench: {}\n", e.what());
-    return 1;
-  }
+  return bench::run_main("live_bench", [&] { return run(o); }, /*input_errors_exit_2=*/false);
 }

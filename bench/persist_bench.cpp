@@ -28,14 +28,13 @@
 #include <fmt/core.h>
 #include <signal.h>
 #include <sqlite3.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/vfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -61,16 +60,8 @@ namespace {
 
 using namespace ringlite;
 using bench::now_ns;
+using bench::Sensor;
 namespace fs = std::filesystem;
-
-/// schema/demo.sql's sensor record.
-struct Sensor {
-  std::int32_t a;
-  float b;
-  double c;
-  char buffer[64];
-};
-static_assert(sizeof(Sensor) == 80);
 
 constexpr std::uint64_t kDirectTxn = 10'000;   // records per transaction in the direct run
 constexpr double kLatencyRate = 100'000;        // records/s in the latency run
@@ -88,14 +79,6 @@ struct Options {
 struct Tuning {
   int page_size = 0;  // PRAGMA page_size on the fresh file; 0: SQLite's default (4096)
 };
-
-/// Record k as `ringlite produce` fills it for producer 0.
-void fill(Sensor& s, std::uint64_t k) noexcept {
-  s.a = static_cast<std::int32_t>(k);
-  s.b = static_cast<float>(static_cast<double>(k) * 0.5);
-  s.c = static_cast<double>(k) * 0.5;
-  std::snprintf(s.buffer, sizeof s.buffer, "p0-%llu", static_cast<unsigned long long>(k));
-}
 
 /// CPU time this process used so far (user + system), in ns.
 std::int64_t cpu_ns() noexcept {
@@ -124,8 +107,7 @@ void sleep_until(std::int64_t monotonic_ns) noexcept {
 // fields, and only outside the timed part (except the producer's done flag).
 
 struct Control {
-  alignas(128) std::atomic<std::uint32_t> ready;
-  alignas(128) std::atomic<std::uint32_t> go;
+  bench::StartLine start;  // children: start.wait() after setup; parent: start.release(n)
   alignas(128) std::atomic<std::uint32_t> bridge_ready;
   alignas(128) std::atomic<std::uint32_t> producer_done;
   // timed runs (CLOCK_MONOTONIC)
@@ -142,53 +124,17 @@ struct Control {
   } visible;
 };
 
-/// Children report ready, then wait for the parent's go, so setup is not timed.
-void start_line(Control& c) {
-  c.ready.fetch_add(1, std::memory_order_acq_rel);
-  while (c.go.load(std::memory_order_acquire) == 0) ::sched_yield();
-}
-
-void release(Control& c, std::uint32_t n) {
-  const std::int64_t deadline = now_ns() + 30'000'000'000;
-  while (c.ready.load(std::memory_order_acquire) < n) {
-    if (now_ns() > deadline) throw std::runtime_error("children did not get ready within 30 s");
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
-  }
-  c.go.store(1, std::memory_order_release);
-}
-
 // ---------------------------------------------------------------------------------------
-// Cleanup: a signal handler may only call async-signal-safe functions, so the paths of the
-// current run's ring and database are kept ready as C strings.
+// Cleanup: the current run's ring, database files (db, db-wal, db-shm), temp dir and
+// children are kept in bench::cleanup for the signal handler (installed by bench::run_main).
 
-char g_shm_path[128] = {};
-char g_db_files[3][4096] = {};  // db, db-wal, db-shm
-char g_tmp_dir[4096] = {};
-pid_t g_children[4] = {};
+using bench::track;
 
 void remove_db_files() noexcept {
-  for (char* p : g_db_files) {
+  for (char* p : bench::cleanup::files) {
     if (p[0] != '\0') ::unlink(p);
     p[0] = '\0';
   }
-}
-
-void on_signal(int sig) {
-  for (pid_t p : g_children) {
-    if (p > 0) ::kill(p, SIGKILL);
-  }
-  if (g_shm_path[0] != '\0') ::shm_unlink(g_shm_path);
-  for (char* p : g_db_files) {
-    if (p[0] != '\0') ::unlink(p);
-  }
-  if (g_tmp_dir[0] != '\0') ::rmdir(g_tmp_dir);
-  ::_exit(128 + sig);
-}
-
-void track(std::initializer_list<pid_t> pids) {
-  std::size_t i = 0;
-  for (pid_t p : pids) g_children[i++] = p;
-  for (; i < std::size(g_children); ++i) g_children[i] = 0;
 }
 
 std::int64_t deadline_for(std::uint64_t records) {
@@ -202,9 +148,11 @@ class ScopedDb {
  public:
   explicit ScopedDb(std::string_view kind) {
     static int counter = 0;
-    path_ = (fs::path(g_tmp_dir) / fmt::format("{}.{}.db", kind, counter++)).string();
+    path_ = (fs::path(bench::cleanup::dir) / fmt::format("{}.{}.db", kind, counter++)).string();
     const char* suffix[3] = {"", "-wal", "-shm"};
-    for (int i = 0; i < 3; ++i) std::snprintf(g_db_files[i], sizeof g_db_files[i], "%s%s", path_.c_str(), suffix[i]);
+    for (int i = 0; i < 3; ++i) {
+      std::snprintf(bench::cleanup::files[i], sizeof bench::cleanup::files[i], "%s%s", path_.c_str(), suffix[i]);
+    }
   }
   ~ScopedDb() { remove_db_files(); }
   ScopedDb(const ScopedDb&) = delete;
@@ -312,11 +260,11 @@ int direct_child(const std::string& path, std::uint64_t n, const Tuning& t, Cont
   db.exec(kCreateSensor);
   sqlite3_stmt* st = db.prepare("INSERT INTO sensor(seq,ts_ns,producer,a,b,c,buffer) VALUES (?,?,?,?,?,?,?)");
   Sensor rec{};
-  start_line(ctl);
+  ctl.start.wait();
   const std::int64_t t0 = now_ns();
   for (std::uint64_t k = 0; k < n; ++k) {
     if (k % kDirectTxn == 0) db.exec("BEGIN");
-    fill(rec, k);
+    bench::fill_sensor(rec, k);
     ::sqlite3_bind_int64(st, 1, static_cast<sqlite3_int64>(k));
     ::sqlite3_bind_int64(st, 2, realtime_ns());
     ::sqlite3_bind_int64(st, 3, 0);
@@ -342,11 +290,11 @@ int seed_child(const std::string& path, std::uint64_t n, const Tuning& t, Contro
   db.exec(kCreateSensor);
   Sensor rec{};
   char sql[512];
-  start_line(ctl);
+  ctl.start.wait();
   const std::int64_t t0 = now_ns();
   db.exec("BEGIN");
   for (std::uint64_t k = 0; k < n; ++k) {
-    fill(rec, k);
+    bench::fill_sensor(rec, k);
     std::snprintf(sql, sizeof sql,
                   "INSERT INTO sensor(seq,ts_ns,producer,a,b,c,buffer) VALUES (%llu,%lld,0,%d,%.9g,%.17g,'%s')",
                   static_cast<unsigned long long>(k), static_cast<long long>(realtime_ns()), rec.a,
@@ -366,7 +314,7 @@ RunResult run_baseline(std::string_view kind, std::uint64_t n, Child child, cons
   Control& ctl = *mem.make<Control>();
   const pid_t pid = bench::spawn([&] { return child(db.path(), n, t, ctl); });
   track({pid});
-  release(ctl, 1);
+  ctl.start.release(1);
   if (auto err = bench::wait_all({pid}, deadline_for(n)); !err.empty()) {
     throw std::runtime_error(fmt::format("{} run failed: {}", kind, err));
   }
@@ -387,24 +335,16 @@ extern "C" void on_bridge_signal(int) { g_bridge_stop.store(true); }
 class Setup {
  public:
   explicit Setup(std::string_view kind, const Tuning& t = {}) : db_(kind) {
-    static int counter = 0;
-    config_.ring.name = fmt::format("persist_bench.{}.{}", ::getpid(), counter++);
-    config_.ring.capacity = 64ull << 20;
+    config_.ring = bench::unique_ring("persist_bench", 64ull << 20);
     config_.schema_file = fs::path(RINGLITE_SOURCE_DIR) / "schema" / "demo.sql";
     config_.database.path = db_.path();
     config_.database.preset = "safe";
     config_.batch.max_records = 65536;
     config_.batch.max_delay = std::chrono::milliseconds(20);
     if (t.page_size != 0) config_.database.pragmas["page_size"] = std::to_string(t.page_size);
-    std::snprintf(g_shm_path, sizeof g_shm_path, "/ringlite.%s", config_.ring.name.c_str());
+    bench::watch_ring(config_.ring.name);  // the bridge creates it
   }
-  ~Setup() {
-    try {
-      Ring::remove(config_.ring);
-    } catch (const Error&) {
-    }
-    g_shm_path[0] = '\0';
-  }
+  ~Setup() { bench::remove_ring(config_.ring); }
   Setup(const Setup&) = delete;
   Setup& operator=(const Setup&) = delete;
   const Config& config() const { return config_; }
@@ -459,10 +399,10 @@ int producer_child(const Config& cfg, std::uint64_t n, double rate, Control& ctl
   auto w = p.writer<Sensor>("sensor");
   Sensor rec{};
   const auto period_ns = rate > 0 ? 1e9 / rate : 0.0;
-  start_line(ctl);
+  ctl.start.wait();
   const std::int64_t t0 = now_ns();
   for (std::uint64_t k = 0; k < n; ++k) {
-    fill(rec, k);
+    bench::fill_sensor(rec, k);
     if (const WriteResult wr = w.write(rec); wr != WriteResult::ok) {
       std::fprintf(stderr, "persist_bench: producer: write of record %llu returned %s\n",
                    static_cast<unsigned long long>(k), std::string(to_string(wr)).c_str());
@@ -495,7 +435,7 @@ RunResult run_ringlite(std::uint64_t n, const Tuning& t = {}) {
     return std::runtime_error(fmt::format("ringlite run failed: {}; ring head {} tail {}, {} records written", what,
                                           st.head, st.tail, st.records_written));
   };
-  release(ctl, 1);
+  ctl.start.release(1);
 
   // The end: the producer is done and the bridge has committed up to the tail. While the
   // producer runs, three processes share the cores: look every 2 ms only (waking every
@@ -552,12 +492,12 @@ int store_child(const std::string& path, std::uint64_t n, const Tuning& t, Contr
   b.arena.reserve(kBatch * sizeof(Sensor));
   Sensor rec{};
   std::int64_t timed = 0;
-  start_line(ctl);
+  ctl.start.wait();
   for (std::uint64_t k0 = 0; k0 < n; k0 += kBatch) {
     b.clear();
     const std::uint64_t m = std::min(kBatch, n - k0);
     for (std::uint64_t k = k0; k < k0 + m; ++k) {
-      fill(rec, k);
+      bench::fill_sensor(rec, k);
       const auto* bytes = reinterpret_cast<const std::byte*>(&rec);
       b.frames.push_back(Frame{.seq = k * kFrame, .type = type->id, .producer = 0, .ts_ns = realtime_ns(),
                                .offset = static_cast<std::uint32_t>(b.arena.size()),
@@ -585,7 +525,7 @@ int reader_child(const std::string& path, std::uint64_t n, Control& ctl) {
   sqlite3_int64 last = -1;
   std::uint64_t polls = 0;
   const std::int64_t deadline = deadline_for(n);
-  start_line(ctl);
+  ctl.start.wait();
   std::int64_t next = now_ns();
   while (latency.size() < n) {
     ::sqlite3_bind_int64(st, 1, last);
@@ -632,7 +572,7 @@ Latency run_latency(std::uint64_t n) {
   track({bridge, reader});
   const pid_t producer = bench::spawn([&] { return producer_child(s.config(), n, kLatencyRate, ctl); });
   track({bridge, reader, producer});
-  release(ctl, 2);
+  ctl.start.release(2);
   if (auto err = bench::wait_all({reader, producer}, deadline_for(n)); !err.empty()) {
     ::kill(bridge, SIGKILL);
     bench::wait_all({bridge}, now_ns() + 10'000'000'000);
@@ -667,53 +607,27 @@ constexpr std::string_view kUsage =
     "               PRAGMA page_size=16384\n"
     "  --help       print this help\n";
 
-[[noreturn]] void usage_error(const std::string& msg) {
-  std::fprintf(stderr, "persist_bench: %s (try --help)\n", msg.c_str());
-  std::exit(2);
-}
-
 Options parse_options(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view a = argv[i], value;
-    bool has_value = false;
-    if (const auto eq = a.find('='); a.starts_with("--") && eq != std::string_view::npos) {
-      value = a.substr(eq + 1);
-      a = a.substr(0, eq);
-      has_value = true;
-    }
-    if ((a == "--help" || a == "-h") && !has_value) {
-      std::fputs(kUsage.data(), stdout);
-      std::exit(0);
-    } else if (a == "--json" && !has_value) {
+  bench::Args args("persist_bench", argc, argv);
+  while (args.next()) {
+    if (args.is("--help") || args.is("-h")) {
+      bench::Args::help(kUsage);
+    } else if (args.is("--json")) {
       o.json = true;
-    } else if (a == "--explain" && !has_value) {
+    } else if (args.is("--explain")) {
       o.explain = true;
-    } else if (a == "--records") {
-      if (!has_value) {
-        if (i + 1 >= argc) usage_error("--records needs a value");
-        value = argv[++i];
-      }
-      constexpr std::uint64_t kMax = 1'000'000'000;
-      std::uint64_t n = 0;
-      const auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-      if (value.empty() || ec != std::errc{} || p != value.data() + value.size() || n < 1000 || n > kMax) {
-        usage_error(fmt::format("bad value for --records: '{}' (expected an integer from 1000 to {})", value, kMax));
-      }
-      o.records = n;
+    } else if (args.name() == "--records") {
+      o.records = args.count(1000, 1'000'000'000);
     } else {
-      usage_error(fmt::format("unknown option '{}'", argv[i]));
+      args.unknown();
     }
   }
   return o;
 }
 
 /// "1.13 M/s", "209 k/s": two decimals where the ratios need them.
-std::string rate(double per_s) {
-  if (per_s >= 1e6) return fmt::format("{:.2f} M/s", per_s / 1e6);
-  if (per_s >= 1e3) return fmt::format("{:.0f} k/s", per_s / 1e3);
-  return fmt::format("{:.0f} /s", per_s);
-}
+std::string rate(double per_s) { return bench::rate(per_s, 2); }
 
 std::string reps_text(const std::vector<double>& v) {
   std::string s;
@@ -721,14 +635,7 @@ std::string reps_text(const std::vector<double>& v) {
   return s;
 }
 
-struct Best {
-  RunResult best;
-  std::vector<double> all;
-  void add(const RunResult& r) {
-    all.push_back(r.rps);
-    if (r.rps > best.rps) best = r;
-  }
-};
+using Best = bench::Best<RunResult>;
 
 std::string where_text(const char* dir) {
   struct statfs fs {};
@@ -742,13 +649,7 @@ double per_record_ns(std::int64_t ns, std::uint64_t records) {
 }
 
 int run(const Options& o) {
-  double load = 0;
-  int running = 0, tasks = 0;
-  if (std::FILE* la = std::fopen("/proc/loadavg", "r")) {
-    double l5 = 0, l15 = 0;
-    if (std::fscanf(la, "%lf %lf %lf %d/%d", &load, &l5, &l15, &running, &tasks) != 5) load = 0;
-    std::fclose(la);
-  }
+  const bench::Load load = bench::Load::read();
 
   const std::uint64_t n = o.records;
   const std::uint64_t n_seed = std::max<std::uint64_t>(n / 5, 1);
@@ -781,9 +682,8 @@ int run(const Options& o) {
   }
   fmt::print("ringlite persist_bench: sensor records (a INT32, b FLOAT32, c FLOAT64, buffer CHAR(64)), preset safe "
              "(WAL, synchronous=NORMAL), a fresh database per run in {}, SQLite {}, {} cores, best of {}\n",
-             where_text(g_tmp_dir), ::sqlite3_libversion(), std::thread::hardware_concurrency(), direct.all.size());
-  fmt::print("machine before the runs: load average {:.2f}, {} other runnable tasks\n\n", load,
-             std::max(running - 1, 0));
+             where_text(bench::cleanup::dir), ::sqlite3_libversion(), std::thread::hardware_concurrency(), direct.all.size());
+  load.print();
   fmt::print("| {:<62} | {:>9} | {:>10} | {:>7} | {:>9} | {:<32} |\n", "run", "records", "records/s", "ns/rec",
              "vs direct", "each rep");
   fmt::print("|{:-<64}|{:-<11}|{:-<12}|{:-<9}|{:-<11}|{:-<34}|\n", "", "", "", "", "", "");
@@ -825,12 +725,13 @@ int run(const Options& o) {
 
 /// The temp dir for this run's databases: $TMPDIR or /tmp.
 void make_tmp_dir() {
+  char* const tmp = bench::cleanup::dir;
   const char* base = std::getenv("TMPDIR");
-  std::snprintf(g_tmp_dir, sizeof g_tmp_dir, "%s/persist_bench.XXXXXX", base && *base ? base : "/tmp");
-  if (::mkdtemp(g_tmp_dir) == nullptr) {
+  std::snprintf(tmp, sizeof bench::cleanup::dir, "%s/persist_bench.XXXXXX", base && *base ? base : "/tmp");
+  if (::mkdtemp(tmp) == nullptr) {
     const std::string why = std::strerror(errno);
-    const std::string dir = g_tmp_dir;
-    g_tmp_dir[0] = '\0';
+    const std::string dir = tmp;
+    tmp[0] = '\0';
     throw std::runtime_error(fmt::format("cannot create temp dir '{}': {}", dir, why));
   }
 }
@@ -839,24 +740,13 @@ void make_tmp_dir() {
 
 int main(int argc, char** argv) {
   const Options o = parse_options(argc, argv);
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  ::sigaction(SIGINT, &sa, nullptr);
-  ::sigaction(SIGTERM, &sa, nullptr);
-  int rc = 1;
-  try {
+  const int rc = bench::run_main("persist_bench", [&] {
     make_tmp_dir();
-    rc = run(o);
-  } catch (const Error& e) {
-    std::fprintf(stderr, "persist_bench: %s\n", e.what());
-    rc = e.is_input_error() ? 2 : 1;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "persist_bench: %s\n", e.what());
-    rc = 1;
-  }
-  if (g_tmp_dir[0] != '\0') {
+    return run(o);
+  });
+  if (bench::cleanup::dir[0] != '\0') {
     std::error_code ec;
-    fs::remove_all(g_tmp_dir, ec);
+    fs::remove_all(bench::cleanup::dir, ec);
   }
   return rc;
 }

@@ -17,19 +17,15 @@
 // lives in a scratch folder under $TMPDIR; it and the rings are removed on exit, also on
 // SIGINT/SIGTERM.
 #include <fmt/core.h>
-#include <signal.h>
 #include <sqlite3.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,16 +44,8 @@ namespace {
 
 using namespace ringlite;
 using bench::now_ns;
+using bench::Sensor;
 namespace fs = std::filesystem;
-
-/// schema/demo.sql's sensor record.
-struct Sensor {
-  std::int32_t a;
-  float b;
-  double c;
-  char buffer[64];
-};
-static_assert(sizeof(Sensor) == 80);
 
 constexpr std::int64_t kT0 = 1'795'000'000'000'000'000;  // recorded ts_ns of the first record
 
@@ -69,22 +57,9 @@ struct Options {
 };
 
 // ---------------------------------------------------------------------------------------
-// Cleanup on every exit path; the signal handler only makes async-signal-safe calls.
-
-char g_shm_path[128] = {};
-char g_dir[256] = {};
-char g_files[4][300] = {};
-pid_t g_child = 0;
-
-void on_signal(int sig) {
-  if (g_child > 0) ::kill(g_child, SIGKILL);
-  if (g_shm_path[0] != '\0') ::shm_unlink(g_shm_path);
-  for (const char* f : g_files) {
-    if (f[0] != '\0') ::unlink(f);
-  }
-  if (g_dir[0] != '\0') ::rmdir(g_dir);
-  ::_exit(128 + sig);
-}
+// Cleanup on every exit path: the scratch folder, its databases, the rings
+// (bench::ScopedRing) and the consumer are kept in bench::cleanup for the signal handler
+// (installed by bench::run_main).
 
 /// The scratch folder with the databases.
 class Scratch {
@@ -94,17 +69,18 @@ class Scratch {
     if (!::mkdtemp(tmpl.data()))
       throw std::runtime_error(fmt::format("cannot create {}: {}", tmpl, std::strerror(errno)));
     path_ = tmpl;
-    std::snprintf(g_dir, sizeof g_dir, "%s", tmpl.c_str());
+    auto& files = bench::cleanup::files;
+    std::snprintf(bench::cleanup::dir, sizeof bench::cleanup::dir, "%s", tmpl.c_str());
     for (int i = 0; i < 2; ++i) {
-      std::snprintf(g_files[2 * i], sizeof g_files[0], "%s/%s.db", g_dir, i == 0 ? "big" : "paced");
-      std::snprintf(g_files[2 * i + 1], sizeof g_files[0], "%s/%s.db-journal", g_dir,
+      std::snprintf(files[2 * i], sizeof files[0], "%s/%s.db", tmpl.c_str(), i == 0 ? "big" : "paced");
+      std::snprintf(files[2 * i + 1], sizeof files[0], "%s/%s.db-journal", tmpl.c_str(),
                     i == 0 ? "big" : "paced");
     }
   }
   ~Scratch() {
     std::error_code ec;
     fs::remove_all(path_, ec);
-    g_dir[0] = '\0';
+    bench::cleanup::dir[0] = '\0';
   }
   fs::path operator/(const char* name) const { return path_ / name; }
 
@@ -112,31 +88,8 @@ class Scratch {
   fs::path path_;
 };
 
-/// A fresh ring, removed when this goes out of scope.
-class ScopedRing {
- public:
-  explicit ScopedRing(const Schema& schema, std::uint64_t capacity = 4 << 20) {
-    static int counter = 0;
-    config_.name = fmt::format("replay_bench.{}.{}", ::getpid(), counter++);
-    config_.capacity = capacity;
-    std::snprintf(g_shm_path, sizeof g_shm_path, "/ringlite.%s", config_.name.c_str());
-    ring_.emplace(Ring::create(config_, schema));
-  }
-  ~ScopedRing() {
-    try {
-      Ring::remove(config_);
-    } catch (const Error&) {
-    }
-    g_shm_path[0] = '\0';
-  }
-  ScopedRing(const ScopedRing&) = delete;
-  ScopedRing& operator=(const ScopedRing&) = delete;
-  const RingConfig& config() const { return config_; }
-
- private:
-  RingConfig config_;
-  std::optional<Ring> ring_;
-};
+/// Each run's ring: a fresh name (replay_bench.<pid>.<n>), 4 MiB.
+RingConfig ring_config() { return bench::unique_ring("replay_bench", 4 << 20); }
 
 /// Writes `n` sensor records straight into a new database (as the bridge would), `gap_ns`
 /// apart in ts_ns, with seq = the position a ring would give them.
@@ -244,7 +197,7 @@ pid_t start_consumer(const RingConfig& cfg, Shared& sh, std::uint64_t n, bool sp
     sh.checksum = sum;
     return 0;
   });
-  g_child = pid;
+  bench::track({pid});
   while (sh.ready.load(std::memory_order_acquire) == 0)
     std::this_thread::sleep_for(std::chrono::microseconds(100));
   return pid;
@@ -254,11 +207,11 @@ void finish_consumer(pid_t pid) {
   if (auto err = bench::wait_all({pid}, now_ns() + 300'000'000'000); !err.empty()) {
     throw std::runtime_error("consumer failed: " + err);
   }
-  g_child = 0;
+  bench::track({});
 }
 
 double replay_max(const fs::path& db, const Schema& schema, std::uint64_t n, bool spin) {
-  ScopedRing sr(schema);
+  const bench::ScopedRing sr(ring_config(), schema);
   bench::SharedMemory mem(sizeof(Shared));
   Shared& sh = *mem.make<Shared>();
   const pid_t child = start_consumer(sr.config(), sh, n, spin);
@@ -283,7 +236,7 @@ struct Pacing {
 };
 
 Pacing replay_paced(const fs::path& db, const Schema& schema, std::uint64_t n) {
-  ScopedRing sr(schema);
+  const bench::ScopedRing sr(ring_config(), schema);
   bench::SharedMemory mem(sizeof(Shared) + n * sizeof(std::int64_t));
   Shared& sh = *mem.make<Shared>();
   auto* arrivals = reinterpret_cast<std::int64_t*>(mem.data() + sizeof(Shared));
@@ -318,43 +271,23 @@ constexpr std::string_view kUsage =
     "  --reps N            repetitions of the throughput runs, best reported (default 3)\n"
     "  --json              print one JSON object on one line instead of the table\n";
 
-[[noreturn]] void usage_error(const std::string& msg) {
-  std::fprintf(stderr, "replay_bench: %s (try --help)\n", msg.c_str());
-  std::exit(2);
-}
-
-std::uint64_t parse_count(std::string_view opt, std::string_view v, std::uint64_t min,
-                          std::uint64_t max) {
-  std::uint64_t n = 0;
-  const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-  if (v.empty() || ec != std::errc{} || p != v.data() + v.size() || n < min || n > max) {
-    usage_error(fmt::format("bad value for {}: '{}' (expected an integer from {} to {})", opt, v,
-                            min, max));
-  }
-  return n;
-}
-
 Options parse_options(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view a = argv[i];
-    const auto next = [&]() -> std::string_view {
-      if (i + 1 >= argc) usage_error(fmt::format("{} needs a value", a));
-      return argv[++i];
-    };
+  bench::Args args("replay_bench", argc, argv, /*equals=*/false);
+  while (args.next()) {
+    const std::string_view a = args.name();
     if (a == "--help" || a == "-h") {
-      std::fputs(kUsage.data(), stdout);
-      std::exit(0);
+      bench::Args::help(kUsage);
     } else if (a == "--json") {
       o.json = true;
     } else if (a == "--records") {
-      o.records = parse_count(a, next(), 2, 1'000'000'000);
+      o.records = args.count(2, 1'000'000'000);
     } else if (a == "--pacing-records") {
-      o.pacing_records = parse_count(a, next(), 2, 10'000'000);
+      o.pacing_records = args.count(2, 10'000'000);
     } else if (a == "--reps") {
-      o.reps = static_cast<int>(parse_count(a, next(), 1, 100));
+      o.reps = static_cast<int>(args.count(1, 100));
     } else {
-      usage_error(fmt::format("unknown option '{}'", a));
+      args.unknown();
     }
   }
   return o;
@@ -387,11 +320,6 @@ int run(const Options& o) {
         replay_rps, read_rps, replay_rps / read_rps, pace.p50_us, pace.p99_us, spin_rps);
     return 0;
   }
-  const auto each = [](const std::vector<double>& v) {
-    std::string s;
-    for (double x : v) s += fmt::format("{}{:.2f}", s.empty() ? "" : " ", x / 1e6);
-    return s;
-  };
   fmt::print(
       "ringlite replay_bench: {} sensor records (80-byte payload), {} cores, best of {} (database "
       "built in "
@@ -399,7 +327,7 @@ int run(const Options& o) {
       o.records, std::thread::hardware_concurrency(), o.reps, build_s);
   const auto row = [&](std::string_view name, double rps, const std::vector<double>& all) {
     fmt::print("| {:<58} | {:>11} | {:<12} | {:<20} |\n", name, bench::rate(rps),
-               fmt::format("{:.2f}", rps / read_rps), each(all));
+               fmt::format("{:.2f}", rps / read_rps), bench::millions(all));
   };
   fmt::print("| {:<58} | {:>11} | {:<12} | {:<20} |\n", "run", "records/s", "vs bare read",
              "each rep (M/s)");
@@ -424,15 +352,5 @@ int run(const Options& o) {
 
 int main(int argc, char** argv) {
   const Options o = parse_options(argc, argv);
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  try {
-    return run(o);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "replay_bench: %s\n", e.what());
-    return 1;
-  }
+  return bench::run_main("replay_bench", [&] { return run(o); }, /*input_errors_exit_2=*/false);
 }

@@ -15,18 +15,13 @@
 // repetition is reported. Rings are named ring_bench.<pid>.<n> and removed afterwards,
 // also on failure and on SIGINT/SIGTERM.
 #include <fmt/core.h>
-#include <sched.h>
-#include <signal.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -46,15 +41,7 @@ namespace {
 using namespace ringlite;
 using bench::cpu_relax;
 using bench::now_ns;
-
-/// schema/demo.sql's sensor record.
-struct Sensor {
-  std::int32_t a;
-  float b;
-  double c;
-  char buffer[64];
-};
-static_assert(sizeof(Sensor) == 80);
+using bench::Sensor;
 
 constexpr std::uint64_t kPayload = sizeof(Sensor);
 constexpr std::uint64_t kFrame = detail::frame_size(kPayload);  // what the ring stores per record
@@ -89,48 +76,19 @@ struct alignas(128) ChildResult {
 };
 
 struct Control {
-  alignas(128) std::atomic<std::uint32_t> ready;
-  alignas(128) std::atomic<std::uint32_t> go;
-  ChildResult child[3];  // [0] consumer, [1], [2] producers
+  bench::StartLine start;  // children: start.wait() after setup; parent: start.release(n)
+  ChildResult child[3];    // [0] consumer, [1], [2] producers
 };
 
-/// Children report ready, then wait for the parent's go, so setup is not timed.
-void start_line(Control& c) {
-  c.ready.fetch_add(1, std::memory_order_acq_rel);
-  while (c.go.load(std::memory_order_acquire) == 0) ::sched_yield();
-}
-
-/// The parent's side: waits for `n` ready children, says go, returns the start time.
-std::int64_t release(Control& c, std::uint32_t n) {
-  const std::int64_t deadline = now_ns() + 30'000'000'000;
-  while (c.ready.load(std::memory_order_acquire) < n) {
-    if (now_ns() > deadline) throw std::runtime_error("children did not get ready within 30 s");
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
-  }
-  const std::int64_t t0 = now_ns();
-  c.go.store(1, std::memory_order_release);
-  return t0;
-}
-
 // ---------------------------------------------------------------------------------------
-// Cleanup: the ring of the current run is removed on every exit path; a signal handler
-// unlinks it directly (shm_unlink is async-signal-safe, Ring::remove is not).
+// Cleanup: each run's ring (bench::ScopedRing) and children are removed on every exit
+// path, also on SIGINT/SIGTERM (the handler bench::run_main installs).
 
-char g_shm_path[128] = {};
-pid_t g_children[4] = {};
-
-void on_signal(int sig) {
-  for (pid_t p : g_children) {
-    if (p > 0) ::kill(p, SIGKILL);
-  }
-  if (g_shm_path[0] != '\0') ::shm_unlink(g_shm_path);
-  ::_exit(128 + sig);
-}
-
-std::string run_children(Control&, std::vector<pid_t> pids, std::int64_t deadline) {
-  for (std::size_t i = 0; i < std::size(g_children); ++i) g_children[i] = i < pids.size() ? pids[i] : 0;
+/// Waits for the run's children; a signal meanwhile kills them.
+std::string run_children(std::vector<pid_t> pids, std::int64_t deadline) {
+  bench::track(pids);
   std::string err = bench::wait_all(std::move(pids), deadline);
-  for (pid_t& p : g_children) p = 0;
+  bench::track({});
   return err;
 }
 
@@ -138,38 +96,6 @@ std::int64_t deadline_for(const Options& o) {
   // Generous: a run that is 20x slower than expected still finishes; a hung one does not.
   return now_ns() + 30'000'000'000 + static_cast<std::int64_t>(o.records) * 2'000;
 }
-
-/// A fresh ring per run, removed when this goes out of scope.
-class ScopedRing {
- public:
-  ScopedRing(const Options& o, const Schema& schema) {
-    static int counter = 0;
-    config_.name = fmt::format("ring_bench.{}.{}", ::getpid(), counter++);
-    config_.capacity = o.capacity;
-    std::snprintf(g_shm_path, sizeof g_shm_path, "/ringlite.%s", config_.name.c_str());
-    try {
-      ring_.emplace(Ring::create(config_, schema));
-    } catch (...) {
-      g_shm_path[0] = '\0';
-      throw;
-    }
-  }
-  ~ScopedRing() {
-    try {
-      Ring::remove(config_);
-    } catch (const Error&) {
-    }
-    g_shm_path[0] = '\0';
-  }
-  ScopedRing(const ScopedRing&) = delete;
-  ScopedRing& operator=(const ScopedRing&) = delete;
-  const RingConfig& config() const { return config_; }
-  const Ring& ring() const { return *ring_; }
-
- private:
-  RingConfig config_;
-  std::optional<Ring> ring_;
-};
 
 /// Where a failed run left the ring, for the error message.
 std::string ring_state(const Ring& ring) {
@@ -230,7 +156,7 @@ RunResult run_floor(const Options& o) {
     Sensor rec = make_sensor();
     std::uint64_t pos = 0, read_cache = 0, sum = 0;
     bench::Backoff backoff;
-    start_line(ctl);
+    ctl.start.wait();
     for (std::uint64_t k = 0; k < total; ++k) {
       const std::uint64_t room = cap - (pos & mask);
       const std::uint64_t need = room < kFrame ? room + kFrame : kFrame;  // pad to the lap end
@@ -261,7 +187,7 @@ RunResult run_floor(const Options& o) {
     std::vector<std::byte> arena(kBatch * kPayload);
     std::uint64_t pos = 0, got = 0, sum = 0, polls = 0, empty = 0;
     bench::Backoff backoff;
-    start_line(ctl);
+    ctl.start.wait();
     while (got < total) {
       const std::uint64_t w = cur.write.load(std::memory_order_acquire);
       ++polls;
@@ -301,8 +227,8 @@ RunResult run_floor(const Options& o) {
     r.empty_polls = empty;
     return 0;
   });
-  const std::int64_t t0 = release(ctl, 2);
-  if (auto err = run_children(ctl, {producer, consumer}, deadline_for(o)); !err.empty()) {
+  const std::int64_t t0 = ctl.start.release(2);
+  if (auto err = run_children({producer, consumer}, deadline_for(o)); !err.empty()) {
     throw std::runtime_error("floor run failed: " + err);
   }
   check_checksums(ctl, 1, total);
@@ -330,7 +256,7 @@ int ring_consumer(const RingConfig& cfg, Control& ctl, std::uint64_t total, bool
   std::uint64_t got = 0, sum = 0, polls = 0, empty = 0, waits = 0, long_waits = 0, clamped = 0;
   std::int64_t wait_ns = 0;
   bench::Backoff backoff;
-  start_line(ctl);
+  ctl.start.wait();
   while (got < total) {
     b.clear();
     ++polls;
@@ -378,7 +304,7 @@ int ring_producer(const RingConfig& cfg, Control& ctl, int index, std::uint64_t 
   auto w = p.writer<Sensor>("sensor");
   Sensor rec = make_sensor();
   std::uint64_t sum = 0;
-  start_line(ctl);
+  ctl.start.wait();
   for (std::uint64_t k = 0; k < count; ++k) {
     rec.a = static_cast<std::int32_t>(k);
     const std::int64_t ts = v.given_ts ? static_cast<std::int64_t>(k + 1) : 0;
@@ -394,7 +320,7 @@ int ring_producer(const RingConfig& cfg, Control& ctl, int index, std::uint64_t 
 }
 
 RunResult run_ring(const Options& o, const Schema& schema, int producers, Variant v) {
-  ScopedRing sr(o, schema);
+  bench::ScopedRing sr(bench::unique_ring("ring_bench", o.capacity), schema);
   bench::SharedMemory mem(sizeof(Control));
   Control& ctl = *mem.make<Control>();
   const std::uint64_t total = o.records;
@@ -406,8 +332,8 @@ RunResult run_ring(const Options& o, const Schema& schema, int producers, Varian
                                 (i == 1 ? total % static_cast<std::uint64_t>(producers) : 0);
     pids.push_back(bench::spawn([&, i, share] { return ring_producer(sr.config(), ctl, i, share, v); }));
   }
-  const std::int64_t t0 = release(ctl, static_cast<std::uint32_t>(pids.size()));
-  if (auto err = run_children(ctl, pids, deadline_for(o)); !err.empty()) {
+  const std::int64_t t0 = ctl.start.release(static_cast<std::uint32_t>(pids.size()));
+  if (auto err = run_children(pids, deadline_for(o)); !err.empty()) {
     throw std::runtime_error(fmt::format("ringlite run ({} producer(s)) failed: {}; {}", producers, err,
                                          ring_state(sr.ring())));
   }
@@ -440,7 +366,7 @@ struct WriteCost {
 /// Write cost: one producer times each try_write; only `ok` calls (the ring had room) are
 /// samples. The consumer drains concurrently, as in the throughput run.
 WriteCost run_write_cost(const Options& o, const Schema& schema, double ns_per_tick, bool spinning_consumer) {
-  ScopedRing sr(o, schema);
+  bench::ScopedRing sr(bench::unique_ring("ring_bench", o.capacity), schema);
   bench::SharedMemory mem(sizeof(Control));
   Control& ctl = *mem.make<Control>();
   const std::uint64_t total = std::min<std::uint64_t>(o.records, 4'000'000);
@@ -455,7 +381,7 @@ WriteCost run_write_cost(const Options& o, const Schema& schema, double ns_per_t
     const std::uint64_t overhead = bench::Ticks::overhead();
     r.clock_ns = realtime_clock_ns();
     std::uint64_t sum = 0;
-    start_line(ctl);
+    ctl.start.wait();
     for (std::uint64_t k = 0; k < total;) {
       rec.a = static_cast<std::int32_t>(k);
       const std::uint64_t t0 = bench::Ticks::read();
@@ -487,8 +413,8 @@ WriteCost run_write_cost(const Options& o, const Schema& schema, double ns_per_t
     r.checksum = sum;
     return 0;
   });
-  release(ctl, 2);
-  if (auto err = run_children(ctl, {consumer, producer}, deadline_for(o)); !err.empty()) {
+  ctl.start.release(2);
+  if (auto err = run_children({consumer, producer}, deadline_for(o)); !err.empty()) {
     throw std::runtime_error(fmt::format("write-cost run failed: {}; {}", err, ring_state(sr.ring())));
   }
   check_checksums(ctl, 1, total);
@@ -515,59 +441,34 @@ constexpr std::string_view kUsage =
     "                    consumer that spins instead of wait())\n"
     "  --help            print this help\n";
 
-[[noreturn]] void usage_error(const std::string& msg) {
-  std::fprintf(stderr, "ring_bench: %s (try --help)\n", msg.c_str());
-  std::exit(2);
-}
-
-std::uint64_t parse_count(std::string_view opt, std::string_view v, std::uint64_t max) {
-  std::uint64_t n = 0;
-  const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-  if (v.empty() || ec != std::errc{} || p != v.data() + v.size() || n == 0 || n > max) {
-    usage_error(fmt::format("bad value for {}: '{}' (expected an integer from 1 to {})", opt, v, max));
-  }
-  return n;
-}
-
 Options parse_options(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view a = argv[i], value;
-    bool has_value = false;
-    if (const auto eq = a.find('='); a.starts_with("--") && eq != std::string_view::npos) {
-      value = a.substr(eq + 1);
-      a = a.substr(0, eq);
-      has_value = true;
-    }
-    const auto next = [&]() -> std::string_view {
-      if (has_value) return value;
-      if (i + 1 >= argc) usage_error(fmt::format("{} needs a value", a));
-      return argv[++i];
-    };
+  bench::Args args("ring_bench", argc, argv);
+  while (args.next()) {
+    const std::string_view a = args.name();
     if (a == "--help" || a == "-h") {
-      std::fputs(kUsage.data(), stdout);
-      std::exit(0);
-    } else if (a == "--json" && !has_value) {
+      bench::Args::help(kUsage);
+    } else if (args.is("--json")) {
       o.json = true;
-    } else if (a == "--explain" && !has_value) {
+    } else if (args.is("--explain")) {
       o.explain = true;
     } else if (a == "--records") {
-      o.records = parse_count(a, next(), 1'000'000'000'000ull);
+      o.records = args.count(1, 1'000'000'000'000ull);
     } else if (a == "--reps") {
-      o.reps = static_cast<int>(parse_count(a, next(), 100));
+      o.reps = static_cast<int>(args.count(1, 100));
       o.reps_given = true;
     } else if (a == "--capacity") {
-      const std::string_view v = next();
+      const std::string_view v = args.value();
       try {
         o.capacity = parse_size(v, "--capacity");
       } catch (const Error&) {
-        usage_error(fmt::format("bad value for --capacity: '{}' (expected bytes, e.g. 1MiB)", v));
+        args.error(fmt::format("bad value for --capacity: '{}' (expected bytes, e.g. 1MiB)", v));
       }
       if (o.capacity < 4096 || o.capacity > (1ull << 30) || (o.capacity & (o.capacity - 1)) != 0) {
-        usage_error(fmt::format("bad value for --capacity: '{}' (expected a power of two from 4KiB to 1GiB)", v));
+        args.error(fmt::format("bad value for --capacity: '{}' (expected a power of two from 4KiB to 1GiB)", v));
       }
     } else {
-      usage_error(fmt::format("unknown option '{}'", argv[i]));
+      args.unknown();
     }
   }
   return o;
@@ -577,12 +478,6 @@ std::string size_text(std::uint64_t b) {
   if (b >= (1ull << 20) && b % (1ull << 20) == 0) return fmt::format("{} MiB", b >> 20);
   if (b >= 1024 && b % 1024 == 0) return fmt::format("{} KiB", b >> 10);
   return fmt::format("{} B", b);
-}
-
-std::string reps_text(const std::vector<double>& v) {
-  std::string s;
-  for (double x : v) s += fmt::format("{}{:.2f}", s.empty() ? "" : " ", x / 1e6);
-  return s;
 }
 
 std::string diag_text(const ChildResult& c, std::uint64_t full_events) {
@@ -606,27 +501,14 @@ std::string write_cost_text(const WriteCost& w) {
                      p.p50, p.p99, p.p999, p.max, p.slow, p.samples, w.consumer.waits, p.fulls);
 }
 
-struct Best {
-  RunResult best;
-  std::vector<double> all;
-  void add(const RunResult& r) {
-    all.push_back(r.rps);
-    if (r.rps > best.rps) best = r;
-  }
-};
+using Best = bench::Best<RunResult>;
 
 int run(const Options& o) {
   const Schema schema = Schema::load_file(std::filesystem::path(RINGLITE_SOURCE_DIR) / "schema" / "demo.sql");
   const double ns_per_tick = bench::Ticks::calibrate();
 
   // Other work on the machine skews every number here: say how busy it was.
-  double load = 0;
-  int running = 0, tasks = 0;
-  if (std::FILE* la = std::fopen("/proc/loadavg", "r")) {
-    double l5 = 0, l15 = 0;
-    if (std::fscanf(la, "%lf %lf %lf %d/%d", &load, &l5, &l15, &running, &tasks) != 5) load = 0;
-    std::fclose(la);
-  }
+  const bench::Load load = bench::Load::read();
 
   Best floor, ring1, ring2, ts_given, spinning, both;
   const std::int64_t t_start = now_ns();
@@ -655,12 +537,11 @@ int run(const Options& o) {
   fmt::print("ringlite ring_bench: 112-byte frames (32-byte header + 80-byte sensor payload) on both sides, "
              "{} buffer, {} cores, {} records per run, best of {}\n",
              size_text(o.capacity), std::thread::hardware_concurrency(), o.records, floor.all.size());
-  fmt::print("machine before the runs: load average {:.2f}, {} other runnable tasks\n\n", load,
-             std::max(running - 1, 0));
+  load.print();
   fmt::print("| {:<44} | {:>11} | {:<26} | {:<20} |\n", "run", "records/s", "vs floor", "each rep (M/s)");
   fmt::print("|{:-<46}|{:-<13}|{:-<28}|{:-<22}|\n", "", "", "", "");
   const auto row = [&](std::string_view name, const Best& b, const std::string& vs) {
-    fmt::print("| {:<44} | {:>11} | {:<26} | {:<20} |\n", name, bench::rate(b.best.rps), vs, reps_text(b.all));
+    fmt::print("| {:<44} | {:>11} | {:<26} | {:<20} |\n", name, bench::rate(b.best.rps), vs, bench::millions(b.all));
   };
   row("copy-loop floor (SPSC)", floor, "1.00");
   row("ringlite, 1 producer", ring1, fmt::format("{:.2f}", r1 / f));
@@ -696,17 +577,5 @@ int run(const Options& o) {
 
 int main(int argc, char** argv) {
   const Options o = parse_options(argc, argv);
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  ::sigaction(SIGINT, &sa, nullptr);
-  ::sigaction(SIGTERM, &sa, nullptr);
-  try {
-    return run(o);
-  } catch (const Error& e) {
-    std::fprintf(stderr, "ring_bench: %s\n", e.what());
-    return e.is_input_error() ? 2 : 1;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "ring_bench: %s\n", e.what());
-    return 1;
-  }
+  return bench::run_main("ring_bench", [&] { return run(o); });
 }
