@@ -4,10 +4,13 @@
 
 #include <doctest/doctest.h>
 #include <signal.h>
+#include <sqlite3.h>
 
 #include <chrono>
+#include <random>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "proc.hpp"
 #include "ringlite/ring.hpp"
@@ -101,6 +104,14 @@ class Bridged {
 
   std::string bridge_log() const { return read_file(log); }
 
+  /// `ringlite produce` of sensor records: P processes, k = 0..count-1 each.
+  pid_t produce(int producers, int count, const std::string& on_full = "block") const {
+    return spawn_cli(cli_path(),
+                     {"produce", "-c", config, "--type", "sensor", "--producers", std::to_string(producers), "--count",
+                      std::to_string(count), "--on-full", on_full},
+                     log);
+  }
+
  private:
   BridgedOptions o_;
 
@@ -108,5 +119,70 @@ class Bridged {
   TempDir dir;
   std::string ring, config, db, log;
 };
+
+/// Runs one query through the stock sqlite3 library and returns the first column of
+/// every row as text.
+inline std::vector<std::string> sql(const std::string& db, const std::string& query) {
+  sqlite3* h = nullptr;
+  REQUIRE(sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_busy_timeout(h, 5000);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE_MESSAGE(sqlite3_prepare_v2(h, query.c_str(), -1, &st, nullptr) == SQLITE_OK, sqlite3_errmsg(h));
+  std::vector<std::string> out;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const auto* t = sqlite3_column_text(st, 0);
+    out.emplace_back(t ? reinterpret_cast<const char*>(t) : "NULL");
+  }
+  CHECK(rc == SQLITE_DONE);
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  return out;
+}
+
+/// Every record k of every producer i is in the sensor table exactly once, with the
+/// values `produce` gives it, and seq grows with k for each producer.
+inline void check_exactly_once(const std::string& db, int producers, int count) {
+  CHECK(sql(db, "SELECT count(*) FROM sensor")[0] == std::to_string(producers * count));
+  CHECK(sql(db, "SELECT count(DISTINCT buffer) FROM sensor")[0] == std::to_string(producers * count));
+  // buffer is "p<i>-<k>"; a is k; b is k * 0.5: the row is the record, not a neighbour's.
+  CHECK(sql(db, "SELECT count(*) FROM sensor WHERE substr(buffer, instr(buffer, '-') + 1) != CAST(a AS TEXT) "
+                "OR b != a * 0.5 OR c != a * 0.5")[0] == "0");
+  for (int i = 0; i < producers; ++i) {
+    // Per producer, ordering by seq must give k = 0, 1, 2, ... with no hole or repeat.
+    const auto bad = sql(db, "SELECT count(*) FROM (SELECT a, row_number() OVER (ORDER BY seq) - 1 AS k FROM sensor "
+                             "WHERE buffer LIKE 'p" + std::to_string(i) + "-%') WHERE a != k");
+    CHECK_MESSAGE(bad[0] == "0", "producer ", i);
+  }
+}
+
+
+/// Produces producers x count sensor records while SIGKILLing the bridge at random moments
+/// (30-280 ms into each life) and restarting it, at least `min_kills` times and until the
+/// load is done; then lets a last bridge drain and checks every record landed exactly once.
+inline void kill_and_restart_under_load(const Bridged& s, int producers, int count, int min_kills,
+                                        std::chrono::seconds limit) {
+  pid_t bridge = s.bridge();
+  REQUIRE(s.wait_drained(std::chrono::seconds(20)));
+  const pid_t producer = s.produce(producers, count);
+  std::mt19937 rng(1234);
+  int kills = 0, produced = -1;
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (produced < 0 || kills < min_kills) {
+    REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, kills, " kills so far");
+    std::this_thread::sleep_for(std::chrono::milliseconds(30 + rng() % 250));
+    ::kill(bridge, SIGKILL);
+    CHECK(wait_exit(bridge) == 128 + SIGKILL);
+    ++kills;
+    bridge = s.bridge();
+    if (produced < 0) produced = try_wait(producer);  // reaps it once: keep the code
+  }
+  CHECK(produced == 0);
+  REQUIRE(s.wait_drained(std::chrono::seconds(60)));
+  s.stop(bridge);
+  INFO(s.bridge_log());
+  check_exactly_once(s.db, producers, count);
+  CHECK(sql(s.db, "SELECT count(*) FROM _ringlite_rejects")[0] == "0");
+}
 
 }  // namespace ringlite::test
