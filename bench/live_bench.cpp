@@ -71,7 +71,12 @@ Options parse_options(int argc, char** argv) {
     if (a == "--json") {
       o.json = true;
     } else if (a == "--capacity") {
-      o.capacity = parse_size(value(), "--capacity");
+      const auto v = value();
+      try {
+        o.capacity = parse_size(v, "--capacity");
+      } catch (const Error& e) {
+        usage_error(e.what());
+      }
     } else if (a == "--reps") {
       const auto v = value();
       const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), o.reps);
