@@ -32,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "platform/platform.hpp"
 #include "ringlite/config.hpp"
 #include "ringlite/error.hpp"
 #include "ringlite/ring.hpp"
@@ -43,13 +44,7 @@
 
 namespace ringlite::bench {
 
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
+using detail::platform::cpu_relax;  // the library's spin-wait hint
 
 /// Spin a little, then give the CPU away: on a shared machine a waiter that only spins
 /// can take the core its peer needs. Reset after progress.
