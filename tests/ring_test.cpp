@@ -2,6 +2,7 @@
 // capacity accounting, full-ring policies, variable-length records, corruption handling.
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <fmt/core.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -217,7 +218,8 @@ TEST_SUITE("ring") {
     auto w = p.writer<Sensor>("sensor");
     int written = 0;
     while (w.try_write(make_sensor(written)) == WriteResult::ok) ++written;
-    CHECK(written == 4096 / 112);  // 36 frames of 112 bytes; the 37th would pass head
+    // 36 frames of 112 bytes; the 37th would pass head + capacity - kClaimGuard.
+    CHECK(written == (4096 - detail::kClaimGuard) / 112);
     CHECK(w.try_write(make_sensor(0)) == WriteResult::full);
     CHECK(ring.stats().full_events >= 2);
     // Drop policy: write() gives up at once and counts the drop.
@@ -535,7 +537,9 @@ TEST_SUITE("ring") {
       FAIL("opened another major version");
     } catch (const Error& e) {
       CHECK(e.code() == Errc::version);
-      CHECK(std::string(e.what()).find("ring format version 2.0, this build reads 1.x") != std::string::npos);
+      CHECK(std::string(e.what()).find(fmt::format("ring format version {}.0, this build reads {}.x",
+                                                   detail::kFormatMajor + 1, detail::kFormatMajor)) !=
+            std::string::npos);
     }
     {
       RawSegment raw(g.config);

@@ -61,14 +61,26 @@ class ConsumerCore {
     std::uint32_t slot = ~0u;
     std::uint64_t owner = 0;
     std::uint64_t pos = 0, len = 0;
+    bool writing = false;  // the claimant had permission to write (kWriting)
+  };
+  /// The announced claims that cover a stuck position. Normally one; a producer whose CAS
+  /// on tail lost may leave a stale announcement beside the winner's for a moment.
+  struct Claimants {
+    Claim list[kMaxProducers];
+    std::uint32_t count = 0;
+    bool any_alive = false;
   };
 
   void take_role();
-  Claim find_claimant(std::uint64_t pos) const noexcept;
+  void claimants(std::uint64_t pos, Claimants& out) const noexcept;
+  bool plausible_end(std::uint64_t end, std::uint64_t tail) const noexcept;
   bool claim_finished(std::uint64_t pos, std::uint64_t len) const noexcept;
   bool frame_ready(std::uint64_t p) const noexcept;
   bool unblock(Batch& b, std::uint64_t c, std::uint64_t tail) noexcept;
   void skip_corrupt(Batch& b, std::uint64_t tail, const char* why) noexcept;
+  bool add_hole(const Claim& c) noexcept;
+  bool has_hole(std::uint32_t slot, std::uint64_t pos) const noexcept;
+  void lift_holes() noexcept;
 
   std::uint64_t me_ = 0;
   std::uint64_t stuck_pos_ = kNoClaim;
@@ -91,26 +103,35 @@ void ConsumerCore::take_role() {
   }
 }
 
-ConsumerCore::Claim ConsumerCore::find_claimant(std::uint64_t pos) const noexcept {
+void ConsumerCore::claimants(std::uint64_t pos, Claimants& out) const noexcept {
   // Announcements are (len, pos) pairs written without a lock; read pos twice around len.
-  // Among several candidates (a producer whose CAS lost may still announce the same
-  // start), a live one wins: then the claim may still complete.
-  Claim best;
+  out.count = 0;
+  out.any_alive = false;
   for (std::uint32_t i = 0; i < kMaxProducers; ++i) {
     const auto& s = st_->slot(i);
-    const auto p1 = s.pending_pos.load(std::memory_order_acquire);
-    if (p1 == kNoClaim) continue;
+    const auto raw = s.pending_pos.load(std::memory_order_acquire);
+    if (raw == kNoClaim) continue;
     const auto len = s.pending_len.load(std::memory_order_acquire);
-    if (s.pending_pos.load(std::memory_order_acquire) != p1) continue;
+    if (s.pending_pos.load(std::memory_order_acquire) != raw) continue;
+    const auto p1 = claim_pos(raw);
     if (pos < p1 || len > st_->capacity() || pos - p1 >= len) continue;
-    const Claim c{i, s.owner.load(std::memory_order_acquire), p1, len};
-    if (best.slot == ~0u) {
-      best = c;
-    } else if (owner_alive(c.owner)) {
-      return c;
-    }
+    Claim& c = out.list[out.count++];
+    c = Claim{i, s.owner.load(std::memory_order_acquire), p1, len, (raw & kWriting) != 0};
+    out.any_alive = out.any_alive || owner_alive(c.owner);
   }
-  return best;
+}
+
+// True when a frame plausibly starts at `end`: the claim that ends there is then a real one,
+// not the stale announcement of a producer whose CAS on tail lost.
+bool ConsumerCore::plausible_end(std::uint64_t end, std::uint64_t tail) const noexcept {
+  if (end <= pos_ || end > tail) return false;
+  if (end == tail || st_->room_to_end(end) < kFrameHeader) return true;
+  const auto c = st_->commit(end).load(std::memory_order_acquire);
+  if (c == commit_word(end, kCommitted) || c == commit_word(end, kAbandoned)) return true;
+  for (std::uint32_t i = 0; i < kMaxProducers; ++i) {
+    if (claim_pos(st_->slot(i).pending_pos.load(std::memory_order_acquire)) == end) return true;
+  }
+  return false;
 }
 
 // True when every frame of the claim [pos, pos + len) is committed: its producer has
@@ -154,11 +175,33 @@ bool ConsumerCore::unblock(Batch& b, std::uint64_t c, std::uint64_t tail) noexce
   const bool timed_out = now - stuck_since_ >= st_->unblock_timeout_ns();
   if (!timed_out && now - last_liveness_check_ < kLivenessCheckNs) return false;
   last_liveness_check_ = now;
-  const Claim claim = find_claimant(pos_);
-  const bool dead = claim.slot != ~0u && !owner_alive(claim.owner);
-  if (!dead && !timed_out) return false;
+  Claimants who;
+  claimants(pos_, who);
+  if (!timed_out && (who.count == 0 || who.any_alive)) return false;
 
-  std::uint64_t end = claim.slot != ~0u ? claim.pos + claim.len : 0;
+  // Revoke every announcement that covers pos_ and has no permission to write yet: a
+  // winner that stalled before writing then never writes (its CAS fails), and a loser's
+  // stale announcement was never going to. Only the winner can be writing.
+  const Claim* writer = nullptr;
+  for (std::uint32_t k = 0; k < who.count; ++k) {
+    Claim& cl = who.list[k];
+    std::uint64_t expected = cl.pos;
+    if (!cl.writing && !st_->slot(cl.slot).pending_pos.compare_exchange_strong(expected, kNoClaim)) {
+      cl.writing = expected == (cl.pos | kWriting);  // it started writing meanwhile
+    }
+    if (cl.writing) writer = &cl;
+  }
+  // Where the abandoned range ends: the writer's claim, else the shortest announced claim
+  // whose end is a frame boundary (never skip a committed frame), else the next boundary.
+  std::uint64_t end = 0;
+  if (writer) {
+    end = writer->pos + writer->len;
+  } else {
+    for (std::uint32_t k = 0; k < who.count; ++k) {
+      const auto e = who.list[k].pos + who.list[k].len;
+      if (plausible_end(e, tail) && (end == 0 || e < end)) end = e;
+    }
+  }
   if (end <= pos_ || end > tail) end = next_boundary(*st_, pos_, tail);
   // Publish where the skipped range ends before marking it, so that whoever meets the
   // abandoned mark (a restarted bridge, a live reader) can step over it.
@@ -170,21 +213,81 @@ bool ConsumerCore::unblock(Batch& b, std::uint64_t c, std::uint64_t tail) noexce
   if (!st_->commit(pos_).compare_exchange_strong(c, commit_word(pos_, kAbandoned))) return true;  // it committed
 
   h.unblocked.fetch_add(1, std::memory_order_relaxed);
-  Gap g{Gap::Kind::abandoned, pos_, end, claim.slot, owner_pid(claim.owner), {}};
-  if (claim.slot == ~0u) {
+  const Claim blame = writer ? *writer : who.count ? who.list[0] : Claim{};
+  const bool alive = blame.slot != ~0u && owner_alive(blame.owner);
+  Gap g{Gap::Kind::abandoned, pos_, end, blame.slot, owner_pid(blame.owner), {}};
+  if (blame.slot == ~0u) {
     g.reason = "claim not committed within unblock_timeout; claimant unknown";
-  } else if (dead) {
+  } else if (!alive) {
     g.reason = fmt::format("producer pid {} died between claim and commit", g.pid);
     // Its row can be reused once its claim is resolved.
-    auto expected = claim.pos;
-    st_->slot(claim.slot).pending_pos.compare_exchange_strong(expected, kNoClaim);
+    auto expected = blame.pos | (blame.writing ? kWriting : 0);
+    st_->slot(blame.slot).pending_pos.compare_exchange_strong(expected, kNoClaim);
   } else {
-    g.reason = fmt::format("producer pid {} stalled past unblock_timeout between claim and commit", g.pid);
+    g.reason = fmt::format("producer pid {} stalled past unblock_timeout between claim and commit{}", g.pid,
+                           !writer                 ? ""
+                           : add_hole(*writer)     ? " (its claim is fenced off as a hole)"
+                                                   : " (its space is held until it continues)");
   }
   b.gaps.push_back(std::move(g));
   pos_ = end;
   stuck_pos_ = kNoClaim;
   return true;
+}
+
+// Lists a stalled writer's claim in the hole table so that head can move past it. False
+// when the claim cannot be a hole (it starts a lap or wraps) or the table is full: then
+// advance() holds head at it until its producer continues or dies.
+bool ConsumerCore::add_hole(const Claim& c) noexcept {
+  std::uint64_t o = 0, len = 0;
+  if (!st_->hole_span(c.pos, c.pos + c.len, o, len)) return false;
+  auto& h = st_->header();
+  for (std::uint32_t i = 0; i < kMaxHoles; ++i) {
+    auto& e = st_->hole(i);
+    if (e.pos.load(std::memory_order_acquire) != kNoClaim) continue;
+    e.slot.store(c.slot, std::memory_order_relaxed);
+    e.end.store(c.pos + c.len, std::memory_order_relaxed);
+    e.pos.store(c.pos, std::memory_order_release);
+    h.holes.fetch_add(1, std::memory_order_release);
+    return true;
+  }
+  return false;
+}
+
+bool ConsumerCore::has_hole(std::uint32_t slot, std::uint64_t pos) const noexcept {
+  for (std::uint32_t i = 0; i < kMaxHoles; ++i) {
+    const auto& e = st_->hole(i);
+    if (e.pos.load(std::memory_order_acquire) == pos && e.slot.load(std::memory_order_relaxed) == slot) return true;
+  }
+  return false;
+}
+
+// A hole stays while its producer may still store into it: it lives and still announces
+// that claim as being written. Also repairs a count that disagrees with the table.
+void ConsumerCore::lift_holes() noexcept {
+  auto& h = st_->header();
+  std::uint32_t active = 0;
+  for (std::uint32_t i = 0; i < kMaxHoles; ++i) {
+    auto& e = st_->hole(i);
+    const std::uint64_t p = e.pos.load(std::memory_order_acquire);
+    if (p == kNoClaim) continue;
+    const std::uint64_t slot = e.slot.load(std::memory_order_relaxed);
+    bool keep = false;
+    if (slot < kMaxProducers) {
+      auto& s = st_->slot(static_cast<std::uint32_t>(slot));
+      std::uint64_t pending = s.pending_pos.load(std::memory_order_acquire);
+      if (pending == (p | kWriting)) {
+        keep = owner_alive(s.owner.load(std::memory_order_acquire));
+        if (!keep) s.pending_pos.compare_exchange_strong(pending, kNoClaim);
+      }
+    }
+    if (keep) {
+      ++active;
+    } else {
+      e.pos.store(kNoClaim, std::memory_order_release);
+    }
+  }
+  if (h.holes.load(std::memory_order_relaxed) != active) h.holes.store(active, std::memory_order_release);
 }
 
 PollStatus ConsumerCore::poll(Batch& b, std::size_t max_frames) noexcept {
@@ -239,21 +342,28 @@ void ConsumerCore::advance(std::uint64_t pos) noexcept {
   const std::uint64_t head = h.head.load(std::memory_order_acquire);
   std::uint64_t limit = std::min(pos, pos_);
   if (limit <= head) return;
-  // A claim behind the read position that is still announced belongs to a producer that
-  // has not finished with it: one that is committing right now, or one that stalled and
-  // was given up. While it lives it may still write into its claim, so that space must
-  // not be handed to other producers yet. A dead one's announcement is simply cleared.
+  // A claim behind the read position that is still announced as being written belongs to
+  // a producer that has not finished with it: one that is committing right now, or one
+  // that stalled mid-write and was given up. While it lives it may still store into its
+  // claim, so that space is not handed to other producers as it is: it is a hole
+  // (format.hpp), or, where it cannot be one, head waits. A dead one's announcement is
+  // simply cleared.
+  if (h.holes.load(std::memory_order_relaxed) != 0) lift_holes();
   for (std::uint32_t i = 0; i < kMaxProducers; ++i) {
     auto& s = st_->slot(i);
-    std::uint64_t p = s.pending_pos.load(std::memory_order_acquire);
+    std::uint64_t raw = s.pending_pos.load(std::memory_order_acquire);
+    const std::uint64_t p = claim_pos(raw);
     if (p == kNoClaim || p < head || p >= limit) continue;
     const std::uint64_t len = s.pending_len.load(std::memory_order_acquire);
-    if (s.pending_pos.load(std::memory_order_acquire) != p) continue;  // it moved on meanwhile
+    if (s.pending_pos.load(std::memory_order_acquire) != raw) continue;  // it moved on meanwhile
+    // Without permission to write, a claim behind the read position is a stale
+    // announcement (a lost CAS on tail): that producer never writes there.
+    if ((raw & kWriting) == 0) continue;
     if (len <= st_->capacity() && claim_finished(p, len)) continue;
     if (owner_alive(s.owner.load(std::memory_order_acquire))) {
-      limit = p;
+      if (!has_hole(i, p)) limit = p;
     } else {
-      s.pending_pos.compare_exchange_strong(p, kNoClaim);
+      s.pending_pos.compare_exchange_strong(raw, kNoClaim);
     }
   }
   if (limit <= head) return;

@@ -71,7 +71,7 @@ void ProducerCore::register_slot() {
     std::uint64_t owner = s.owner.load(std::memory_order_acquire);
     if (owner != 0) {
       // A dead owner's row is reusable once the bridge has resolved its last claim.
-      const auto pending = s.pending_pos.load(std::memory_order_acquire);
+      const auto pending = claim_pos(s.pending_pos.load(std::memory_order_acquire));
       const bool resolved = pending == kNoClaim || pending + s.pending_len.load(std::memory_order_relaxed) <= head;
       if (!resolved || pf::process_alive(owner_pid(owner), owner_token(owner))) continue;
     }
@@ -107,71 +107,97 @@ WriteResult ProducerCore::try_write(std::uint16_t type, const std::byte* payload
   if (std::atomic_ref<std::uint32_t>(h.flags).load(std::memory_order_relaxed) & 1u) return WriteResult::closed;
   if (n > st_->max_record()) return WriteResult::too_large;
   if (ts == 0) ts = platform::realtime_ns();
-  const std::uint64_t cap = st_->capacity();
+  const std::uint64_t limit = st_->capacity() - kClaimGuard;  // claims end by head + limit
   const std::uint64_t fs = frame_size(n);
   auto& s = st_->slot(slot_);
 
-  // 1. Claim [t, t + need) with a CAS on tail, never past head + capacity. The claim is
-  //    announced in our slot first, so the bridge always knows who holds a claim.
-  std::uint64_t t = h.tail.load(std::memory_order_relaxed);
-  std::uint64_t pad, need;
+  // Normally one pass. A hole in the way (a stalled producer's claim, see format.hpp) costs
+  // one more pass per padding claim that covers it.
   for (;;) {
-    const std::uint64_t room = st_->room_to_end(t);
-    pad = room < fs ? room : 0;
-    need = pad + fs;
-    if (t + need - head_cache_ > cap) {
-      head_cache_ = h.head.load(std::memory_order_acquire);
-      if (head_cache_ > t) {  // our view of tail is stale
-        const std::uint64_t fresh = h.tail.load(std::memory_order_acquire);
-        if (fresh < head_cache_ || fresh - head_cache_ > cap) return unclaimed(s, WriteResult::corrupt);
-        t = fresh;
-        continue;
+    // 1. Claim [t, t + need) with a CAS on tail, never past head + limit. The claim is
+    //    announced in our slot first, so the bridge always knows who holds a claim.
+    std::uint64_t t = h.tail.load(std::memory_order_relaxed);
+    std::uint64_t pad, need;
+    bool record;  // false: this claim only pads over a hole
+    for (;;) {
+      const std::uint64_t room = st_->room_to_end(t);
+      pad = room < fs ? room : 0;
+      record = true;
+      if (h.holes.load(std::memory_order_relaxed) != 0) {
+        if (const std::uint64_t e = st_->hole_end(t + pad, fs); e != 0) {
+          record = false;
+          if (pad == 0) pad = e - t;  // else: first the padding to the buffer end
+        }
       }
-      if (t - head_cache_ > cap) return unclaimed(s, WriteResult::corrupt);
-      if (t + need - head_cache_ > cap) {
-        if (count_full) h.full_events.fetch_add(1, std::memory_order_relaxed);
-        return unclaimed(s, WriteResult::full);
+      need = record ? pad + fs : pad;
+      if (t + need - head_cache_ > limit) {
+        head_cache_ = h.head.load(std::memory_order_acquire);
+        if (head_cache_ > t) {  // our view of tail is stale
+          const std::uint64_t fresh = h.tail.load(std::memory_order_acquire);
+          if (fresh < head_cache_ || fresh - head_cache_ > st_->capacity()) return unclaimed(s, WriteResult::corrupt);
+          t = fresh;
+          continue;
+        }
+        if (t - head_cache_ > st_->capacity()) return unclaimed(s, WriteResult::corrupt);
+        if (t + need - head_cache_ > limit) {
+          if (count_full) h.full_events.fetch_add(1, std::memory_order_relaxed);
+          return unclaimed(s, WriteResult::full);
+        }
       }
+      s.pending_len.store(need, std::memory_order_relaxed);
+      s.pending_pos.store(t, std::memory_order_release);
+      if (h.tail.compare_exchange_weak(t, t + need, std::memory_order_acq_rel, std::memory_order_relaxed)) break;
     }
-    s.pending_len.store(need, std::memory_order_relaxed);
-    s.pending_pos.store(t, std::memory_order_release);
-    if (h.tail.compare_exchange_weak(t, t + need, std::memory_order_acq_rel, std::memory_order_relaxed)) break;
+    // Data stores below must not become visible before the claim (live readers use tail to
+    // detect that a frame they copied was being overwritten).
+    std::atomic_thread_fence(std::memory_order_release);
+    if (auto hook = g_write_hook.load(std::memory_order_relaxed)) hook(WriteStage::claimed);
+
+    if (!record && pad < kFrameHeader) {  // an implicit pad: nothing to write
+      s.pending_pos.store(kNoClaim, std::memory_order_release);
+      continue;
+    }
+    // 2. Permission to write. The bridge revokes a claim that stays unwritten past
+    //    unblock_timeout (we stalled); then nothing may be stored into it any more.
+    std::uint64_t mine = t;
+    if (!s.pending_pos.compare_exchange_strong(mine, t | kWriting, std::memory_order_acq_rel)) return abandon(s);
+    if (auto hook = g_write_hook.load(std::memory_order_relaxed)) hook(WriteStage::writing);
+
+    // 3. A padding frame up to the end of the buffer or over a hole.
+    if (pad >= kFrameHeader) {
+      std::uint64_t v = st_->commit(t).load(std::memory_order_acquire);
+      if (v == commit_word(t, kAbandoned)) return abandon(s);
+      write_fields(*st_, t, FrameFields{static_cast<std::uint32_t>(pad - kFrameHeader), 0, 0, slot_, ts});
+      if (!st_->commit(t).compare_exchange_strong(v, commit_word(t, kCommitted))) return abandon(s);
+    }
+    if (!record) {
+      s.pending_pos.store(kNoClaim, std::memory_order_release);
+      continue;
+    }
+
+    // 4. Header and payload, then publish with a CAS: if the bridge gave our claim up while
+    //    we were stalled, the CAS fails and we report it instead of committing.
+    const std::uint64_t pos = t + pad;
+    std::uint64_t v = st_->commit(pos).load(std::memory_order_acquire);
+    if (v == commit_word(pos, kAbandoned)) return abandon(s);
+    write_fields(*st_, pos, FrameFields{static_cast<std::uint32_t>(n), type, 0, slot_, ts});
+    store_words(st_->at(pos) + kFrameHeader, payload, n);
+    if (auto hook = g_write_hook.load(std::memory_order_relaxed)) hook(WriteStage::written);
+    if (!st_->commit(pos).compare_exchange_strong(v, commit_word(pos, kCommitted))) return abandon(s);
+    s.pending_pos.store(kNoClaim, std::memory_order_release);
+
+    // Stats stay in our own cache line; the heartbeat costs nothing extra (ts is at hand).
+    ++records_;
+    s.records.store(records_, std::memory_order_relaxed);
+    if ((records_ & 1023) == 0) s.heartbeat_ns.store(ts, std::memory_order_relaxed);
+
+    // 5. Wake the bridge only if it sleeps (pairs with the seq_cst store in Consumer::wait).
+    if (h.consumer_sleeping.load(std::memory_order_seq_cst) != 0 &&
+        h.consumer_sleeping.exchange(0, std::memory_order_seq_cst) != 0) {
+      platform::futex_wake(&h.consumer_sleeping, 1);
+    }
+    return WriteResult::ok;
   }
-  // Data stores below must not become visible before the claim (live readers use tail to
-  // detect that a frame they copied was being overwritten).
-  std::atomic_thread_fence(std::memory_order_release);
-  if (auto hook = g_write_hook.load(std::memory_order_relaxed)) hook(WriteStage::claimed);
-
-  // 2. A padding frame up to the end of the buffer, if the record does not fit before it.
-  if (pad >= kFrameHeader) {
-    std::uint64_t v = st_->commit(t).load(std::memory_order_acquire);
-    if (v == commit_word(t, kAbandoned)) return abandon(s);
-    write_fields(*st_, t, FrameFields{static_cast<std::uint32_t>(pad - kFrameHeader), 0, 0, slot_, ts});
-    if (!st_->commit(t).compare_exchange_strong(v, commit_word(t, kCommitted))) return abandon(s);
-  }
-
-  // 3. Header and payload, then publish with a CAS: if the bridge gave our claim up while
-  //    we were stalled, the CAS fails and we report it instead of committing.
-  const std::uint64_t pos = t + pad;
-  std::uint64_t v = st_->commit(pos).load(std::memory_order_acquire);
-  if (v == commit_word(pos, kAbandoned)) return abandon(s);
-  write_fields(*st_, pos, FrameFields{static_cast<std::uint32_t>(n), type, 0, slot_, ts});
-  store_words(st_->at(pos) + kFrameHeader, payload, n);
-  if (auto hook = g_write_hook.load(std::memory_order_relaxed)) hook(WriteStage::written);
-  if (!st_->commit(pos).compare_exchange_strong(v, commit_word(pos, kCommitted))) return abandon(s);
-  s.pending_pos.store(kNoClaim, std::memory_order_release);
-
-  // Stats stay in our own cache line; the heartbeat costs nothing extra (ts is at hand).
-  ++records_;
-  s.records.store(records_, std::memory_order_relaxed);
-  if ((records_ & 1023) == 0) s.heartbeat_ns.store(ts, std::memory_order_relaxed);
-
-  // 4. Wake the bridge only if it sleeps (pairs with the seq_cst store in Consumer::wait).
-  if (h.consumer_sleeping.load(std::memory_order_seq_cst) != 0 &&
-      h.consumer_sleeping.exchange(0, std::memory_order_seq_cst) != 0) {
-    platform::futex_wake(&h.consumer_sleeping, 1);
-  }
-  return WriteResult::ok;
 }
 
 WriteResult ProducerCore::write_for(std::uint16_t type, const std::byte* payload, std::size_t n, std::int64_t ts,

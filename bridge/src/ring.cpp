@@ -70,6 +70,7 @@ void init_segment(void* ctx, std::byte* base, std::size_t size) {
   h->tail.store(a.start, std::memory_order_relaxed);
   for (auto& s : h->skips) s.pos.store(kNoClaim, std::memory_order_relaxed);
   for (auto& p : h->producers) p.pending_pos.store(kNoClaim, std::memory_order_relaxed);
+  for (auto& e : h->hole_table) e.pos.store(kNoClaim, std::memory_order_relaxed);
   std::memcpy(base + kHeaderSize, a.schema_text->data(), a.schema_text->size());
   h->version.store(pack_version(kFormatMajor, kFormatMinor), std::memory_order_release);
 }
@@ -128,8 +129,8 @@ std::string hex(const std::uint8_t* p, std::size_t n) {
 
 const char* check_frame(const RingState& r, std::uint64_t pos, const FrameFields& f) noexcept {
   const std::uint64_t room = r.room_to_end(pos);
-  if (f.type == 0) {  // padding: must run exactly to the end of the buffer
-    return std::uint64_t{kFrameHeader} + f.length == room ? nullptr : "padding frame does not end at the buffer end";
+  if (f.type == 0) {  // padding: to the end of the buffer, or over a hole
+    return frame_size(f.length) <= room ? nullptr : "padding frame crosses the end of the buffer";
   }
   if (f.length > r.max_record()) return "length exceeds the ring's max_record";
   if (frame_size(f.length) > room) return "frame crosses the end of the buffer";
@@ -146,7 +147,7 @@ std::uint64_t next_boundary(const RingState& r, std::uint64_t from, std::uint64_
   // Claims in flight were announced in the producer table before they were made.
   for (std::uint32_t i = 0; i < kMaxProducers; ++i) {
     const auto& s = r.slot(i);
-    const std::uint64_t p = s.pending_pos.load(std::memory_order_acquire);
+    const std::uint64_t p = claim_pos(s.pending_pos.load(std::memory_order_acquire));
     if (p != kNoClaim && p > from && p < best && p % 8 == 0) best = p;
   }
   // Committed or abandoned frames carry their own position.
@@ -299,10 +300,13 @@ RingStats Ring::stats() const {
     p.heartbeat_ns = slot.heartbeat_ns.load(rlx);
     p.records = slot.records.load(rlx);
     p.drops = slot.drops.load(rlx);
-    p.pending_pos = slot.pending_pos.load(rlx);
-    p.pending = p.pending_pos != detail::kNoClaim;
+    const auto pending = slot.pending_pos.load(rlx);
+    p.pending_pos = detail::claim_pos(pending);
+    p.pending = pending != detail::kNoClaim;
+    p.writing = p.pending && (pending & detail::kWriting) != 0;
     s.producers.push_back(p);
   }
+  s.holes = h.holes.load(rlx);
   s.schema_types = state_->schema().types().size();
   return s;
 }

@@ -57,6 +57,8 @@ inline bool wait_stopped(pid_t pid) {
 
 #include <fcntl.h>
 
+#include <algorithm>
+
 #include <string>
 #include <vector>
 
@@ -98,6 +100,24 @@ inline std::chrono::milliseconds cpu_time(pid_t pid) {
   }
   const long ticks = ::sysconf(_SC_CLK_TCK);
   return std::chrono::milliseconds((utime + stime) * 1000 / static_cast<unsigned long long>(ticks));
+}
+
+/// The state letter of /proc/<pid>/stat ('R', 'S', 'T' stopped, 'Z'...), or 0 if gone.
+inline char process_state(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto close = stat.rfind(')');
+  return close != std::string::npos && close + 2 < stat.size() ? stat[close + 2] : '\0';
+}
+
+/// The children of a process (from /proc/<pid>/task/<pid>/children), in pid order.
+inline std::vector<pid_t> children_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+  std::vector<pid_t> out;
+  long v = 0;
+  while (in >> v) out.push_back(static_cast<pid_t>(v));
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 /// Non-blocking check: the child's exit code if it has exited, else -1 (still running).

@@ -1,4 +1,4 @@
-// ringlite ring format, version 1.0. Changing any struct, offset or constant in this file
+// ringlite ring format, version 2.0. Changing any struct, offset or constant in this file
 // changes the on-segment format: bump kFormatMajor (incompatible) or kFormatMinor.
 //
 // A segment is laid out as
@@ -21,11 +21,29 @@
 // Frames are 8-byte aligned and never cross the end of the buffer: a claim that would is
 // preceded by a padding frame (type 0) up to the end, or, when fewer than
 // sizeof(FrameHeader) bytes remain, by an implicit pad that has no header at all. Every
-// multiple of capacity is therefore a frame boundary.
+// multiple of capacity is therefore a frame boundary. Padding frames also cover holes
+// (below), anywhere in the buffer; only their commit and length words are ever read.
 //
 // The commit word carries the frame's own position (low 3 bits: state), so bytes left over
 // from an earlier lap can never look committed at the current position, and consumed space
 // never needs zeroing.
+//
+// Stalled producers. A producer announces each claim in its producer slot before it makes
+// it (pending_pos), and after winning the claim asks for permission to write with one CAS
+// on its own slot: pending_pos p -> p | kWriting. The consumer, when a claim stays
+// uncommitted past unblock_timeout, revokes it with a CAS p -> kNoClaim: a producer that
+// has not started writing then never will (its CAS fails and it reports `abandoned`), so
+// the space is reused at once. A producer that was already writing may still store into
+// its claim when it wakes up. Its claim becomes a *hole*: the consumer lists it in the
+// hole table, and producers claiming that part of the buffer in later laps cover it with a
+// padding frame instead of writing records into it, so head moves on and nobody waits for
+// the stalled producer. The hole is lifted once its producer has noticed (withdrawn its
+// announcement) or died. A padding frame never starts within kHoleMargin bytes before a
+// hole, so the stalled producer's late stores can only land in a padding frame's body or
+// its producer/ts words, which nobody reads; producers therefore keep kClaimGuard bytes
+// before head + capacity unclaimed, so claims made before a hole was known end early
+// enough too. (Not covered: a claim in flight at a lap start, whose first frame must sit
+// at offset 0. Its space stays held while its live producer is stalled, as in format 1.)
 #pragma once
 
 #include <atomic>
@@ -38,7 +56,7 @@ namespace ringlite::detail {
 static_assert(std::endian::native == std::endian::little, "the ring format is little-endian");
 
 inline constexpr std::uint64_t kMagic = 0x4554494C474E4952ull;  // "RINGLITE" little-endian
-inline constexpr std::uint32_t kFormatMajor = 1;
+inline constexpr std::uint32_t kFormatMajor = 2;
 inline constexpr std::uint32_t kFormatMinor = 0;
 inline constexpr std::uint32_t kHeaderSize = 4096;
 inline constexpr std::uint32_t kMaxProducers = 48;
@@ -47,6 +65,19 @@ inline constexpr std::uint32_t kMaxSchemaBytes = 1u << 20;
 inline constexpr std::uint64_t kMinCapacity = 4096;
 inline constexpr std::uint64_t kMaxCapacity = 64ull << 30;
 inline constexpr std::uint64_t kNoClaim = ~0ull;
+/// In a producer slot's pending_pos: the claimant has permission to write (see above).
+inline constexpr std::uint64_t kWriting = 1;
+/// Bytes before a hole that no frame may start in (a padding frame's commit and length
+/// words must lie outside the stalled producer's reach) and that producers keep unclaimed
+/// before head + capacity.
+inline constexpr std::uint64_t kHoleMargin = 16;
+inline constexpr std::uint64_t kClaimGuard = kHoleMargin;
+inline constexpr std::uint32_t kMaxHoles = 16;
+
+/// The position part of a pending_pos word (kNoClaim stays kNoClaim).
+constexpr std::uint64_t claim_pos(std::uint64_t pending) {
+  return pending == kNoClaim ? kNoClaim : pending & ~kWriting;
+}
 
 constexpr std::uint32_t pack_version(std::uint32_t major, std::uint32_t minor) {
   return (major << 16) | minor;
@@ -90,7 +121,8 @@ struct ProducerSlot {
   std::uint64_t reserved;                  //  8
   std::atomic<std::int64_t> attached_ns;   // 16: when the owner registered (realtime)
   std::atomic<std::int64_t> heartbeat_ns;  // 24: last activity, refreshed every few writes
-  std::atomic<std::uint64_t> pending_pos;  // 32: start of the claim in flight, kNoClaim if none
+  std::atomic<std::uint64_t> pending_pos;  // 32: start of the claim in flight (| kWriting once
+                                           //     allowed to write), kNoClaim if none
   std::atomic<std::uint64_t> pending_len;  // 40: its length (pad + frame)
   std::atomic<std::uint64_t> records;      // 48: records committed by this owner
   std::atomic<std::uint64_t> drops;        // 56: records this owner dropped on a full ring
@@ -114,6 +146,17 @@ struct SkipEntry {
   std::atomic<std::uint64_t> end;  // first position after the skipped range
 };
 static_assert(sizeof(SkipEntry) == 16);
+
+/// A claim of a stalled, live producer that was abandoned while it was writing: producers
+/// leave [pos, end) (at the same buffer offsets, in every later lap) to padding frames.
+/// Written only by the consumer (pos last, with release; kNoClaim = unused); read by
+/// producers when RingHeader::holes is not 0, and validated on every read.
+struct HoleEntry {
+  std::atomic<std::uint64_t> pos;   // claim start (kNoClaim: unused)
+  std::atomic<std::uint64_t> end;   // claim end, in the same lap
+  std::atomic<std::uint64_t> slot;  // the stalled producer's slot
+};
+static_assert(sizeof(HoleEntry) == 24);
 
 /// The ring header, the first 4096 bytes of the segment.
 ///
@@ -149,7 +192,10 @@ struct RingHeader {
   alignas(64) std::atomic<std::uint64_t> head;  // 128: consumer's durable position
   std::uint8_t pad_head[56];
   alignas(64) std::atomic<std::uint64_t> tail;  // 192: end of the last claim
-  std::uint8_t pad_tail[56];
+  // Active entries in the hole table, on tail's line: producers read it on every claim
+  // from the line they have just CASed; the consumer writes it only when holes change.
+  std::atomic<std::uint32_t> holes;             // 200
+  std::uint8_t pad_tail[52];
 
   // --- wakeups (futex words) ---
   alignas(64) std::atomic<std::uint32_t> consumer_sleeping;  // 256: 1 while the consumer sleeps
@@ -175,7 +221,8 @@ struct RingHeader {
   std::atomic<std::uint64_t> reserved2;                   // 440
 
   SkipEntry skips[kMaxSkips];                             // 448..576
-  std::uint8_t reserved3[1024 - 576];                     // 576..1024
+  HoleEntry hole_table[kMaxHoles];                        // 576..960
+  std::uint8_t reserved3[1024 - 960];                     // 960..1024
 
   ProducerSlot producers[kMaxProducers];                  // 1024..4096
 };
@@ -186,6 +233,7 @@ static_assert(offsetof(RingHeader, head) == 128 && offsetof(RingHeader, tail) ==
 static_assert(offsetof(RingHeader, consumer_sleeping) == 256);
 static_assert(offsetof(RingHeader, bridge_owner) == 320 && offsetof(RingHeader, full_events) == 384);
 static_assert(offsetof(RingHeader, skips) == 448 && offsetof(RingHeader, producers) == 1024);
+static_assert(offsetof(RingHeader, holes) == 200 && offsetof(RingHeader, hole_table) == 576);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
 

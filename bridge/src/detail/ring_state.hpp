@@ -51,6 +51,33 @@ class RingState {
   std::byte* at(std::uint64_t pos) const noexcept { return data_ + (pos & mask_); }
 
   ProducerSlot& slot(std::uint32_t i) const noexcept { return header_->producers[i]; }
+  HoleEntry& hole(std::uint32_t i) const noexcept { return header_->hole_table[i]; }
+
+  /// The buffer offsets [o, o + len) of a hole entry's claim, if the entry describes one
+  /// the protocol can produce: inside one lap, not at a lap start, at most half the buffer.
+  /// Entries are untrusted shared memory; anything else is ignored.
+  bool hole_span(std::uint64_t pos, std::uint64_t end, std::uint64_t& o, std::uint64_t& len) const noexcept {
+    if (pos == kNoClaim || pos % 8 != 0 || end <= pos || end - pos > capacity_ / 2) return false;
+    o = pos & mask_;
+    len = end - pos;
+    return o >= kFrameHeader && o + len <= capacity_;
+  }
+  /// Where the hole that a record frame at [r, r + fs) would run into ends, or 0 when no
+  /// hole is in the way (the producer then covers [r, that end) with padding instead).
+  /// A frame may not end within kHoleMargin bytes before a hole either, so that the frame
+  /// after it can still be a padding frame whose commit and length words lie outside it.
+  std::uint64_t hole_end(std::uint64_t r, std::uint64_t fs) const noexcept {
+    const std::uint64_t off = r & mask_;
+    for (const auto& e : header_->hole_table) {
+      const std::uint64_t p = e.pos.load(std::memory_order_acquire);
+      if (p == kNoClaim) continue;
+      const std::uint64_t end = e.end.load(std::memory_order_relaxed);
+      std::uint64_t o = 0, len = 0;
+      if (e.pos.load(std::memory_order_acquire) != p || !hole_span(p, end, o, len)) continue;
+      if (off < o + len && off + fs + kHoleMargin > o) return r - off + o + len;
+    }
+    return 0;
+  }
 
   /// Looks up the skip table: where the range the consumer skipped at `pos` ends, or 0.
   std::uint64_t skip_end(std::uint64_t pos) const noexcept {
