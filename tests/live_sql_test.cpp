@@ -582,3 +582,29 @@ TEST_SUITE("live_sql") {
 #endif
   }
 }
+
+TEST_SUITE("live_sql") {
+  TEST_CASE("a scan over a ring whose tail turns impossible fails with an error naming the ring") {
+    RingGuard g{ring_config("hostile_live")};
+    const Ring ring = Ring::create(g.config, demo_schema());
+    {
+      Producer p(ring);
+      auto w = p.writer<Sensor>("sensor");
+      for (int k = 0; k < 10; ++k) REQUIRE(w.try_write(make_sensor(k)) == WriteResult::ok);
+    }
+    SQLite::Database db(":memory:");
+    attach_live(db, Ring::open(g.config, Ring::Access::read_only));
+    CHECK(db.execAndGet("SELECT count(*) FROM live.sensor").getInt() == 10);
+    {
+      RawSegment raw(g.config);
+      raw.header().tail.store(~0ull - 7);
+    }
+    try {
+      (void)db.execAndGet("SELECT count(*) FROM live.sensor");
+      FAIL("a scan of an impossible tail returned");
+    } catch (const SQLite::Exception& e) {
+      CHECK(std::string(e.what()).find("impossible") != std::string::npos);
+      CHECK(std::string(e.what()).find(g.config.name) != std::string::npos);
+    }
+  }
+}

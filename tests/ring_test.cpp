@@ -39,23 +39,6 @@ struct Tagged {
   static constexpr const char* kRingliteLayout = "sensor{a:INT64@0}size=80,align=8";
 };
 
-// Maps a ring's whole segment read-write, behind the library's back, to damage it.
-struct RawSegment {
-  void* addr = nullptr;
-  std::size_t size = 0;
-  explicit RawSegment(const RingConfig& c) {
-    const int fd = ::shm_open(("/ringlite." + c.name).c_str(), O_RDWR, 0);
-    REQUIRE(fd >= 0);
-    size = static_cast<std::size_t>(::lseek(fd, 0, SEEK_END));
-    addr = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    ::close(fd);
-    REQUIRE(addr != MAP_FAILED);
-  }
-  ~RawSegment() { ::munmap(addr, size); }
-  detail::RingHeader& header() { return *static_cast<detail::RingHeader*>(addr); }
-  std::byte* bytes() { return static_cast<std::byte*>(addr); }
-};
-
 std::size_t drain(Consumer& c, Batch& b, std::size_t max = 1'000'000) {
   b.clear();
   REQUIRE(c.poll(b, max) == PollStatus::ok);

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <optional>
 #include <thread>
 
 #include "commands.hpp"
@@ -38,7 +39,7 @@ struct Opts {
 class Printer {
  public:
   Printer(const Schema& schema, const RecordType* only, Format format)
-      : schema_(schema), only_(only), format_(format), out_(make_writer(format, stdout)) {
+      : schema_(&schema), only_(only), format_(format), out_(make_writer(format, stdout)) {
     if (only_ != nullptr) {
       out_->columns(names(*only_));
     } else if (format_ == Format::table) {
@@ -48,12 +49,12 @@ class Printer {
 
   /// True for records this tail shows (right type, valid bytes).
   bool wanted(const LiveRecord& r) const {
-    const RecordType* t = only_ ? only_ : schema_.find(r.type);
+    const RecordType* t = only_ ? only_ : schema_->find(r.type);
     return t != nullptr && r.type == t->id && check_record(*t, r.payload).empty();
   }
 
   void print(const LiveRecord& r) {
-    const RecordType& t = only_ ? *only_ : *schema_.find(r.type);
+    const RecordType& t = only_ ? *only_ : *schema_->find(r.type);
     const bool record_column = only_ == nullptr && format_ == Format::table;
     const bool type_column = only_ == nullptr;
     const std::size_t n = (type_column ? 1 : 0) + 3 + (record_column ? 1 : t.fields.size());
@@ -87,6 +88,12 @@ class Printer {
 
   void flush() { out_->flush(); }
 
+  /// Reads records of `schema` from now on (an equal schema of a re-created ring).
+  void rebind(const Schema& schema) {
+    schema_ = &schema;
+    if (only_ != nullptr) only_ = schema.find(only_->name);
+  }
+
  private:
   static std::vector<std::string> names(const RecordType& t) {
     std::vector<std::string> v{"seq", "ts_ns", "producer"};
@@ -94,7 +101,7 @@ class Printer {
     return v;
   }
 
-  const Schema& schema_;
+  const Schema* schema_;
   const RecordType* only_;
   Format format_;
   std::unique_ptr<RowWriter> out_;
@@ -102,6 +109,44 @@ class Printer {
   Cell field_;
   std::uint16_t last_type_ = 0;
 };
+
+[[noreturn]] void damaged(const Ring& ring, const std::string& why) {
+  throw Error(Errc::corrupt, fmt::format("cannot tail {}: {}", ring.display(), why));
+}
+
+/// Called when `reader` has caught up: a reader of the ring now under its name when that
+/// is another ring (the old one was removed, and perhaps re-created), reading from its
+/// oldest record; nothing while the name still leads to `reader`'s ring or to nothing.
+/// Says on stderr what happened, once. Throws when the ring was truncated, or when the new
+/// ring's schema differs (the columns printed so far would not fit it).
+std::optional<LiveReader> follow_name(const LiveReader& reader, const RingConfig& config, bool& waiting) {
+  const Ring& ring = reader.ring();
+  if (ring.truncated()) damaged(ring, "ring segment truncated (it was shrunk behind ringlite's back)");
+  if (ring.name_state() == Ring::NameState::current) return std::nullopt;
+  std::optional<LiveReader> fresh;
+  try {
+    fresh.emplace(Ring::open(config, Ring::Access::read_only));
+  } catch (const Error& e) {
+    if (e.code() != Errc::not_found) throw;
+  }
+  if (!fresh || fresh->ring().name_state() != Ring::NameState::current) {
+    if (!waiting) {
+      fmt::print(stderr, "ringlite: {} was removed; waiting for a ring of that name\n", ring.display());
+      std::fflush(stderr);
+    }
+    waiting = true;
+    return std::nullopt;
+  }
+  if (!(fresh->ring().schema() == ring.schema())) {
+    damaged(ring, "it was re-created with another schema (run tail again to read the new one)");
+  }
+  fmt::print(stderr, "ringlite: {} was {}; following the new ring (id {})\n", ring.display(),
+             waiting ? "created again" : "removed and created again", fresh->ring().stats().ring_id);
+  std::fflush(stderr);
+  waiting = false;
+  fresh->seek_oldest();
+  return fresh;
+}
 
 int run(const Opts& o) {
   const Format format = parse_format(o.format);
@@ -133,8 +178,19 @@ int run(const Opts& o) {
   std::size_t next_slot = 0;
   LiveRecord rec;
   bool pending = false;
-  while (o.last > 0 || o.follow) {
-    if (reader.next(rec) != ReadStatus::ok) break;
+  // Reads one record; a damaged ring ends the command (exit 1) instead of being waited on.
+  const auto next = [&] {
+    const ReadStatus r = reader.next(rec);
+    if (r == ReadStatus::corrupt || r == ReadStatus::truncated) {
+      printer.flush();
+      damaged(reader.ring(), r == ReadStatus::truncated
+                                 ? std::string("ring segment truncated (it was shrunk behind ringlite's back)")
+                                 : fmt::format("its tail {} is impossible (damaged ring header)", reader.tail()));
+    }
+    return r == ReadStatus::ok;
+  };
+  while ((o.last > 0 || o.follow) && !stopped.load()) {
+    if (!next()) break;
     if (rec.seq >= stop) {
       pending = true;
       break;
@@ -154,9 +210,13 @@ int run(const Opts& o) {
 
   if (pending && printer.wanted(rec)) printer.print(rec);
   std::uint64_t lost = reader.lost_bytes();
+  // Caught up, tail looks now and then whether the ring is still there: one removed (or
+  // re-created, by a bridge restart say) is followed by name, like `tail -F` follows a file.
+  auto next_look = std::chrono::steady_clock::now();
+  bool waiting = false;
   while (!stopped.load()) {
     int batch = 0;
-    while (batch < 4096 && reader.next(rec) == ReadStatus::ok) {
+    while (batch < 4096 && next()) {
       ++batch;
       if (printer.wanted(rec)) printer.print(rec);
     }
@@ -168,9 +228,19 @@ int run(const Opts& o) {
     }
     if (batch > 0) {
       printer.flush();
-    } else {
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      continue;
     }
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= next_look) {
+      next_look = now + std::chrono::milliseconds(250);
+      if (auto fresh = follow_name(reader, cfg.ring, waiting)) {
+        printer.rebind(fresh->ring().schema());
+        reader = std::move(*fresh);
+        lost = reader.lost_bytes();
+        continue;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   printer.flush();
   return kExitOk;

@@ -291,6 +291,7 @@ void ConsumerCore::lift_holes() noexcept {
 }
 
 PollStatus ConsumerCore::poll(Batch& b, std::size_t max_frames) noexcept {
+  if (st_->truncated()) return PollStatus::truncated;
   auto& h = st_->header();
   const std::uint64_t tail = h.tail.load(std::memory_order_acquire);
   const std::uint64_t cap = st_->capacity();
@@ -316,6 +317,11 @@ PollStatus ConsumerCore::poll(Batch& b, std::size_t max_frames) noexcept {
         const auto off = b.arena.size();
         b.arena.resize(off + f.length);
         std::memcpy(b.arena.data() + off, st_->at(pos_) + kFrameHeader, f.length);
+        if (st_->truncated()) {  // this copy may have read the zeros that replaced lost pages
+          b.arena.resize(off);
+          b.end = pos_;
+          return PollStatus::truncated;
+        }
         b.frames.push_back(Frame{pos_, f.type, f.producer, f.ts_ns, static_cast<std::uint32_t>(off), f.length});
         ++n;
       }
@@ -334,7 +340,8 @@ PollStatus ConsumerCore::poll(Batch& b, std::size_t max_frames) noexcept {
   b.end = pos_;
   h.consumed.fetch_add(n, std::memory_order_relaxed);
   h.bridge_position.store(pos_, std::memory_order_relaxed);
-  return PollStatus::ok;
+  // A lost page reads as zeros: uncommitted, so the loop above stopped there.
+  return st_->truncated() ? PollStatus::truncated : PollStatus::ok;
 }
 
 void ConsumerCore::advance(std::uint64_t pos) noexcept {
@@ -379,6 +386,9 @@ bool ConsumerCore::frame_ready(std::uint64_t p) const noexcept {
 }
 
 bool ConsumerCore::wait(std::chrono::nanoseconds timeout) noexcept {
+  // Idle is when a truncated segment could go unnoticed (nothing touches the lost part):
+  // one fstat per wait; poll() then reports it.
+  if (st_->check_truncated()) return true;
   auto& h = st_->header();
   std::uint64_t p = pos_;
   if (st_->room_to_end(p) < kFrameHeader) p += st_->room_to_end(p);

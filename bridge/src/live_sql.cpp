@@ -160,18 +160,26 @@ struct LiveCursor : sqlite3_vtab_cursor {
     frames = 0;
   }
 
-  /// Moves to the next record of this type inside the bounds, or to eof.
-  void advance() noexcept {
+  /// Moves to the next record of this type inside the bounds, or to eof. False when the
+  /// ring turned out damaged (then the scan ends with an error, not with fewer rows).
+  bool advance() noexcept {
     for (;;) {
-      if (reader.next(rec) != ReadStatus::ok) break;
+      const ReadStatus r = reader.next(rec);
+      if (r == ReadStatus::corrupt || r == ReadStatus::truncated) {
+        eof = true;
+        damage = r;
+        return false;
+      }
+      if (r != ReadStatus::ok) break;
       ++frames;
       if (rec.seq >= stop) break;
       if (rec.type != type->id || rec.seq < lo) continue;
       if (rec.ts_ns < ts.lo || rec.ts_ns > ts.hi) continue;
       if (!check_record(*type, rec.payload).empty()) continue;  // untrusted bytes: skip
-      return;
+      return true;
     }
     eof = true;
+    return true;
   }
 
   LiveReader reader;
@@ -181,6 +189,7 @@ struct LiveCursor : sqlite3_vtab_cursor {
   std::uint64_t stop = 0;  // first seq not wanted: min(tail at start, upper bound + 1)
   Range ts;
   bool eof = true;
+  ReadStatus damage = ReadStatus::ok;  // why the scan failed, when it did
   std::uint64_t frames = 0;
 };
 
@@ -330,6 +339,19 @@ int x_close(sqlite3_vtab_cursor* cur) {
   return SQLITE_OK;
 }
 
+// The scan met a damaged ring: fail the statement, naming the ring, rather than return
+// fewer rows as if that were all.
+int corrupt_ring(sqlite3_vtab_cursor* base) {
+  auto* table = static_cast<LiveTable*>(base->pVtab);
+  const auto& c = *static_cast<LiveCursor*>(base);
+  sqlite3_free(table->zErrMsg);
+  const std::string why = c.damage == ReadStatus::truncated
+                              ? "ring segment truncated (it was shrunk behind ringlite's back)"
+                              : fmt::format("its tail {} is impossible (damaged ring header)", c.reader.tail());
+  table->zErrMsg = sqlite3_mprintf("cannot read %s: %s", table->ring.display().c_str(), why.c_str());
+  return SQLITE_CORRUPT_VTAB;
+}
+
 int x_filter(sqlite3_vtab_cursor* base, int, const char* plan, int argc, sqlite3_value** argv) {
   auto& c = *static_cast<LiveCursor*>(base);
   c.flush_count();
@@ -351,13 +373,11 @@ int x_filter(sqlite3_vtab_cursor* base, int, const char* plan, int argc, sqlite3
   } else {
     c.reader.seek_oldest();
   }
-  c.advance();
-  return SQLITE_OK;
+  return c.advance() ? SQLITE_OK : corrupt_ring(base);
 }
 
 int x_next(sqlite3_vtab_cursor* base) {
-  static_cast<LiveCursor*>(base)->advance();
-  return SQLITE_OK;
+  return static_cast<LiveCursor*>(base)->advance() ? SQLITE_OK : corrupt_ring(base);
 }
 
 int x_eof(sqlite3_vtab_cursor* base) { return static_cast<LiveCursor*>(base)->eof ? 1 : 0; }

@@ -105,6 +105,7 @@ WriteResult ProducerCore::try_write(std::uint16_t type, const std::byte* payload
   if (slot_ == kNoSlot) return WriteResult::closed;
   auto& h = st_->header();
   if (std::atomic_ref<std::uint32_t>(h.flags).load(std::memory_order_relaxed) & 1u) return WriteResult::closed;
+  if (st_->truncated()) return WriteResult::corrupt;
   if (n > st_->max_record()) return WriteResult::too_large;
   if (ts == 0) ts = platform::realtime_ns();
   const std::uint64_t limit = st_->capacity() - kClaimGuard;  // claims end by head + limit
@@ -185,6 +186,7 @@ WriteResult ProducerCore::try_write(std::uint16_t type, const std::byte* payload
     if (auto hook = g_write_hook.load(std::memory_order_relaxed)) hook(WriteStage::written);
     if (!st_->commit(pos).compare_exchange_strong(v, commit_word(pos, kCommitted))) return abandon(s);
     s.pending_pos.store(kNoClaim, std::memory_order_release);
+    if (st_->truncated()) return WriteResult::corrupt;  // it went into pages that are gone
 
     // Stats stay in our own cache line; the heartbeat costs nothing extra (ts is at hand).
     ++records_;

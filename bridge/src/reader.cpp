@@ -8,6 +8,10 @@
 namespace ringlite {
 namespace detail {
 
+inline constexpr std::uint64_t kMaxStream = std::uint64_t{1} << 62;
+// How often one next() may find itself lapped before it returns (empty) to its caller.
+inline constexpr int kMaxLapsPerCall = 4;
+
 class ReaderCore {
  public:
   explicit ReaderCore(Ring ring) : ring_(std::move(ring)), st_(ring_.state().get()) {
@@ -20,9 +24,16 @@ class ReaderCore {
   void seek_from(std::uint64_t lo) noexcept;
   void seek(std::uint64_t seq) noexcept;
   std::uint64_t tail() const noexcept { return st_->header().tail.load(std::memory_order_acquire); }
+  /// A tail a real ring can have: aligned, at or after the start position, and not further
+  /// along than any stream could get (2^62 bytes: centuries at memory speed). Anything
+  /// else is a damaged header, and positions computed from it could wrap around.
+  bool plausible(std::uint64_t t) const noexcept {
+    return t % 8 == 0 && t >= start_ && t - start_ <= kMaxStream;
+  }
   /// The lowest position still retained, plus `margin` bytes of headroom.
   std::uint64_t oldest_start(std::uint64_t margin) const noexcept {
     const std::uint64_t t = tail();
+    if (!plausible(t)) return start_;
     const std::uint64_t cap = st_->capacity();
     const std::uint64_t lo = t - start_ < cap ? start_ : t - cap;
     return std::min(t, lo + margin);
@@ -66,9 +77,15 @@ std::uint64_t ReaderCore::frame_end(std::uint64_t p, std::uint64_t t) const noex
 // Positions are frame boundaries only where the writers put them: find the first
 // position >= lo from which a chain of valid frames reaches the next lap boundary (every
 // lap boundary is a frame boundary), so we never start in the middle of a frame.
+//
+// The work is bounded by the distance to that boundary: at most two frame lookups per
+// 8-byte word on average. A ring holds a chain from near `lo` (so it is found within a
+// frame's length); damaged or hostile memory that looks like many broken chains runs out
+// of budget, and the scan settles on the boundary itself.
 void ReaderCore::seek_from(std::uint64_t lo) noexcept {
   const std::uint64_t t = tail();
-  lo = align8(lo);
+  if (!plausible(t)) return;  // next() reports it
+  lo = std::max(align8(std::min(lo, t)), t - std::min(t - start_, st_->capacity()));
   if (lo >= t) {
     pos_ = t;
     return;
@@ -78,9 +95,11 @@ void ReaderCore::seek_from(std::uint64_t lo) noexcept {
     pos_ = lo;
     return;
   }
-  for (std::uint64_t q = lo; q < boundary; q += 8) {
+  std::uint64_t budget = 2 * ((boundary - lo) / 8) + 64;
+  for (std::uint64_t q = lo; q < boundary && budget > 0; q += 8) {
     std::uint64_t p = q;
-    while (p < boundary) {
+    while (p < boundary && budget > 0) {
+      --budget;
       const std::uint64_t e = frame_end(p, t);
       if (e == 0) break;
       p = e;
@@ -100,6 +119,7 @@ void ReaderCore::seek(std::uint64_t seq) noexcept {
   const std::uint64_t lap_start = seq & ~st_->mask();
   seek_from(lap_start > oldest ? lap_start : oldest);
   const std::uint64_t t = tail();
+  if (!plausible(t)) return;
   if (seq >= t) {
     pos_ = t;
     return;
@@ -113,10 +133,20 @@ void ReaderCore::seek(std::uint64_t seq) noexcept {
 
 ReadStatus ReaderCore::next(LiveRecord& out) noexcept {
   const std::uint64_t cap = st_->capacity();
+  // Every turn either returns, moves pos_ forward (at most one lap: pos_ < tail <= pos_ +
+  // capacity), or re-seeks after being lapped, which a call does only a few times.
+  int laps = 0;
   for (;;) {
+    if (st_->truncated()) return ReadStatus::truncated;
     const std::uint64_t t = tail();
-    if (pos_ >= t) return ReadStatus::empty;
+    if (!plausible(t)) return ReadStatus::corrupt;
+    if (pos_ >= t) {
+      // Behind a tail that went backwards (a re-created ring's, or a damaged one)?
+      if (pos_ > t) pos_ = t;
+      return ReadStatus::empty;
+    }
     if (t - pos_ > cap) {
+      if (++laps > kMaxLapsPerCall) return ReadStatus::empty;
       lapped(t);
       continue;
     }
@@ -131,7 +161,9 @@ ReadStatus ReaderCore::next(LiveRecord& out) noexcept {
       pos_ = end > pos_ && end <= t ? end : next_boundary(*st_, pos_, t);
       continue;
     }
-    if (c1 != commit_word(pos_, kCommitted)) return ReadStatus::empty;  // still being written
+    if (c1 != commit_word(pos_, kCommitted)) {  // still being written, or its page is gone
+      return st_->truncated() ? ReadStatus::truncated : ReadStatus::empty;
+    }
 
     // Copy first, then check nobody overwrote it: the commit word is unchanged and no
     // producer has claimed the space one lap ahead (producers claim before writing).
@@ -142,7 +174,9 @@ ReadStatus ReaderCore::next(LiveRecord& out) noexcept {
     std::atomic_thread_fence(std::memory_order_acquire);
     const std::uint64_t c2 = st_->commit(pos_).load(std::memory_order_relaxed);
     const std::uint64_t t2 = st_->header().tail.load(std::memory_order_relaxed);
+    if (st_->truncated()) return ReadStatus::truncated;  // the copy may hold zeros
     if (c2 != c1 || t2 > pos_ + cap) {
+      if (++laps > kMaxLapsPerCall) return ReadStatus::empty;
       lapped(t2);
       continue;
     }

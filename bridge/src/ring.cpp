@@ -254,9 +254,22 @@ std::uint32_t Ring::max_record() const noexcept { return state_->max_record(); }
 const std::string& Ring::display() const noexcept { return state_->display(); }
 bool Ring::writable() const noexcept { return state_->writable(); }
 std::uint64_t Ring::drops() const noexcept { return state_->header().drops.load(std::memory_order_relaxed); }
+bool Ring::truncated() const noexcept { return state_->check_truncated(); }
+
+Ring::NameState Ring::name_state() const noexcept {
+  const auto now = detail::platform::segment_id(state_->name());
+  if (now == detail::platform::SegmentId{}) return NameState::removed;
+  if (!(now == state_->mapping().id())) return NameState::replaced;
+  // Ring::remove marks a ring closed just before it unlinks the name.
+  const bool closed = std::atomic_ref<std::uint32_t>(state_->header().flags).load(std::memory_order_relaxed) & 1u;
+  return closed ? NameState::removed : NameState::current;
+}
 
 RingStats Ring::stats() const {
   namespace pf = detail::platform;
+  if (state_->check_truncated()) {
+    throw Error(Errc::corrupt, fmt::format("cannot read {}: {}", state_->display(), state_->truncation()));
+  }
   const auto& h = state_->header();
   constexpr auto rlx = std::memory_order_relaxed;
   RingStats s;

@@ -2,9 +2,16 @@
 // guard that removes the ring when the test ends.
 #pragma once
 
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cstdint>
 #include <cstring>
 #include <string>
+
+#include "detail/format.hpp"
 
 #include "ringlite/config.hpp"
 #include "ringlite/error.hpp"
@@ -50,6 +57,26 @@ struct RingGuard {
     } catch (const Error&) {
     }
   }
+};
+
+/// Maps a ring's whole segment read-write, behind the library's back, to damage it.
+struct RawSegment {
+  void* addr = nullptr;
+  std::size_t size = 0;
+  explicit RawSegment(const RingConfig& c) {
+    const int fd = c.file.empty() ? ::shm_open(("/ringlite." + c.name).c_str(), O_RDWR, 0)
+                                  : ::open(c.file.c_str(), O_RDWR | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    size = static_cast<std::size_t>(::lseek(fd, 0, SEEK_END));
+    addr = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    ::close(fd);
+    REQUIRE(addr != MAP_FAILED);
+  }
+  RawSegment(const RawSegment&) = delete;
+  RawSegment& operator=(const RawSegment&) = delete;
+  ~RawSegment() { ::munmap(addr, size); }
+  detail::RingHeader& header() { return *static_cast<detail::RingHeader*>(addr); }
+  std::byte* bytes() { return static_cast<std::byte*>(addr); }
 };
 
 inline Sensor make_sensor(std::int32_t k) {

@@ -59,6 +59,8 @@ struct Batch {
 enum class PollStatus : std::uint8_t {
   ok,       ///< frames or gaps were added (or the ring is simply empty)
   corrupt,  ///< the ring's cursors are inconsistent; nothing can be read safely
+  truncated,  ///< the segment was shrunk behind ringlite's back; the batch holds what was
+              ///< read intact before that, nothing more can be read
 };
 
 namespace detail {

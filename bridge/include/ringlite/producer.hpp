@@ -25,7 +25,7 @@ enum class WriteResult : std::uint8_t {
   full,       ///< no space (the bridge is behind): retry later, or use write()
   too_large,  ///< the record exceeds the ring's max_record: never fits
   closed,     ///< the producer was closed or the ring removed
-  corrupt,    ///< the ring's cursors are inconsistent: stop writing to it
+  corrupt,    ///< the ring is damaged (inconsistent cursors, a truncated segment): stop
   abandoned,  ///< this producer stalled past unblock_timeout mid-write; the bridge gave
               ///< its claim up and recorded a gap. The record was not written: retry.
 };

@@ -25,8 +25,10 @@ struct LiveRecord {
 };
 
 enum class ReadStatus : std::uint8_t {
-  ok,     ///< `out` holds the next record
-  empty,  ///< caught up with the producers (or the next frame is still being written)
+  ok,       ///< `out` holds the next record
+  empty,    ///< caught up with the producers (or the next frame is still being written)
+  corrupt,  ///< the ring's tail is impossible (damaged header): nothing can be read
+  truncated,  ///< the ring's segment was shrunk behind ringlite's back: it is gone
 };
 
 namespace detail {
@@ -51,6 +53,7 @@ class LiveReader {
 
   /// Copies the next committed record into `out`. Never blocks, never throws; steps over
   /// padding, abandoned claims and corrupt frames (counted), and re-seeks when lapped.
+  /// Bounded: one call does at most a few laps' worth of work, whatever the ring holds.
   [[nodiscard]] ReadStatus next(LiveRecord& out) noexcept;
 
   std::uint64_t position() const noexcept;  ///< where next() reads

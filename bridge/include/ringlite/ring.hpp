@@ -82,10 +82,23 @@ class Ring {
   const std::string& display() const noexcept;
   bool writable() const noexcept;
   /// Reads the header counters and the producer table (with a liveness check per
-  /// producer: a /proc lookup each). Never blocks.
+  /// producer: a /proc lookup each). Never blocks. Throws Error(corrupt) when the segment
+  /// was truncated.
   RingStats stats() const;
   /// Records producers dropped on a full ring so far (one load; for hot loops).
   std::uint64_t drops() const noexcept;
+
+  /// True when the segment no longer has the size it had when it was mapped (someone
+  /// shrank it behind ringlite's back). Touching the lost part then reads zeros instead of
+  /// killing the process with SIGBUS; producers, the consumer and live readers report it
+  /// (`corrupt`, PollStatus::truncated, ReadStatus::truncated). One fstat; never blocks.
+  bool truncated() const noexcept;
+
+  /// What the ring's name leads to now: still this ring, nothing (removed, or marked
+  /// removed by Ring::remove), or another ring created under the same name since.
+  enum class NameState { current, removed, replaced };
+  /// One open and stat of the name; never blocks.
+  NameState name_state() const noexcept;
 
   /// The shared state behind this handle (for Producer, Consumer, LiveReader).
   const std::shared_ptr<detail::RingState>& state() const noexcept { return state_; }

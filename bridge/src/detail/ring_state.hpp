@@ -38,6 +38,16 @@ class RingState {
   const platform::SegmentName& name() const noexcept { return name_; }
   const std::string& display() const noexcept { return display_; }
   bool writable() const noexcept { return mapping_.writable(); }
+  /// The segment was found shrunk behind our back (see platform::Mapping): stop using it.
+  bool truncated() const noexcept { return mapping_.truncated(); }
+  /// Looks at the segment's size again (one fstat); true if it is truncated.
+  bool check_truncated() noexcept { return mapping_.check_size() < mapping_.size() || mapping_.truncated(); }
+  /// "ring segment truncated (N of M bytes left)": how readers and the bridge report it.
+  std::string truncation() noexcept {
+    return "ring segment truncated (" + std::to_string(mapping_.check_size()) + " of " +
+           std::to_string(mapping_.size()) + " bytes left: it was shrunk behind ringlite's back)";
+  }
+  const platform::Mapping& mapping() const noexcept { return mapping_; }
 
   /// Bytes from `pos` to the end of the buffer.
   std::uint64_t room_to_end(std::uint64_t pos) const noexcept { return capacity_ - (pos & mask_); }

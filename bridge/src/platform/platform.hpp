@@ -21,11 +21,25 @@ struct SegmentName {
   std::string display() const; ///< "ring 'demo'" / "ring file '/x/demo.ring'"
 };
 
-/// A mapped segment. Unmaps (but never unlinks) on destruction.
+/// Which segment a name led to: two names with equal ids are the same segment.
+struct SegmentId {
+  std::uint64_t dev = 0, ino = 0;
+  bool operator==(const SegmentId&) const = default;
+};
+
+/// A mapped segment. Unmaps (but never unlinks) on destruction. Keeps the segment open,
+/// so that its identity and size can be checked again later.
+///
+/// Truncation guard: if someone shrinks the segment behind our back, touching the part
+/// that is gone would raise SIGBUS and kill the process. Every Mapping is registered with
+/// a process-wide SIGBUS handler that maps zero-filled pages over the lost part instead,
+/// so the access completes (reading zeros: nothing looks committed there), and marks the
+/// mapping truncated. Callers check truncated() and stop using the ring. Faults outside
+/// any ring mapping go to the handler that was installed before (or kill, by default).
 class Mapping {
  public:
   Mapping() = default;
-  Mapping(void* addr, std::size_t size, bool writable) : addr_(addr), size_(size), writable_(writable) {}
+  Mapping(int fd, void* addr, std::size_t size, bool writable);
   Mapping(Mapping&& o) noexcept;
   Mapping& operator=(Mapping&& o) noexcept;
   Mapping(const Mapping&) = delete;
@@ -35,11 +49,22 @@ class Mapping {
   std::byte* data() const noexcept { return static_cast<std::byte*>(addr_); }
   std::size_t size() const noexcept { return size_; }
   bool writable() const noexcept { return writable_; }
+  const SegmentId& id() const noexcept { return id_; }
+  /// True once part of the mapping was found no longer backed by the segment (a SIGBUS
+  /// was caught there, or check_size() saw the segment shrink). One relaxed load.
+  bool truncated() const noexcept;
+  /// Compares the segment's current size with the mapping's; if it shrank, covers the
+  /// lost part with zero pages and marks the mapping truncated. Returns the current size.
+  std::size_t check_size() noexcept;
 
  private:
+  void release() noexcept;
+  int fd_ = -1;
   void* addr_ = nullptr;
   std::size_t size_ = 0;
   bool writable_ = false;
+  SegmentId id_;
+  int guard_ = -1;  // slot in the SIGBUS guard's table, -1 if none
 };
 
 /// Creates a new segment of `size` bytes with O_EXCL and `mode`, maps it read-write and
@@ -54,6 +79,8 @@ Mapping open_segment(const SegmentName& name, bool writable, std::size_t min_siz
                      std::chrono::milliseconds wait);
 /// Removes the name (mappings stay valid until unmapped). Throws Error(not_found).
 void remove_segment(const SegmentName& name);
+/// The segment the name leads to now, or {} (all zero) when there is none.
+SegmentId segment_id(const SegmentName& name) noexcept;
 /// Names of the shm segments ringlite created ("demo" for /ringlite.demo).
 std::vector<std::string> list_segments();
 

@@ -9,11 +9,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <string_view>
 #include <thread>
 
@@ -79,6 +81,11 @@ class Fd {
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
   int get() const { return fd_; }
+  int release() {
+    const int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
 
  private:
   int fd_;
@@ -92,31 +99,163 @@ void* map_fd(int fd, std::size_t size, bool writable) {
   return ::mmap(nullptr, size, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
 }
 
+// ---- the SIGBUS guard (see Mapping in platform.hpp) ----
+//
+// A table of the ring mappings of this process that the signal handler scans. A slot is
+// taken with a CAS on `state`, filled, and published by storing `begin` last; the handler
+// only reads atomics and calls mmap (a plain system call on Linux).
+
+struct GuardSlot {
+  std::atomic<int> state{0};  // 0 free, 1 taken
+  std::atomic<std::uintptr_t> begin{0};
+  std::atomic<std::uintptr_t> end{0};
+  std::atomic<int> prot{0};
+  std::atomic<bool> truncated{false};
+};
+constexpr int kGuardSlots = 256;
+GuardSlot g_guard[kGuardSlots];
+struct sigaction g_previous_bus {};
+std::atomic<std::uintptr_t> g_page{4096};
+
+// Covers [from, end) of a guarded mapping with private zero pages of the same protection.
+bool patch(std::uintptr_t from, std::uintptr_t end, int prot) noexcept {
+  const std::uintptr_t page = g_page.load(std::memory_order_relaxed);
+  from &= ~(page - 1);
+  if (from >= end) return true;
+  void* r = ::mmap(reinterpret_cast<void*>(from), end - from, prot, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+  return r != MAP_FAILED;
+}
+
+void on_sigbus(int sig, siginfo_t* info, void* context) {
+  const auto addr = reinterpret_cast<std::uintptr_t>(info->si_addr);
+  for (auto& g : g_guard) {
+    const std::uintptr_t begin = g.begin.load(std::memory_order_acquire);
+    if (begin == 0 || addr < begin) continue;
+    const std::uintptr_t end = g.end.load(std::memory_order_relaxed);
+    if (addr >= end) continue;
+    if (patch(addr, end, g.prot.load(std::memory_order_relaxed))) {
+      g.truncated.store(true, std::memory_order_release);
+      return;  // the faulting access runs again, on a zero page
+    }
+    break;
+  }
+  // Not a ring's: the handler installed before ours, or the default action (returning
+  // with SIG_DFL in place repeats the fault, which then kills as it would have).
+  if ((g_previous_bus.sa_flags & SA_SIGINFO) != 0 && g_previous_bus.sa_sigaction != nullptr) {
+    g_previous_bus.sa_sigaction(sig, info, context);
+  } else if ((g_previous_bus.sa_flags & SA_SIGINFO) == 0 && g_previous_bus.sa_handler != SIG_DFL &&
+             g_previous_bus.sa_handler != SIG_IGN) {
+    g_previous_bus.sa_handler(sig);
+  } else {
+    ::signal(SIGBUS, SIG_DFL);
+  }
+}
+
+void install_guard() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    g_page.store(static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE)), std::memory_order_relaxed);
+    struct sigaction sa {};
+    sa.sa_sigaction = on_sigbus;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGBUS, &sa, &g_previous_bus);
+  });
+}
+
+int guard(void* addr, std::size_t size, bool writable) noexcept {
+  install_guard();
+  for (int i = 0; i < kGuardSlots; ++i) {
+    auto& g = g_guard[i];
+    int expected = 0;
+    if (!g.state.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) continue;
+    const auto begin = reinterpret_cast<std::uintptr_t>(addr);
+    g.end.store(begin + size, std::memory_order_relaxed);
+    g.prot.store(writable ? PROT_READ | PROT_WRITE : PROT_READ, std::memory_order_relaxed);
+    g.truncated.store(false, std::memory_order_relaxed);
+    g.begin.store(begin, std::memory_order_release);
+    return i;
+  }
+  return -1;  // more than kGuardSlots mappings: the rest go unguarded
+}
+
+void unguard(int i) noexcept {
+  if (i < 0) return;
+  g_guard[i].begin.store(0, std::memory_order_release);
+  g_guard[i].state.store(0, std::memory_order_release);
+}
+
+SegmentId id_of(const struct stat& st) {
+  return SegmentId{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
+}
+
 }  // namespace
 
 std::string SegmentName::display() const {
   return file.empty() ? fmt::format("ring '{}'", shm) : fmt::format("ring file '{}'", file.string());
 }
 
-Mapping::Mapping(Mapping&& o) noexcept : addr_(o.addr_), size_(o.size_), writable_(o.writable_) {
+Mapping::Mapping(int fd, void* addr, std::size_t size, bool writable)
+    : fd_(fd), addr_(addr), size_(size), writable_(writable), guard_(guard(addr, size, writable)) {
+  struct stat st {};
+  if (::fstat(fd_, &st) == 0) id_ = id_of(st);
+}
+
+Mapping::Mapping(Mapping&& o) noexcept
+    : fd_(o.fd_), addr_(o.addr_), size_(o.size_), writable_(o.writable_), id_(o.id_), guard_(o.guard_) {
+  o.fd_ = -1;
   o.addr_ = nullptr;
   o.size_ = 0;
+  o.guard_ = -1;
 }
 
 Mapping& Mapping::operator=(Mapping&& o) noexcept {
   if (this != &o) {
-    if (addr_) ::munmap(addr_, size_);
+    release();
+    fd_ = o.fd_;
     addr_ = o.addr_;
     size_ = o.size_;
     writable_ = o.writable_;
+    id_ = o.id_;
+    guard_ = o.guard_;
+    o.fd_ = -1;
     o.addr_ = nullptr;
     o.size_ = 0;
+    o.guard_ = -1;
   }
   return *this;
 }
 
-Mapping::~Mapping() {
+Mapping::~Mapping() { release(); }
+
+void Mapping::release() noexcept {
+  unguard(guard_);
+  guard_ = -1;
   if (addr_) ::munmap(addr_, size_);
+  if (fd_ >= 0) ::close(fd_);
+  addr_ = nullptr;
+  fd_ = -1;
+}
+
+bool Mapping::truncated() const noexcept {
+  return guard_ >= 0 && g_guard[guard_].truncated.load(std::memory_order_acquire);
+}
+
+std::size_t Mapping::check_size() noexcept {
+  struct stat st {};
+  if (fd_ < 0 || ::fstat(fd_, &st) != 0) return size_;
+  const auto now = static_cast<std::size_t>(st.st_size);
+  if (now < size_ && addr_ != nullptr) {
+    const auto begin = reinterpret_cast<std::uintptr_t>(addr_);
+    // The part of the last page before the new end still reads the file (zeros past it).
+    const std::uintptr_t page = g_page.load(std::memory_order_relaxed);
+    if (patch((begin + now + page - 1) & ~(page - 1), begin + size_, writable_ ? PROT_READ | PROT_WRITE : PROT_READ) &&
+        guard_ >= 0) {
+      g_guard[guard_].truncated.store(true, std::memory_order_release);
+    }
+  }
+  return now;
 }
 
 void check_ring_name(const std::string& name) {
@@ -154,16 +293,16 @@ Mapping create_segment(const SegmentName& name, std::size_t size, std::uint32_t 
       } while (rc != 0 && errno == EINTR);
     }
     if (rc != 0) fail(Errc::system, fmt::format("cannot size {} to {} bytes", name.display(), size), errno);
-    if (name.file.empty()) {
-      // Reserve the pages now (tmpfs): a full /dev/shm then fails here, not as SIGBUS later.
-      if (int e = injected("fallocate"); e != 0 || ::posix_fallocate(fd.get(), 0, static_cast<off_t>(size)) != 0) {
-        fail(Errc::system, fmt::format("cannot reserve {} bytes for {}", size, name.display()),
-             e ? e : ENOSPC);
-      }
+    // Reserve the space now (tmpfs pages, or a file's blocks): a full /dev/shm or disk then
+    // fails here, not as SIGBUS in a producer later.
+    if (int e = injected("fallocate"); e != 0) {
+      fail(Errc::system, fmt::format("cannot reserve {} bytes for {}", size, name.display()), e);
+    } else if (const int err = ::posix_fallocate(fd.get(), 0, static_cast<off_t>(size)); err != 0) {
+      fail(Errc::system, fmt::format("cannot reserve {} bytes for {}", size, name.display()), err);
     }
     void* addr = map_fd(fd.get(), size, true);
     if (addr == MAP_FAILED) fail(Errc::system, fmt::format("cannot map {}", name.display()), errno);
-    Mapping m(addr, size, true);
+    Mapping m(fd.release(), addr, size, true);
     init(ctx, m.data(), size);
     return m;
   } catch (...) {
@@ -200,7 +339,18 @@ Mapping open_segment(const SegmentName& name, bool writable, std::size_t min_siz
   const auto size = static_cast<std::size_t>(st.st_size);
   void* addr = map_fd(fd.get(), size, writable);
   if (addr == MAP_FAILED) fail(Errc::system, fmt::format("cannot map {}", name.display()), errno);
-  return Mapping(addr, size, writable);
+  return Mapping(fd.release(), addr, size, writable);
+}
+
+SegmentId segment_id(const SegmentName& name) noexcept {
+  struct stat st {};
+  if (!name.file.empty()) return ::stat(name.file.c_str(), &st) == 0 ? id_of(st) : SegmentId{};
+  try {
+    const Fd fd(open_fd(name, O_RDONLY, 0));
+    return fd.get() >= 0 && ::fstat(fd.get(), &st) == 0 ? id_of(st) : SegmentId{};
+  } catch (...) {
+    return {};  // the name could not even be formatted: nothing by that name
+  }
 }
 
 void remove_segment(const SegmentName& name) {

@@ -1,0 +1,222 @@
+// What a damaged or hostile ring does to the commands that read it, run as an attacker
+// would run them: real `ringlite` processes against rings whose header or segment was
+// tampered with behind the library's back. Nothing may hang, spin, crash or ignore a
+// signal; every refusal is one line on stderr.
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <csignal>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bridged.hpp"
+#include "proc.hpp"
+#include "ringlite/consumer.hpp"
+#include "ringlite/producer.hpp"
+#include "ringlite/reader.hpp"
+#include "ringlite/ring.hpp"
+#include "ringutil.hpp"
+
+using namespace ringlite;
+using namespace ringlite::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// One shell word.
+std::string q(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+/// `ringlite <args>`, killed after `limit` seconds (exit 124 then).
+RunResult run_limited(const std::string& args, int limit = 20) {
+  return run_shell("timeout -s KILL " + std::to_string(limit) + " '" + cli_path() + "' " + args);
+}
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::string line;
+  std::istringstream in(text);
+  while (std::getline(in, line)) out.push_back(line);
+  return out;
+}
+
+/// A ring with some sensor records and no bridge; the config also names a database.
+struct Quiet : Bridged {
+  Quiet() : Bridged({.tag = "hostile"}) {
+    const Ring r = Ring::create(ring_config(), demo_schema());
+    Producer p(r);
+    auto w = p.writer<Sensor>("sensor");
+    for (int k = 0; k < 100; ++k) REQUIRE(w.try_write(make_sensor(k)) == WriteResult::ok);
+  }
+};
+
+/// Waits for `pid` to exit within `limit`; SIGKILLs it (and returns -1) if it does not.
+int exit_within(pid_t pid, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const int rc = try_wait(pid);
+    if (rc >= 0) return rc;
+    std::this_thread::sleep_for(5ms);
+  }
+  ::kill(pid, SIGKILL);
+  (void)wait_exit(pid);
+  return -1;
+}
+
+}  // namespace
+
+TEST_SUITE("hostile") {
+  TEST_CASE("a tail cursor set to 2^64-1 is refused by tail, query --live and stat with one line, at once") {
+    Quiet s;
+    s.stop(s.bridge());  // a database for query --live
+    {
+      RawSegment raw(s.ring_config());
+      raw.header().tail.store(~0ull);
+    }
+    for (const std::string& cmd : {"tail -c " + q(s.config) + " --last 5 --follow",
+                                  "query -c " + q(s.config) + " --live 'SELECT count(*) FROM live.sensor'",
+                                  "stat -c " + q(s.config)}) {
+      CAPTURE(cmd);
+      const auto r = run_limited(cmd);
+      INFO(r.err);
+      CHECK(r.exit_code == 1);
+      CHECK(lines(r.err).size() == 1);
+      CHECK(r.err.find("corrupt header: cursors") != std::string::npos);
+    }
+  }
+
+  TEST_CASE("tail --follow stops with an error when the tail cursor turns hostile under it") {
+    Quiet s;
+    const std::string out = (s.dir / "tail.out").string();
+    const auto follow = [&] {
+      const pid_t pid = spawn_cli(cli_path(), {"tail", "-c", s.config, "--last", "1", "--follow"}, out);
+      const auto deadline = std::chrono::steady_clock::now() + 20s;
+      while (read_file(out).find("sensor") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(5ms);
+      }
+      return pid;
+    };
+    const pid_t follower = follow();
+    {
+      RawSegment raw(s.ring_config());
+      raw.header().tail.store(~0ull - 7);
+    }
+    CHECK(exit_within(follower, 5s) == 1);
+    CHECK(read_file(out).find("impossible") != std::string::npos);
+  }
+
+  TEST_CASE("a tail cursor moved far ahead costs tail --follow one bounded re-seek, and SIGTERM still works") {
+    Quiet s;
+    const std::string out = (s.dir / "tail.out").string();
+    const pid_t follower = spawn_cli(cli_path(), {"tail", "-c", s.config, "--last", "1", "--follow"}, out);
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (read_file(out).find("sensor") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(5ms);
+    }
+    {
+      RawSegment raw(s.ring_config());
+      raw.header().tail.store(std::uint64_t{1} << 40);
+    }
+    std::this_thread::sleep_for(200ms);
+    const auto before = cpu_time(follower);
+    std::this_thread::sleep_for(1s);
+    CHECK(cpu_time(follower) - before < 300ms);  // it sleeps between polls instead of spinning
+    ::kill(follower, SIGTERM);
+    CHECK(exit_within(follower, 5s) == 0);
+  }
+}
+
+TEST_SUITE("hostile") {
+  TEST_CASE("tail --follow follows a ring that is removed and created again under its name, and says so") {
+    Quiet s;
+    const std::string out = (s.dir / "tail.out").string();
+    const pid_t follower =
+        spawn_cli(cli_path(), {"tail", "-c", s.config, "--type", "sensor", "--last", "1", "--follow", "--format", "csv"},
+                  out);
+    const auto wait_for = [&](const std::string& text) {
+      const auto deadline = std::chrono::steady_clock::now() + 20s;
+      while (read_file(out).find(text) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(5ms);
+      }
+      return read_file(out).find(text) != std::string::npos;
+    };
+    REQUIRE(wait_for("s-99"));
+    {
+      Producer p(Ring::open(s.ring_config()));
+      auto w = p.writer<Sensor>("sensor");
+      for (int k = 100; k < 110; ++k) REQUIRE(w.try_write(make_sensor(k)) == WriteResult::ok);
+    }
+    Ring::remove(s.ring_config());
+    CHECK(wait_for("waiting for a ring of that name"));
+    {
+      const Ring again = Ring::create(s.ring_config(), demo_schema());
+      Producer p(again);
+      auto w = p.writer<Sensor>("sensor");
+      for (int k = 1000; k < 1050; ++k) REQUIRE(w.try_write(make_sensor(k)) == WriteResult::ok);
+    }
+    CHECK(wait_for("s-1049"));
+    CHECK(wait_for("following the new ring"));
+    ::kill(follower, SIGTERM);
+    CHECK(exit_within(follower, 5s) == 0);
+    const std::string text = read_file(out);
+    for (int k : {100, 109, 1000, 1025, 1049}) CHECK(text.find("s-" + std::to_string(k) + "\r") != std::string::npos);
+  }
+
+  TEST_CASE("a segment truncated under producers, the consumer and readers is reported, never a SIGBUS") {
+    RingGuard g{ring_config("truncated", 1 << 20)};
+    const Ring ring = Ring::create(g.config, demo_schema());
+    Producer p(ring);
+    auto w = p.writer<Sensor>("sensor");
+    for (int k = 0; k < 1000; ++k) REQUIRE(w.try_write(make_sensor(k)) == WriteResult::ok);
+    Consumer c(Ring::open(g.config));
+    LiveReader reader(Ring::open(g.config, Ring::Access::read_only));
+    Batch b;
+    REQUIRE(c.poll(b, 10) == PollStatus::ok);
+    CHECK(b.frames.size() == 10);
+    CHECK_FALSE(ring.truncated());
+
+    const int fd = ::shm_open(("/ringlite." + g.config.name).c_str(), O_RDWR, 0);
+    REQUIRE(fd >= 0);
+    REQUIRE(::ftruncate(fd, 8192) == 0);  // the header and the schema page stay
+    ::close(fd);
+
+    // Each side touches the lost pages (this process would die of SIGBUS otherwise).
+    LiveRecord rec;
+    CHECK(reader.next(rec) == ReadStatus::truncated);
+    b.clear();
+    CHECK(c.poll(b, 1000) == PollStatus::truncated);
+    CHECK(b.frames.empty());
+    CHECK(w.try_write(make_sensor(0)) == WriteResult::corrupt);
+    CHECK(ring.truncated());
+    try {
+      (void)ring.stats();
+      FAIL("stats of a truncated ring");
+    } catch (const Error& e) {
+      CHECK(std::string(e.what()).find("ring segment truncated") != std::string::npos);
+    }
+    // Opening it afresh is refused: the header's size no longer fits the segment.
+    CHECK_THROWS_AS(Ring::open(g.config), Error);
+  }
+
+  TEST_CASE("tail --follow on a segment truncated under it exits 1 with one line, not signal 7") {
+    Quiet s;
+    const std::string out = (s.dir / "tail.out").string();
+    const pid_t follower = spawn_cli(cli_path(), {"tail", "-c", s.config, "--last", "1", "--follow"}, out);
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (read_file(out).find("sensor") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(5ms);
+    }
+    const int fd = ::shm_open(("/ringlite." + s.ring).c_str(), O_RDWR, 0);
+    REQUIRE(fd >= 0);
+    REQUIRE(::ftruncate(fd, 8192) == 0);
+    ::close(fd);
+    CHECK(exit_within(follower, 5s) == 1);
+    CHECK(read_file(out).find("ring segment truncated") != std::string::npos);
+  }
+}
