@@ -220,3 +220,99 @@ TEST_SUITE("hostile") {
     CHECK(read_file(out).find("ring segment truncated") != std::string::npos);
   }
 }
+
+TEST_SUITE("hostile") {
+  TEST_CASE("a ring another user created first with mode 0666 is refused by the bridge, producers and readers" *
+            doctest::skip(::geteuid() != 0)) {  // only root can create a segment as another user
+    Bridged s({.tag = "squat"});
+    {
+      const Ring r = Ring::create(s.ring_config(), demo_schema());
+      const int fd = ::shm_open(("/ringlite." + s.ring).c_str(), O_RDWR, 0);
+      REQUIRE(fd >= 0);
+      REQUIRE(::fchown(fd, 65534, 65534) == 0);
+      REQUIRE(::fchmod(fd, 0666) == 0);
+      ::close(fd);
+    }
+    for (const std::string& cmd : {"bridge -c " + q(s.config), "produce -c " + q(s.config) + " --type sensor --count 10",
+                                   "tail -c " + q(s.config), "stat -c " + q(s.config)}) {
+      CAPTURE(cmd);
+      const auto r = run_limited(cmd);
+      INFO(r.err);
+      CHECK(r.exit_code == 1);
+      CHECK(lines(r.err).size() == 1);
+      CHECK(r.err.find("is owned by uid 65534") != std::string::npos);
+    }
+    if (std::filesystem::exists(s.db)) CHECK(sql(s.db, "SELECT count(*) FROM _ringlite_progress")[0] == "0");
+  }
+}
+
+namespace {
+
+/// Creates /ringlite.<name> by hand, as an attacker would: a well-formed header around an
+/// embedded schema `text` of any size, and a 64 KiB data buffer.
+void plant_ring(const std::string& name, const std::string& text) {
+  const std::uint64_t data_offset = (detail::kHeaderSize + text.size() + 4095) / 4096 * 4096;
+  const std::uint64_t capacity = 1 << 16;
+  const int fd = ::shm_open(("/ringlite." + name).c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+  REQUIRE(fd >= 0);
+  REQUIRE(::ftruncate(fd, static_cast<off_t>(data_offset + capacity)) == 0);
+  void* addr = ::mmap(nullptr, data_offset + capacity, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  ::close(fd);
+  REQUIRE(addr != MAP_FAILED);
+  auto* h = static_cast<detail::RingHeader*>(addr);
+  h->magic = detail::kMagic;
+  h->header_size = detail::kHeaderSize;
+  h->capacity = capacity;
+  h->max_record = 1024;
+  h->max_producers = detail::kMaxProducers;
+  h->schema_offset = detail::kHeaderSize;
+  h->schema_length = static_cast<std::uint32_t>(text.size());
+  std::uint32_t hash = 2166136261u;  // FNV-1a, as the format says
+  for (unsigned char ch : text) hash = (hash ^ ch) * 16777619u;
+  h->schema_hash = hash;
+  h->data_offset = data_offset;
+  h->segment_size = data_offset + capacity;
+  h->creator_pid = static_cast<std::uint32_t>(::getpid());
+  for (auto& p : h->producers) p.pending_pos.store(detail::kNoClaim);
+  for (auto& e : h->hole_table) e.pos.store(detail::kNoClaim);
+  for (auto& k : h->skips) k.pos.store(detail::kNoClaim);
+  std::memcpy(static_cast<char*>(addr) + detail::kHeaderSize, text.data(), text.size());
+  h->version.store(detail::pack_version(detail::kFormatMajor, detail::kFormatMinor));
+  ::munmap(addr, data_offset + capacity);
+}
+
+}  // namespace
+
+TEST_SUITE("hostile") {
+  TEST_CASE("a planted ring with a huge embedded schema is refused by stat and ring list at once") {
+    Bridged s({.tag = "bomb"});
+    RingGuard guard{s.ring_config()};
+    // The attack as found: 1 MiB of schema, 35,000 tables (70 s of parsing before).
+    std::string text;
+    for (int i = 0; text.size() < (1u << 20); ++i) text += "CREATE TABLE t" + std::to_string(i) + " (a INT8);\n";
+    plant_ring(s.ring, text);
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = run_limited("stat -c " + q(s.config), 60);
+    CHECK(std::chrono::steady_clock::now() - t0 < 3s);
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("embedded schema of") != std::string::npos);
+    Ring::remove(s.ring_config());
+
+    // Within the size limit, but too many types: refused before SQLite parses any.
+    text.clear();
+    for (int i = 0; i < 9000; ++i) text += "CREATE TABLE t" + std::to_string(i) + " (a INT8);\n";
+    REQUIRE(text.size() < detail::kMaxSchemaBytes);
+    plant_ring(s.ring, text);
+    t0 = std::chrono::steady_clock::now();
+    r = run_limited("stat -c " + q(s.config), 60);
+    CHECK(std::chrono::steady_clock::now() - t0 < 3s);
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("9000 tables (at most 1024)") != std::string::npos);
+    t0 = std::chrono::steady_clock::now();
+    r = run_limited("ring list", 60);
+    CHECK(std::chrono::steady_clock::now() - t0 < 3s);
+    CHECK(r.exit_code == 0);
+    CHECK(r.out.find(s.ring + " ") != std::string::npos);
+    CHECK(r.out.find("9000 tables") != std::string::npos);
+  }
+}

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <fmt/core.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -658,5 +659,55 @@ TEST_SUITE("ring") {
     Batch b;
     CHECK(c.poll(b, 10) == PollStatus::corrupt);
     CHECK(w.try_write(make_sensor(1)) == WriteResult::corrupt);
+  }
+}
+
+TEST_SUITE("ring") {
+  TEST_CASE("a ring that users other than its owner may write to is refused unless ring.mode allows it") {
+    RingGuard g{ring_config("squat_mode")};
+    (void)Ring::create(g.config, demo_schema());
+    const int fd = ::shm_open(("/ringlite." + g.config.name).c_str(), O_RDWR, 0);
+    REQUIRE(fd >= 0);
+    REQUIRE(::fchmod(fd, 0666) == 0);
+    ::close(fd);
+    for (auto access : {Ring::Access::read_write, Ring::Access::read_only}) {
+      try {
+        (void)Ring::open(g.config, access);
+        FAIL("opened a ring every user may write to");
+      } catch (const Error& e) {
+        CHECK(e.code() == Errc::permission);
+        CHECK(std::string(e.what()).find("mode 0666 lets every user write to it, which ring.mode 0600") !=
+              std::string::npos);
+      }
+    }
+    CHECK_THROWS_AS(Producer::open(g.config), Error);
+    RingConfig shared = g.config;
+    shared.mode = 0666;
+    CHECK_NOTHROW(Ring::open(shared));
+  }
+
+  TEST_CASE("a ring owned by another user is refused unless ring.owner names that user" *
+            doctest::skip(::geteuid() != 0)) {  // only root can hand a segment to another user
+    RingGuard g{ring_config("squat_owner")};
+    (void)Ring::create(g.config, demo_schema());
+    constexpr std::uint32_t kNobody = 65534;
+    const int fd = ::shm_open(("/ringlite." + g.config.name).c_str(), O_RDWR, 0);
+    REQUIRE(fd >= 0);
+    REQUIRE(::fchown(fd, kNobody, kNobody) == 0);
+    ::close(fd);
+    try {
+      (void)Ring::open(g.config, Ring::Access::read_only);
+      FAIL("opened another user's ring");
+    } catch (const Error& e) {
+      CHECK(e.code() == Errc::permission);
+      CHECK(std::string(e.what()).find("it is owned by uid 65534") != std::string::npos);
+      CHECK(std::string(e.what()).find("not by uid 0") != std::string::npos);
+    }
+    RingConfig trusted = g.config;
+    trusted.owner = kNobody;
+    CHECK_NOTHROW(Ring::open(trusted, Ring::Access::read_only));
+    // Remove still cleans it up.
+    Ring::remove(g.config);
+    CHECK_THROWS_AS(Ring::open(trusted), Error);
   }
 }

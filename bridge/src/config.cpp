@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "detail/format.hpp"
+#include "platform/platform.hpp"
 #include "ringlite/error.hpp"
 
 namespace ringlite {
@@ -218,10 +219,23 @@ std::uint32_t mode_of(const toml::node& node) {
   return static_cast<std::uint32_t>(mode);
 }
 
+// A user name or a uid: whose ring this config trusts (by default, only its own user's).
+std::uint32_t owner_of(const toml::node& node) {
+  constexpr std::string_view kWhat = "a user name or uid that exists on this machine";
+  std::optional<std::uint32_t> uid;
+  if (const auto* i = node.as_integer(); i != nullptr && i->get() >= 0 && i->get() <= 0xFFFFFFFE) {
+    uid = static_cast<std::uint32_t>(i->get());
+  } else if (const auto* s = node.as_string(); s != nullptr && !s->get().empty()) {
+    uid = detail::platform::user_id(s->get());
+  }
+  if (!uid) must_be("ring.owner", kWhat, node);
+  return *uid;
+}
+
 RingConfig read_ring(const toml::table* table, const fs::path& folder) {
   RingConfig ring;
   if (table == nullptr) fail("'ring.name' or 'ring.file' is required");
-  check_keys(*table, "ring", {"name", "file", "capacity", "mode", "unblock_timeout", "max_record"});
+  check_keys(*table, "ring", {"name", "file", "capacity", "mode", "owner", "unblock_timeout", "max_record"});
   const toml::node* name = table->get("name");
   const toml::node* file = table->get("file");
   if (name != nullptr && file != nullptr)
@@ -241,6 +255,7 @@ RingConfig read_ring(const toml::table* table, const fs::path& folder) {
       must_be("ring.capacity", "a power of two between 4KiB and 64GiB", *node);
   }
   if (const toml::node* node = table->get("mode")) ring.mode = mode_of(*node);
+  if (const toml::node* node = table->get("owner")) ring.owner = owner_of(*node);
   if (const toml::node* node = table->get("unblock_timeout")) {
     ring.unblock_timeout = duration_of(*node, "ring.unblock_timeout");
     if (ring.unblock_timeout < 10ms || ring.unblock_timeout > 1h)

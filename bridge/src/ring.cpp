@@ -99,7 +99,10 @@ std::string validate_header(const platform::Mapping& m, const std::string& displ
   }
   if (h->max_record == 0 || h->max_record > cap / 2) corrupt(display, fmt::format("max_record {}", h->max_record));
   if (h->max_producers != kMaxProducers) corrupt(display, fmt::format("max_producers {}", h->max_producers));
-  if (h->schema_offset != kHeaderSize || h->schema_length == 0 || h->schema_length > kMaxSchemaBytes) {
+  if (h->schema_length > kMaxSchemaBytes) {
+    corrupt(display, fmt::format("embedded schema of {} bytes (at most {})", h->schema_length, kMaxSchemaBytes));
+  }
+  if (h->schema_offset != kHeaderSize || h->schema_length == 0) {
     corrupt(display, fmt::format("schema at {} length {}", h->schema_offset, h->schema_length));
   }
   if (h->data_offset % kPage != 0 || h->data_offset < kHeaderSize + h->schema_length ||
@@ -199,7 +202,8 @@ Ring Ring::create(const RingConfig& config, const Schema& schema, std::uint64_t 
 Ring Ring::open(const RingConfig& config, Access access) {
   using namespace std::chrono_literals;
   const auto name = detail::segment_name(config);
-  auto mapping = detail::platform::open_segment(name, access == Access::read_write, detail::kHeaderSize, 1000ms);
+  auto mapping = detail::platform::open_segment(name, access == Access::read_write, detail::kHeaderSize, 1000ms,
+                                                detail::platform::Trust{config.owner, config.mode});
   const auto* h = reinterpret_cast<const RingHeader*>(mapping.data());
   // The creator stores the version last; a zero version means it is still initializing.
   const auto deadline = std::chrono::steady_clock::now() + 1s;
@@ -233,7 +237,8 @@ void Ring::remove(const RingConfig& config) {
   // Mark it closed first, so producers that still have it mapped stop writing into an
   // orphan. A segment we cannot validate is removed all the same.
   try {
-    auto m = detail::platform::open_segment(name, true, detail::kHeaderSize, std::chrono::milliseconds(0));
+    auto m = detail::platform::open_segment(name, true, detail::kHeaderSize, std::chrono::milliseconds(0),
+                                            detail::platform::Trust{config.owner, config.mode});
     auto* h = reinterpret_cast<RingHeader*>(m.data());
     if (h->magic == detail::kMagic) std::atomic_ref<std::uint32_t>(h->flags).fetch_or(1u);
   } catch (const Error& e) {

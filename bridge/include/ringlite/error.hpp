@@ -17,6 +17,8 @@ enum class Errc {
   corrupt,   ///< shared memory or a database that fails validation (exit 1)
   version,   ///< a format version this build cannot read (exit 1)
   busy,      ///< another bridge owns the ring, or the database is locked (exit 1)
+  permission,  ///< a ring or file owned by another user, or writable by more users than the
+               ///< config allows: not trusted (exit 1)
   system,    ///< an OS call failed; sys_errno() says why (exit 1)
   sqlite,    ///< SQLite failed; sqlite_code() has the extended code (exit 1)
 };

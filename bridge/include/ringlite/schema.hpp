@@ -13,6 +13,11 @@
 
 namespace ringlite {
 
+/// The most record types a schema may declare. Parsing costs grow with the square of the
+/// table count (SQLite rescans its schema after each CREATE TABLE): 1024 parse in about a
+/// tenth of a second, so a ring's embedded schema can never keep an opener busy for long.
+inline constexpr std::size_t kMaxRecordTypes = 1024;
+
 /// The declared column types a record may use.
 enum class FieldType : std::uint8_t {
   int8, int16, int32, int64,

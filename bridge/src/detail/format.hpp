@@ -61,7 +61,9 @@ inline constexpr std::uint32_t kFormatMinor = 0;
 inline constexpr std::uint32_t kHeaderSize = 4096;
 inline constexpr std::uint32_t kMaxProducers = 48;
 inline constexpr std::uint32_t kMaxSkips = 8;
-inline constexpr std::uint32_t kMaxSchemaBytes = 1u << 20;
+// The embedded schema is parsed by every opener: its size (and, in schema.hpp, its type
+// count) is bounded so that a planted segment cannot keep a reader busy for long.
+inline constexpr std::uint32_t kMaxSchemaBytes = 256u << 10;
 inline constexpr std::uint64_t kMinCapacity = 4096;
 inline constexpr std::uint64_t kMaxCapacity = 64ull << 30;
 inline constexpr std::uint64_t kNoClaim = ~0ull;

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -73,10 +74,18 @@ class Mapping {
 /// Throws Error(exists) if it already exists, Error(system) otherwise.
 Mapping create_segment(const SegmentName& name, std::size_t size, std::uint32_t mode,
                        void (*init)(void* ctx, std::byte* data, std::size_t size), void* ctx);
-/// Maps an existing segment, whole. Throws Error(not_found) / Error(system).
-/// `min_size`: waits up to `wait` for the creator to size it, then reports it truncated.
+/// Whom a segment must belong to before it is mapped: `owner` (the effective uid when
+/// unset), and no group or other write permission beyond `mode`'s.
+struct Trust {
+  std::optional<std::uint32_t> owner;
+  std::uint32_t mode = 0600;
+};
+
+/// Maps an existing segment, whole, after checking it against `trust`. Throws
+/// Error(not_found) / Error(permission) / Error(system). `min_size`: waits up to `wait`
+/// for the creator to size it, then reports it truncated.
 Mapping open_segment(const SegmentName& name, bool writable, std::size_t min_size,
-                     std::chrono::milliseconds wait);
+                     std::chrono::milliseconds wait, const Trust& trust);
 /// Removes the name (mappings stay valid until unmapped). Throws Error(not_found).
 void remove_segment(const SegmentName& name);
 /// The segment the name leads to now, or {} (all zero) when there is none.
@@ -89,6 +98,11 @@ std::vector<std::string> list_segments();
 void check_ring_name(const std::string& name);
 
 std::uint32_t current_pid() noexcept;
+std::uint32_t effective_uid() noexcept;
+/// The uid of a user name or of a decimal uid; nullopt when there is no such user.
+std::optional<std::uint32_t> user_id(const std::string& name_or_uid);
+/// "uid 1000 (alice)", or "uid 1000" when it has no name.
+std::string describe_user(std::uint32_t uid);
 /// An opaque token that differs between two processes that had the same pid (start time).
 /// 0 when the process does not exist.
 std::uint64_t process_start_token(std::uint32_t pid) noexcept;

@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -18,6 +19,7 @@
 #include <mutex>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include <fmt/core.h>
 #include <fmt/std.h>
@@ -311,8 +313,30 @@ Mapping create_segment(const SegmentName& name, std::size_t size, std::uint32_t 
   }
 }
 
+// A segment another user owns, or that users other than the owner may write to, is not
+// the opener's: a squatter who created it first could read every record written into it,
+// or inject records into the opener's database.
+void check_trust(const SegmentName& name, const struct stat& st, const Trust& trust) {
+  const std::uint32_t want = trust.owner ? *trust.owner : effective_uid();
+  if (st.st_uid != want) {
+    throw Error(Errc::permission,
+                fmt::format("cannot open {}: it is owned by {}, not by {}{} (another user may have created it "
+                            "first; remove it, or set ring.owner if that user's ring is meant to be shared)",
+                            name.display(), describe_user(st.st_uid), describe_user(want),
+                            trust.owner ? " as ring.owner says" : ""));
+  }
+  const auto extra = static_cast<std::uint32_t>(st.st_mode) & 022u & ~trust.mode;
+  if (extra != 0) {
+    throw Error(Errc::permission,
+                fmt::format("cannot open {}: its mode {:04o} lets {} write to it, which ring.mode {:04o} does not "
+                            "allow",
+                            name.display(), st.st_mode & 07777u, (extra & 002u) ? "every user" : "its group",
+                            trust.mode));
+  }
+}
+
 Mapping open_segment(const SegmentName& name, bool writable, std::size_t min_size,
-                     std::chrono::milliseconds wait) {
+                     std::chrono::milliseconds wait, const Trust& trust) {
   if (name.file.empty()) check_ring_name(name.shm);
   Fd fd(open_fd(name, writable ? O_RDWR : O_RDONLY, 0));
   if (fd.get() < 0) {
@@ -328,6 +352,7 @@ Mapping open_segment(const SegmentName& name, bool writable, std::size_t min_siz
   struct stat st {};
   for (;;) {
     if (::fstat(fd.get(), &st) != 0) fail(Errc::system, fmt::format("cannot stat {}", name.display()), errno);
+    check_trust(name, st, trust);
     if (static_cast<std::size_t>(st.st_size) >= min_size) break;
     // The creator sizes the segment right after creating it; give it a moment.
     if (std::chrono::steady_clock::now() >= deadline) {
@@ -376,6 +401,31 @@ std::vector<std::string> list_segments() {
 }
 
 std::uint32_t current_pid() noexcept { return static_cast<std::uint32_t>(::getpid()); }
+std::uint32_t effective_uid() noexcept { return static_cast<std::uint32_t>(::geteuid()); }
+
+std::optional<std::uint32_t> user_id(const std::string& name_or_uid) {
+  if (!name_or_uid.empty() && name_or_uid.find_first_not_of("0123456789") == std::string::npos &&
+      name_or_uid.size() <= 9) {
+    return static_cast<std::uint32_t>(std::stoul(name_or_uid));
+  }
+  std::vector<char> buf(16384);
+  passwd pw{};
+  passwd* found = nullptr;
+  if (::getpwnam_r(name_or_uid.c_str(), &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr) {
+    return std::nullopt;
+  }
+  return static_cast<std::uint32_t>(found->pw_uid);
+}
+
+std::string describe_user(std::uint32_t uid) {
+  std::vector<char> buf(16384);
+  passwd pw{};
+  passwd* found = nullptr;
+  if (::getpwuid_r(static_cast<uid_t>(uid), &pw, buf.data(), buf.size(), &found) == 0 && found != nullptr) {
+    return fmt::format("uid {} ({})", uid, found->pw_name);
+  }
+  return fmt::format("uid {}", uid);
+}
 
 std::uint64_t process_start_token(std::uint32_t pid) noexcept {
   // Field 22 of /proc/<pid>/stat: start time in clock ticks since boot. The comm field
