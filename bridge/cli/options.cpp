@@ -64,7 +64,8 @@ Kind kind_of(const CLI::Option& option) {
 void check_value(const std::string& name, bool required, Kind kind, std::string& value) {
   if (value.empty()) {
     refuse(name, value,
-           required ? "the value is empty" : "the value is empty (leave the option out for the default)");
+           required ? "the value is empty"
+                    : "the value is empty (leave the option out for the default)");
   }
   switch (kind) {
     case Kind::text:
@@ -109,7 +110,8 @@ std::string toml_string(std::string_view s) {
 }
 
 /// Adds a check that runs after the common rules.
-CLI::Option* add_check(CLI::Option* option, std::function<void(const std::string&, const std::string&)> check) {
+CLI::Option* add_check(CLI::Option* option,
+                       std::function<void(const std::string&, const std::string&)> check) {
   return option->check(CLI::Validator(
       [name = option->get_name(), check = std::move(check)](std::string& value) {
         check(name, value);
@@ -157,13 +159,13 @@ CLI::Option* real_number(CLI::Option* option, double min, double max) {
 }
 
 CLI::Option* one_of(CLI::Option* option, std::vector<std::string> choices) {
-  return add_check(option, [choices = std::move(choices)](const std::string& name,
-                                                          const std::string& value) {
-    for (const auto& c : choices) {
-      if (value == c) return;
-    }
-    refuse(name, value, fmt::format("expected one of {}", fmt::join(choices, ", ")));
-  });
+  return add_check(
+      option, [choices = std::move(choices)](const std::string& name, const std::string& value) {
+        for (const auto& c : choices) {
+          if (value == c) return;
+        }
+        refuse(name, value, fmt::format("expected one of {}", fmt::join(choices, ", ")));
+      });
 }
 
 CLI::Option* ring_name(CLI::Option* option) {
@@ -171,9 +173,9 @@ CLI::Option* ring_name(CLI::Option* option) {
     // The config parser owns the rule; a two-key config is the way to ask it. The folder
     // only anchors schema.file, which is never read.
     try {
-      Config::parse(fmt::format("[ring]\nname = {}\n[schema]\nfile = \"unused.sql\"\n",
-                                toml_string(value)),
-                    "/ringlite-command-line");
+      Config::parse(
+          fmt::format("[ring]\nname = {}\n[schema]\nfile = \"unused.sql\"\n", toml_string(value)),
+          "/ringlite-command-line");
     } catch (const Error& e) {
       // "... 'ring.name' must be <rule>, not <value>" -> "a ring name must be <rule>".
       std::string why = e.what();

@@ -93,7 +93,8 @@ class Tallies {
     void* p = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) {
       throw Error(Errc::system,
-                  fmt::format("cannot map {} producer counters: {}", n, std::strerror(errno)), errno);
+                  fmt::format("cannot map {} producer counters: {}", n, std::strerror(errno)),
+                  errno);
     }
     tallies_ = static_cast<Tally*>(p);
     for (int i = 0; i < n; ++i) new (&tallies_[i]) Tally;
@@ -265,9 +266,12 @@ int run(const Opts& o) {
     written += tallies[i].written.load();
     drops += tallies[i].dropped.load();
   }
-  fmt::print("produced {} records ({} producers x {}{}) of {} in {:.3f} s: {:.0f} records/s; full events {}, drops {}\n",
-             written, o.producers, o.count, stop.load() ? ", stopped by a signal" : "", fmt::join(o.types, "+"), secs,
-             secs > 0 ? double(written) / secs : 0.0, after.full_events - before.full_events, drops);
+  fmt::print(
+      "produced {} records ({} producers x {}{}) of {} in {:.3f} s: {:.0f} records/s; full events "
+      "{}, drops {}\n",
+      written, o.producers, o.count, stop.load() ? ", stopped by a signal" : "",
+      fmt::join(o.types, "+"), secs, secs > 0 ? double(written) / secs : 0.0,
+      after.full_events - before.full_events, drops);
   if (failed) {
     fmt::print(stderr, "ringlite: {} of {} producers failed\n", failed, o.producers);
     return kExitFailure;
@@ -295,9 +299,9 @@ void add_produce(CLI::App& app, Action& action) {
                               "total records per second across producers, 0 to 1e9, e.g. 2048 "
                               "(default 0: as fast as possible)"),
               0.0, 1e9);
-  whole_number(
-      cmd->add_option("--producers", o->producers, "producer processes to fork: 1 to 32 (default 1)"),
-      1, 32);
+  whole_number(cmd->add_option("--producers", o->producers,
+                               "producer processes to fork: 1 to 32 (default 1)"),
+               1, 32);
   one_of(cmd->add_option("--on-full", o->on_full,
                          "when the ring is full: block (wait for space) or drop (count it and go "
                          "on); default block"),

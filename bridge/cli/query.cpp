@@ -18,12 +18,12 @@
 #include <fmt/core.h>
 #include <sqlite3.h>
 
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "commands.hpp"
+#include "database.hpp"
 #include "options.hpp"
 #include "output.hpp"
 #include "ringlite/config.hpp"
@@ -118,39 +118,6 @@ bool reads_only(sqlite3_stmt* st, const Seen& seen) {
   return seen.journal_mode_query && !seen.attach && !seen.other;
 }
 
-/// Opens database.path read-only. Whatever stops it, short of a lock, is the config's
-/// problem: the message names the key and the config file, and says what is wrong.
-std::unique_ptr<SQLite::Database> open_database(const std::filesystem::path& path,
-                                                const std::string& config) {
-  namespace fs = std::filesystem;
-  try {
-    auto db = std::make_unique<SQLite::Database>(path.string(), SQLite::OPEN_READONLY, 5000);
-    // Opening is lazy: read the schema now, so a directory or a non-database fails here.
-    db->exec("SELECT count(*) FROM sqlite_schema");
-    return db;
-  } catch (const SQLite::Exception& e) {
-    const int rc = e.getExtendedErrorCode() != -1 ? e.getExtendedErrorCode() : SQLITE_CANTOPEN;
-    std::error_code ec;
-    const fs::path folder = path.parent_path();
-    std::string cause = e.what();
-    if (fs::is_directory(path, ec)) {
-      cause = "it is a directory";
-    } else if (!fs::is_directory(folder, ec)) {
-      cause = fmt::format("no such folder '{}'", folder.string());
-    } else if (!fs::exists(path, ec)) {
-      cause = "no such file (query never creates one: the bridge does)";
-    } else if ((rc & 0xff) == SQLITE_READONLY) {
-      // A WAL database is read through its -shm file, which must exist or be creatable.
-      cause = fmt::format("{} (a WAL database needs its folder '{}' writable, for the -shm file)",
-                          cause, folder.string());
-    }
-    throw Error(classify(rc) == Errc::busy ? Errc::busy : Errc::config,
-                fmt::format("cannot run query: cannot open database '{}' (database.path in '{}'): {}",
-                            path.string(), config, cause),
-                0, rc);
-  }
-}
-
 void step_all(sqlite3* db, sqlite3_stmt* st, std::string_view text, RowWriter& out) {
   const int ncol = sqlite3_column_count(st);
   if (ncol > 0) {
@@ -208,14 +175,13 @@ void run_silently(sqlite3* db, sqlite3_stmt* st, std::string_view text) {
 int run(const Opts& o) {
   const auto format = parse_format(o.format);
   const auto cfg = Config::load(o.config);
-  // Without a path SQLite would open an empty temporary database and answer from it.
-  if (cfg.database.path.empty()) {
-    throw Error(Errc::config,
-                fmt::format("cannot run query: invalid config '{}': query needs a [database] "
-                            "section with a path",
-                            o.config));
+  std::unique_ptr<SQLite::Database> database;
+  try {
+    database = open_configured_database(cfg, o.config, "query");
+  } catch (const Error& e) {
+    throw Error(e.code(), fmt::format("cannot run query: {}", e.what()), e.sys_errno(),
+                e.sqlite_code());
   }
-  auto database = open_database(cfg.database.path, o.config);
   sqlite3* db = database->getHandle();
   if (o.live) {
     try {

@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "commands.hpp"
+#include "database.hpp"
 #include "options.hpp"
 #include "output.hpp"
 #include "ringlite/config.hpp"
@@ -157,10 +158,9 @@ ReplayOptions replay_options(const Opts& o, const std::string& db) {
   const auto [p, ec] = std::from_chars(o.speed.data(), o.speed.data() + o.speed.size(), v);
   if (o.speed.empty() || ec != std::errc{} || p != o.speed.data() + o.speed.size() ||
       !std::isfinite(v) || v <= 0) {
-    throw Error(
-        Errc::usage,
-        fmt::format("cannot parse --speed '{}': expected a positive number or 'max'",
-                    one_line(o.speed)));
+    throw Error(Errc::usage,
+                fmt::format("cannot parse --speed '{}': expected a positive number or 'max'",
+                            one_line(o.speed)));
   }
   r.speed = v;
   return r;
@@ -181,11 +181,7 @@ std::string rate_text(double r) {
 
 int run(const Opts& o) {
   const auto cfg = Config::load(o.config);
-  if (cfg.database.path.empty()) {
-    throw Error(Errc::config,
-                fmt::format("invalid config '{}': replay needs a [database] section with a path",
-                            o.config));
-  }
+  open_configured_database(cfg, o.config, "replay");  // a bad database.path is the config's
   const std::string db = cfg.database.path.string();
   const ReplayOptions options =
       replay_options(o, db);  // bad input fails before the ring is touched

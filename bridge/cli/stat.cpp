@@ -87,9 +87,10 @@ void add_stat(CLI::App& app, Action& action) {
   cmd->add_flag("--json", o->json, "one JSON object per line");
   cmd->add_flag("--watch", o->watch,
                 "print again every --interval seconds until SIGINT/SIGTERM (exit 0)");
-  real_number(cmd->add_option("--interval", o->interval,
-                              "seconds between --watch updates: 0.05 to 3600, e.g. 0.5 (default 1)"),
-              0.05, 3600.0);
+  real_number(
+      cmd->add_option("--interval", o->interval,
+                      "seconds between --watch updates: 0.05 to 3600, e.g. 0.5 (default 1)"),
+      0.05, 3600.0);
   cmd->callback([&action, o] {
     action = [o] {
       static const std::atomic<bool> never{false};
@@ -108,8 +109,8 @@ void add_stat(CLI::App& app, Action& action) {
         for (auto now = std::chrono::steady_clock::now(); now < due;
              now = std::chrono::steady_clock::now()) {
           if (stop.load()) return kExitOk;
-          std::this_thread::sleep_for(
-              std::min<std::chrono::steady_clock::duration>(due - now, std::chrono::milliseconds(50)));
+          std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+              due - now, std::chrono::milliseconds(50)));
         }
         if (stop.load()) return kExitOk;
       }
