@@ -109,12 +109,14 @@ class Tallies {
   Tally* tallies_ = nullptr;
 };
 
-/// Writes one record under the on-full policy. Blocking waits in short slices so that a
-/// stop request is seen: a record that never got space is then not written (`full`).
+/// Writes one record under the on-full policy. Blocking waits in slices so that a stop
+/// request is seen: a record that never got space is then not written (`full`). Each slice
+/// that starts on a full ring counts one full event in the ring header (the library's timed
+/// write counts once per call), so a producer blocked for a second counts about ten.
 WriteResult write_record(RawWriter& w, std::span<const std::byte> fixed,
                          std::span<const std::string_view> tails, bool drop,
                          const std::atomic<bool>& stop) {
-  constexpr auto kSlice = std::chrono::milliseconds(50);
+  constexpr auto kSlice = std::chrono::milliseconds(100);
   const bool var = w.type().variable();
   for (;;) {
     WriteResult r;

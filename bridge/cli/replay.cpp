@@ -240,9 +240,9 @@ void add_replay(CLI::App& app, Action& action) {
   cmd->add_option("-c,--config", o->config, "config file (TOML): its [database] is replayed")
       ->required();
   ring_name(cmd->add_option("--ring", o->ring,
-                            "shared-memory ring to write into, which must exist (default: the "
-                            "config's ring); a name as ring.name takes: 1-200 of A-Z a-z 0-9 _ . "
-                            "-, not starting with '.', e.g. --ring demo2"));
+                            "shared-memory ring to write into (default: the config's ring); it "
+                            "must exist. A name as ring.name takes: 1-200 of A-Z a-z 0-9 _ . -, "
+                            "not starting with '.', e.g. --ring demo2"));
   cmd->add_option("--type", o->types,
                   "record type to replay (repeat for several; default: all), e.g. --type sensor");
   cmd->add_option("--from", o->from,
@@ -253,7 +253,7 @@ void add_replay(CLI::App& app, Action& action) {
                   "'2026-11-23 10:05:00+01:00'");
   cmd->add_option("--speed", o->speed,
                   "pace relative to the recording: a positive number (2 = twice as fast, 0.5 = "
-                  "half) or 'max'");
+                  "half) or 'max' (default 1)");
   cmd->add_flag("--loop", o->loop, "start over at the end until interrupted");
   cmd->callback([&action, o] { action = [o] { return run(*o); }; });
 }
