@@ -267,29 +267,137 @@ TEST_SUITE("query") {
     check_refused(query(s, "PRAGMA query_only = 0"), 2, "not authorized");
     check_refused(query(s, "ATTACH '" + fresh + "' AS n"), 2, "unable to open database");
     check_refused(query(s, "ATTACH ':memory:' AS m; CREATE TABLE m.x (a)"), 2, "read-only");
-    // What ran before the write was printed; the write was not.
-    const auto partial = query(s, "SELECT count(*) AS n FROM t; INSERT INTO t VALUES (3)");
-    CHECK(partial.exit_code == 2);
-    CHECK(partial.out == "n\r\n2\r\n");
     check_refused(query(s, " ; -- nothing"), 2, "no statement");
     CHECK(read_file(s.db) == before);
     CHECK(!std::filesystem::exists(copy));
     CHECK(!std::filesystem::exists(fresh));
 
-    // A database that is missing (and must not be created), a directory, not a database.
-    Setup missing("1MiB", (s.dir / "missing.db").string());
-    check_refused(query(missing, "SELECT 1"), 2,
-                  "cannot open database '" + missing.db + "': unable to open");
-    CHECK(!std::filesystem::exists(missing.db));
-    Setup folder("1MiB", s.dir.path().string());
-    check_refused(query(folder, "SELECT 1"), 2, "it is a directory");
-    Setup junk("1MiB", (s.dir / "junk.db").string());
-    write_file(junk.db, std::string(4096, 'x'));
-    check_refused(query(junk, "SELECT 1"), 2, "file is not a database");
-
     // No ring to attach is a runtime failure (is the bridge running?): exit 1.
     check_refused(query(s, "SELECT 1", "--live"), 1, "cannot open ring '" + s.ring + "'");
     CHECK(run_cli("query -c " + q(s.config) + " --format xml 'SELECT 1'").exit_code == 2);
+  }
+
+  TEST_CASE(
+      "several statements are all checked before any runs: a later write or error prints "
+      "nothing") {
+    Setup s;
+    exec_rw(s.db, "CREATE TABLE t (n INTEGER); INSERT INTO t VALUES (1), (2);");
+    const std::string before = read_file(s.db);
+    for (const auto& [sql, mentions] : std::vector<std::pair<std::string, std::string>>{
+             {"SELECT count(*) AS n FROM t; INSERT INTO t VALUES (3)", "read-only"},
+             {"SELECT * FROM t; DELETE FROM t", "'DELETE FROM t' would write"},
+             {"SELECT 1; SELECT 2; UPDATE t SET n = 0;", "'UPDATE t SET n = 0' would write"},
+             {"SELECT 1; PRAGMA journal_mode = WAL", "read-only"},
+             {"SELECT 1; PRAGMA main.user_version = 7", "read-only"},
+             {"PRAGMA journal_mode; SELEC 2", "syntax error"},
+             {"SELECT n FROM t; SELECT * FROM nosuch", "no such table: nosuch"},
+         }) {
+      INFO(sql);
+      const auto r = query(s, sql);
+      check_refused(r, 2, mentions);
+      CHECK(r.out.empty());
+    }
+    CHECK(read_file(s.db) == before);
+    // ATTACH runs while the statements are checked, so a later one may read what it attached.
+    const std::string other = (s.dir / "other.db").string();
+    exec_rw(other, "CREATE TABLE u (m TEXT); INSERT INTO u VALUES ('x');");
+    const auto attached = query(s, "ATTACH '" + other + "' AS o; SELECT m FROM o.u");
+    CHECK_MESSAGE(attached.exit_code == 0, attached.err);
+    CHECK(attached.out == "m\r\nx\r\n");
+  }
+
+  TEST_CASE("read-only pragmas and EXPLAIN run, in WAL and rollback databases") {
+    Setup s;
+    exec_rw(s.db, "CREATE TABLE t (n INTEGER); INSERT INTO t VALUES (1), (2);");
+    const auto mode = [&](const std::string& sql) {
+      const auto r = query(s, sql);
+      INFO(sql, ": ", r.err);
+      CHECK(r.exit_code == 0);
+      return r.out;
+    };
+    CHECK(mode("PRAGMA journal_mode") == "journal_mode\r\ndelete\r\n");
+    CHECK(mode("PRAGMA main.journal_mode") == "journal_mode\r\ndelete\r\n");
+    CHECK(mode("SELECT count(*) AS n FROM t; PRAGMA journal_mode") ==
+          "n\r\n2\r\njournal_mode\r\ndelete\r\n");
+    CHECK(mode("PRAGMA user_version") == "user_version\r\n0\r\n");
+    CHECK(mode("EXPLAIN DELETE FROM t").find("opcode") != std::string::npos);
+    CHECK(mode("EXPLAIN QUERY PLAN UPDATE t SET n = 0").rfind("id,parent,notused,detail\r\n", 0) ==
+          0);
+    exec_rw(s.db, "PRAGMA journal_mode = WAL;");
+    CHECK(mode("PRAGMA journal_mode") == "journal_mode\r\nwal\r\n");
+    CHECK(mode("PRAGMA main.journal_mode") == "journal_mode\r\nwal\r\n");
+    CHECK(mode("SELECT count(*) AS n FROM t") == "n\r\n2\r\n");
+    // Setting the mode, or checkpointing, writes: still refused.
+    check_refused(query(s, "PRAGMA journal_mode = DELETE"), 2, "read-only");
+    check_refused(query(s, "PRAGMA wal_checkpoint"), 2, "read-only");
+    CHECK(mode("PRAGMA journal_mode") == "journal_mode\r\nwal\r\n");
+  }
+
+  TEST_CASE(
+      "a config without [database] is refused with exit 2 instead of querying an empty database") {
+    Setup s;
+    write_file(s.config, "[ring]\nname = \"" + s.ring + "\"\n[schema]\nfile = \"" +
+                             (source_dir() / "schema" / "demo.sql").string() + "\"\n");
+    for (const char* options : {"--format csv", "--live --format csv"}) {
+      const auto r = query(s, "SELECT 1 AS one", options);
+      INFO(std::string(options));
+      check_refused(r, 2, "invalid config '" + s.config + "': query needs a [database] section");
+      CHECK(r.out.empty());
+    }
+  }
+
+  TEST_CASE(
+      "a database.path that cannot be read is a config error naming the key and the config "
+      "file") {
+    Setup s;
+    const auto check_path = [&](const std::string& db, const std::string& cause) {
+      Setup bad("1MiB", db);
+      const auto r = query(bad, "SELECT 1");
+      INFO("database.path = ", db);
+      check_refused(
+          r, 2,
+          "cannot open database '" + db + "' (database.path in '" + bad.config + "'): " + cause);
+      CHECK(r.out.empty());
+    };
+    // A missing file (never created), a missing folder, a folder, a file of another kind.
+    check_path((s.dir / "missing.db").string(), "no such file");
+    CHECK(!std::filesystem::exists(s.dir / "missing.db"));
+    check_path((s.dir / "nosuch" / "history.db").string(),
+               "no such folder '" + (s.dir / "nosuch").string() + "'");
+    CHECK(!std::filesystem::exists(s.dir / "nosuch"));
+    check_path(s.dir.path().string(), "it is a directory");
+    write_file(s.dir / "junk.db", std::string(4096, 'x'));
+    check_path((s.dir / "junk.db").string(), "file is not a database");
+
+    // A read-only folder: holding no database, and holding a WAL database that cannot be read
+    // without creating its -shm file there. Root ignores permissions: drop that power.
+    std::string prefix;
+    if (::geteuid() == 0) {
+      if (run_shell("setpriv --bounding-set -dac_override,-dac_read_search true").exit_code != 0) {
+        MESSAGE("root without setpriv: read-only folder cases skipped");
+        return;
+      }
+      prefix = "setpriv --bounding-set -dac_override,-dac_read_search ";
+    }
+    const auto ro = s.dir / "ro";
+    std::filesystem::create_directories(ro);
+    exec_rw((ro / "wal.db").string(),
+            "PRAGMA journal_mode = WAL; CREATE TABLE t (n INTEGER); INSERT INTO t VALUES (1);");
+    REQUIRE(!std::filesystem::exists(ro / "wal.db-shm"));  // closed cleanly: no -shm left
+    std::filesystem::permissions(
+        ro, std::filesystem::perms::owner_read | std::filesystem::perms::owner_exec |
+                std::filesystem::perms::group_read | std::filesystem::perms::group_exec |
+                std::filesystem::perms::others_read | std::filesystem::perms::others_exec);
+    for (const auto& [name, cause] : std::vector<std::pair<std::string, std::string>>{
+             {"missing.db", "no such file"}, {"wal.db", "-shm"}}) {
+      Setup bad("1MiB", (ro / name).string());
+      const auto r = run_shell(prefix + "'" + cli_path() + "' query -c " + q(bad.config) +
+                               " 'SELECT count(*) FROM t'");
+      INFO(name);
+      check_refused(r, 2, "(database.path in '" + bad.config + "'): ");
+      CHECK(r.err.find(cause) != std::string::npos);
+    }
+    std::filesystem::permissions(ro, std::filesystem::perms::owner_all);
   }
 }
 

@@ -343,6 +343,16 @@ TEST_SUITE("replay_multiprocess") {
     check_one_line_error(run_cli(s.cli(ring + " --type sensor --type nope")), "type 'nope'");
     CHECK(t.tail() == 0);
 
+    // An empty or invalid --ring is not "the config's ring" (which holds the recording).
+    const auto config_ring = [&] {
+      return Ring::open(s.ring_config(), Ring::Access::read_only).stats().records_written;
+    };
+    const auto recorded = config_ring();
+    check_one_line_error(run_cli(s.cli("--ring ''")), "cannot use --ring '': the value is empty");
+    check_one_line_error(run_cli(s.cli("--ring a/b")), "cannot use --ring 'a/b': a ring name");
+    check_one_line_error(run_cli(s.cli("--ring .x --speed max")), "cannot use --ring '.x'");
+    CHECK(config_ring() == recorded);
+
     // A ring whose schema lacks a recorded type: refused before anything is written.
     Target lacking(
         1 << 20,
@@ -355,13 +365,23 @@ TEST_SUITE("replay_multiprocess") {
     CHECK(subset.exit_code == 0);
     CHECK(subset.out.rfind("replayed 10 records", 0) == 0);
 
-    // An unreadable database, and a missing one (which must not be created).
+    // An unreadable database, a missing one (which must not be created), a folder, a missing
+    // folder: config errors naming the key and the config file.
     Setup bad("replay-baddb", "1MiB");
+    const std::string key = "(database.path in '" + bad.config + "'): ";
     write_file(bad.db, std::string(8192, '\x5a'));
-    check_one_line_error(run_cli(bad.cli(ring)), "not a database");
+    check_one_line_error(run_cli(bad.cli(ring)), key + "file is not a database");
     std::filesystem::remove(bad.db);
-    check_one_line_error(run_cli(bad.cli(ring)), "no such file");
+    check_one_line_error(run_cli(bad.cli(ring)), key + "no such file");
     CHECK_FALSE(std::filesystem::exists(bad.db));
+    std::filesystem::create_directory(bad.db);
+    check_one_line_error(run_cli(bad.cli(ring)), key + "it is a directory");
+    std::filesystem::remove(bad.db);
+    Setup nofolder("replay-nofolder", "1MiB");
+    nofolder.db = (nofolder.dir / "gone" / "history.db").string();
+    nofolder.write_config("");
+    check_one_line_error(run_cli(nofolder.cli(ring)),
+                         "(database.path in '" + nofolder.config + "'): no such folder");
     CHECK(t.tail() == 0);
 
     // No such ring: a runtime failure (exit 1) that says how to make one.
@@ -370,7 +390,8 @@ TEST_SUITE("replay_multiprocess") {
     CHECK(none.err.find("ringlite ring create") != std::string::npos);
   }
 
-  TEST_CASE("SIGINT stops a looping replay blocked on a full ring; it exits 0 with its summary") {
+  TEST_CASE(
+      "SIGINT stops a looping replay blocked on a full ring and it exits 0 with its summary") {
     Setup s("replay-sig", "1MiB");
     record(s, [](Producer& p) {
       auto w = p.writer<Sensor>("sensor");

@@ -23,8 +23,8 @@ void add_tail(CLI::App& app, Action& action);     // tail
 void add_replay(CLI::App& app, Action& action);   // replay
 
 /// Installs SIGINT/SIGTERM handlers that set the returned flag: long-running commands
-/// (bridge, tail -f, replay) call it before anything slow, so that a signal during
-/// start-up still means "stop cleanly".
+/// (bridge, tail -f, replay, produce, stat --watch) call it before anything slow, so that
+/// a signal during start-up still means "stop cleanly". Forks inherit the handlers.
 const std::atomic<bool>& stop_on_signals();
 
 /// Exit codes of DESIGN.md: 0 success, 1 runtime failure, 2 usage/config/schema error.

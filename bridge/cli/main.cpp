@@ -5,6 +5,7 @@
 #include <exception>
 
 #include "commands.hpp"
+#include "options.hpp"
 #include "ringlite/error.hpp"
 
 int main(int argc, char** argv) {
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
   cli::add_query(app, action);
   cli::add_replay(app, action);
   cli::add_schema(app, action);
+  cli::check_values(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -30,6 +32,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
+    fmt::print(stderr, "ringlite: {}\n", e.what());
+    return cli::kExitUsage;
+  } catch (const Error& e) {  // a bad option value (options.hpp)
     fmt::print(stderr, "ringlite: {}\n", e.what());
     return cli::kExitUsage;
   }

@@ -359,6 +359,12 @@ Format parse_format(std::string_view name) {
               fmt::format("cannot use format '{}': expected table, csv or json", name));
 }
 
+std::string one_line(std::string_view text) {
+  std::string out;
+  append_display_text(out, text);
+  return out;
+}
+
 std::string sql_literal(const Cell& c) {
   std::string out;
   switch (c.kind) {

@@ -57,6 +57,9 @@ struct Cell {
   Sink sink() noexcept { return Sink{*this}; }
 };
 
+/// Text for one line of a terminal or a message: control characters as \n, \t, \r or \xNN.
+std::string one_line(std::string_view text);
+
 /// The cell as an SQL literal: 12, 0.5, 'it''s', x'0a1b', NULL (tail's record column).
 std::string sql_literal(const Cell& c);
 

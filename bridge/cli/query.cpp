@@ -3,22 +3,28 @@
 //
 // The database is opened with SQLITE_OPEN_READONLY (a missing file is never created) and
 // `PRAGMA query_only=1`; besides, a statement that SQLite says would write (INSERT, CREATE,
-// VACUUM INTO, ...) is refused before it runs, and turning query_only off is not
-// authorized. Every statement of the SQL runs in order; those that return columns print
-// them. Exit codes: 2 for anything the user's input causes (bad SQL, an unknown table, a
-// write, a database that cannot be opened or is not a database), 1 for runtime failures
-// (a missing ring with --live, a busy or corrupt database, I/O errors).
+// VACUUM INTO, ...) is refused, and turning query_only off is not authorized. The SQL may
+// hold several statements: every one is prepared and checked before the first runs, so a
+// refused statement means nothing was printed (an ATTACH runs as soon as it is checked,
+// so that later statements can name its schema); then they run in order and those that
+// return columns print them. Two kinds of statement SQLite calls writers are let through,
+// since they read only: `PRAGMA [schema.]journal_mode` without a value, and EXPLAIN.
+// Exit codes: 2 for anything the user's input causes (bad SQL, an unknown table, a write,
+// a config without [database], a database.path that cannot be opened or is not a
+// database), 1 for runtime failures (a missing ring with --live, a busy or corrupt
+// database, I/O errors).
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Exception.h>
 #include <fmt/core.h>
 #include <sqlite3.h>
 
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "commands.hpp"
+#include "database.hpp"
+#include "options.hpp"
 #include "output.hpp"
 #include "ringlite/config.hpp"
 #include "ringlite/error.hpp"
@@ -65,6 +71,8 @@ Errc classify(int rc) {
 
 /// The statement's text for messages: one line, at most ~60 characters.
 std::string excerpt(std::string_view sql) {
+  while (!sql.empty() && std::string_view(" \t\r\n").find(sql.front()) != std::string_view::npos)
+    sql.remove_prefix(1);
   std::string s;
   for (char c : sql) {
     if (s.size() >= 60) {
@@ -77,31 +85,37 @@ std::string excerpt(std::string_view sql) {
   return s;
 }
 
-/// Lets every statement through except one that turns query_only off again.
-int authorize(void*, int action, const char* a1, const char* a2, const char*, const char*) {
-  if (action == SQLITE_PRAGMA && a1 != nullptr && sqlite3_stricmp(a1, "query_only") == 0 &&
-      a2 != nullptr) {
-    return SQLITE_DENY;
+/// What the authorizer saw while one statement was being prepared.
+struct Seen {
+  bool journal_mode_query = false;  ///< PRAGMA [schema.]journal_mode, without a value
+  bool attach = false;
+  bool other = false;  ///< any action besides those two and plain reads
+};
+
+/// Denies turning query_only off; records what each statement does (see Seen).
+int authorize(void* user, int action, const char* a1, const char* a2, const char*, const char*) {
+  auto& seen = *static_cast<Seen*>(user);
+  if (action == SQLITE_PRAGMA && a1 != nullptr) {
+    if (sqlite3_stricmp(a1, "query_only") == 0 && a2 != nullptr) return SQLITE_DENY;
+    if (sqlite3_stricmp(a1, "journal_mode") == 0 && a2 == nullptr) {
+      seen.journal_mode_query = true;
+      return SQLITE_OK;
+    }
+  }
+  if (action == SQLITE_ATTACH) {
+    seen.attach = true;
+  } else if (action != SQLITE_READ && action != SQLITE_SELECT && action != SQLITE_FUNCTION) {
+    seen.other = true;
   }
   return SQLITE_OK;
 }
 
-std::unique_ptr<SQLite::Database> open_database(const std::string& path) {
-  try {
-    auto db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READONLY, 5000);
-    // Opening is lazy: read the schema now, so a directory or a non-database fails here.
-    db->exec("SELECT count(*) FROM sqlite_schema");
-    return db;
-  } catch (const SQLite::Exception& e) {
-    // Whatever the path names (nothing, a folder, not a database), it is the user's input;
-    // only a locked database is worth retrying.
-    const int rc = e.getExtendedErrorCode() != -1 ? e.getExtendedErrorCode() : SQLITE_CANTOPEN;
-    std::error_code ec;
-    const std::string cause =
-        std::filesystem::is_directory(path, ec) ? "it is a directory" : e.what();
-    throw Error(classify(rc) == Errc::busy ? Errc::busy : Errc::usage,
-                fmt::format("cannot run query: cannot open database '{}': {}", path, cause), 0, rc);
-  }
+/// True for a statement that only reads. sqlite3_stmt_readonly() says a journal_mode query
+/// writes (its opcode can change the mode), and an EXPLAIN of a write writes (though it
+/// never runs the write): both only read.
+bool reads_only(sqlite3_stmt* st, const Seen& seen) {
+  if (sqlite3_stmt_readonly(st) != 0 || sqlite3_stmt_isexplain(st) != 0) return true;
+  return seen.journal_mode_query && !seen.attach && !seen.other;
 }
 
 void step_all(sqlite3* db, sqlite3_stmt* st, std::string_view text, RowWriter& out) {
@@ -149,10 +163,25 @@ void step_all(sqlite3* db, sqlite3_stmt* st, std::string_view text, RowWriter& o
     fail(sqlite3_extended_errcode(db), fmt::format("'{}': {}", excerpt(text), sqlite3_errmsg(db)));
 }
 
+/// Runs one statement to the end, printing no rows (ATTACH has none).
+void run_silently(sqlite3* db, sqlite3_stmt* st, std::string_view text) {
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  }
+  if (rc != SQLITE_DONE)
+    fail(sqlite3_extended_errcode(db), fmt::format("'{}': {}", excerpt(text), sqlite3_errmsg(db)));
+}
+
 int run(const Opts& o) {
   const auto format = parse_format(o.format);
   const auto cfg = Config::load(o.config);
-  auto database = open_database(cfg.database.path.string());
+  std::unique_ptr<SQLite::Database> database;
+  try {
+    database = open_configured_database(cfg, o.config, "query");
+  } catch (const Error& e) {
+    throw Error(e.code(), fmt::format("cannot run query: {}", e.what()), e.sys_errno(),
+                e.sqlite_code());
+  }
   sqlite3* db = database->getHandle();
   if (o.live) {
     try {
@@ -164,17 +193,26 @@ int run(const Opts& o) {
     }
   }
   database->exec("PRAGMA query_only=1");
-  sqlite3_set_authorizer(db, authorize, nullptr);
+  Seen seen;
+  sqlite3_set_authorizer(db, authorize, &seen);
 
-  const auto writer = make_writer(format, stdout);
+  // Check every statement before any prints. A statement may name a schema that an ATTACH
+  // before it brings in: ATTACH (which prints nothing and writes nothing) runs as soon as
+  // it is checked, so that the statements after it can be prepared.
+  struct Statement {
+    std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> st;
+    std::string_view text;
+    bool done;
+  };
+  std::vector<Statement> statements;
   const char* sql = o.sql.c_str();
   const char* const end = sql + o.sql.size();
-  int statements = 0;
   while (sql < end) {
     sqlite3_stmt* raw = nullptr;
     const char* rest = nullptr;
+    seen = Seen{};
     const int rc = sqlite3_prepare_v2(db, sql, static_cast<int>(end - sql), &raw, &rest);
-    const std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> st(raw, sqlite3_finalize);
+    std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> st(raw, sqlite3_finalize);
     if (rc != SQLITE_OK) {
       const int code = sqlite3_extended_errcode(db);
       fail(code, fmt::format("{}{}", sqlite3_errmsg(db),
@@ -183,14 +221,20 @@ int run(const Opts& o) {
     const std::string_view text(sql, static_cast<std::size_t>((rest ? rest : end) - sql));
     sql = rest ? rest : end;
     if (!st) continue;  // only whitespace or a comment
-    ++statements;
-    if (sqlite3_stmt_readonly(st.get()) == 0) {
+    if (!reads_only(st.get(), seen)) {
       fail(SQLITE_READONLY,
            fmt::format("'{}' would write to the database: query is read-only", excerpt(text)));
     }
-    step_all(db, st.get(), text, *writer);
+    const bool attach = seen.attach;
+    if (attach) run_silently(db, st.get(), text);
+    statements.push_back({std::move(st), text, attach});
   }
-  if (statements == 0) throw Error(Errc::usage, "cannot run query: the SQL holds no statement");
+  if (statements.empty()) throw Error(Errc::usage, "cannot run query: the SQL holds no statement");
+
+  const auto writer = make_writer(format, stdout);
+  for (const auto& s : statements) {
+    if (!s.done) step_all(db, s.st.get(), s.text, *writer);
+  }
   return kExitOk;
 }
 
@@ -203,10 +247,14 @@ void add_query(CLI::App& app, Action& action) {
   cmd->add_option("-c,--config", o->config, "config file (TOML)")->required();
   cmd->add_flag("--live", o->live,
                 "attach the live ring as tables live.<type> (same columns as the database's)");
-  cmd->add_option("sql", o->sql, "SQL: one or more statements separated by ';'")->required();
-  cmd->add_option("--format", o->format,
-                  "output: table (aligned), csv (RFC 4180, CRLF) or json (one object per line)")
-      ->check(CLI::IsMember({"table", "csv", "json"}));
+  cmd->add_option("sql", o->sql,
+                  "SQL: one or more statements separated by ';', all checked before the first "
+                  "runs, e.g. 'SELECT count(*) FROM sensor; PRAGMA journal_mode'")
+      ->required();
+  one_of(cmd->add_option("--format", o->format,
+                         "output: table (aligned), csv (RFC 4180, CRLF) or json (one object per "
+                         "line); default table"),
+         {"table", "csv", "json"});
   cmd->callback([&action, o] { action = [o] { return run(*o); }; });
 }
 

@@ -19,6 +19,9 @@
 #include <string_view>
 
 #include "commands.hpp"
+#include "database.hpp"
+#include "options.hpp"
+#include "output.hpp"
 #include "ringlite/config.hpp"
 #include "ringlite/error.hpp"
 #include "ringlite/producer.hpp"
@@ -119,14 +122,14 @@ Bound parse_bound(std::string_view opt, const std::string& text) {
   throw Error(Errc::usage,
               fmt::format("cannot parse {} '{}': expected a seq number or an ISO-8601 time such as "
                           "2026-11-23T10:00:00Z or '2026-11-23 10:00:00.5+01:00'",
-                          opt, text));
+                          opt, one_line(text)));
 }
 
 struct Opts {
   std::string config;
-  std::string ring;
+  std::optional<std::string> ring;  // not given: the config's ring
   std::vector<std::string> types;
-  std::string from, to;
+  std::optional<std::string> from, to;
   std::string speed = "1";
   bool loop = false;
 };
@@ -136,8 +139,8 @@ ReplayOptions replay_options(const Opts& o, const std::string& db) {
   r.types = o.types;
   r.loop = o.loop;
   Bound from, to;
-  if (!o.from.empty()) from = parse_bound("--from", o.from);
-  if (!o.to.empty()) to = parse_bound("--to", o.to);
+  if (o.from) from = parse_bound("--from", *o.from);
+  if (o.to) to = parse_bound("--to", *o.to);
   r.from_seq = from.seq;
   r.from_ns = from.ns;
   r.to_seq = to.seq;
@@ -145,7 +148,7 @@ ReplayOptions replay_options(const Opts& o, const std::string& db) {
   if ((from.seq && to.seq && *from.seq > *to.seq) || (from.ns && to.ns && *from.ns > *to.ns)) {
     throw Error(Errc::usage,
                 fmt::format("cannot replay database '{}': --from '{}' is after --to '{}'", db,
-                            o.from, o.to));
+                            *o.from, *o.to));
   }
   if (o.speed == "max") {
     r.max_speed = true;
@@ -155,9 +158,9 @@ ReplayOptions replay_options(const Opts& o, const std::string& db) {
   const auto [p, ec] = std::from_chars(o.speed.data(), o.speed.data() + o.speed.size(), v);
   if (o.speed.empty() || ec != std::errc{} || p != o.speed.data() + o.speed.size() ||
       !std::isfinite(v) || v <= 0) {
-    throw Error(
-        Errc::usage,
-        fmt::format("cannot parse --speed '{}': expected a positive number or 'max'", o.speed));
+    throw Error(Errc::usage,
+                fmt::format("cannot parse --speed '{}': expected a positive number or 'max'",
+                            one_line(o.speed)));
   }
   r.speed = v;
   return r;
@@ -178,18 +181,14 @@ std::string rate_text(double r) {
 
 int run(const Opts& o) {
   const auto cfg = Config::load(o.config);
-  if (cfg.database.path.empty()) {
-    throw Error(Errc::config,
-                fmt::format("invalid config '{}': replay needs a [database] section with a path",
-                            o.config));
-  }
+  open_configured_database(cfg, o.config, "replay");  // a bad database.path is the config's
   const std::string db = cfg.database.path.string();
   const ReplayOptions options =
       replay_options(o, db);  // bad input fails before the ring is touched
 
   RingConfig rc = cfg.ring;
-  if (!o.ring.empty()) {
-    rc.name = o.ring;
+  if (o.ring) {
+    rc.name = *o.ring;
     rc.file.clear();
   }
   const auto& stop = stop_on_signals();
@@ -240,15 +239,21 @@ void add_replay(CLI::App& app, Action& action) {
       "replay", "write the database's records back into a ring, at the recorded pace");
   cmd->add_option("-c,--config", o->config, "config file (TOML): its [database] is replayed")
       ->required();
-  cmd->add_option("--ring", o->ring,
-                  "shared-memory ring to write into (default: the config's ring); it must exist");
-  cmd->add_option("--type", o->types, "record type to replay (repeat for several; default: all)");
-  cmd->add_option(
-      "--from", o->from,
-      "first record: a seq number, or an ISO-8601 time (UTC unless an offset is given)");
-  cmd->add_option("--to", o->to, "last record (inclusive): a seq number or an ISO-8601 time");
+  ring_name(cmd->add_option("--ring", o->ring,
+                            "shared-memory ring to write into (default: the config's ring); it "
+                            "must exist. A name as ring.name takes: 1-200 of A-Z a-z 0-9 _ . -, "
+                            "not starting with '.', e.g. --ring demo2"));
+  cmd->add_option("--type", o->types,
+                  "record type to replay (repeat for several; default: all), e.g. --type sensor");
+  cmd->add_option("--from", o->from,
+                  "first record: a seq number, or an ISO-8601 time (UTC unless an offset is "
+                  "given), e.g. --from 1200 or --from 2026-11-23T10:00:00Z");
+  cmd->add_option("--to", o->to,
+                  "last record (inclusive): a seq number or an ISO-8601 time, e.g. --to "
+                  "'2026-11-23 10:05:00+01:00'");
   cmd->add_option("--speed", o->speed,
-                  "pace relative to the recording (2 = twice as fast), or 'max'");
+                  "pace relative to the recording: a positive number (2 = twice as fast, 0.5 = "
+                  "half) or 'max' (default 1)");
   cmd->add_flag("--loop", o->loop, "start over at the end until interrupted");
   cmd->callback([&action, o] { action = [o] { return run(*o); }; });
 }

@@ -1,10 +1,14 @@
-// ringlite stat: the ring's header, cursors, counters and producers; --json, --watch.
+// ringlite stat: the ring's header, cursors, counters and producers; --json, --watch (until
+// SIGINT or SIGTERM, exit 0).
 #include <fmt/core.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <thread>
 
 #include "commands.hpp"
+#include "options.hpp"
 #include "ringlite/config.hpp"
 #include "ringlite/ring.hpp"
 
@@ -81,10 +85,16 @@ void add_stat(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand("stat", "show a ring's cursors, counters, producers and bridge liveness");
   cmd->add_option("-c,--config", o->config, "config file (TOML)")->required();
   cmd->add_flag("--json", o->json, "one JSON object per line");
-  cmd->add_flag("--watch", o->watch, "print again every --interval seconds until interrupted");
-  cmd->add_option("--interval", o->interval, "seconds between --watch updates")->check(CLI::Range(0.05, 3600.0));
+  cmd->add_flag("--watch", o->watch,
+                "print again every --interval seconds until SIGINT/SIGTERM (exit 0)");
+  real_number(
+      cmd->add_option("--interval", o->interval,
+                      "seconds between --watch updates: 0.05 to 3600, e.g. 0.5 (default 1)"),
+      0.05, 3600.0);
   cmd->callback([&action, o] {
     action = [o] {
+      static const std::atomic<bool> never{false};
+      const std::atomic<bool>& stop = o->watch ? stop_on_signals() : never;
       const auto cfg = Config::load(o->config);
       const auto ring = Ring::open(cfg.ring, Ring::Access::read_only);
       for (;;) {
@@ -92,7 +102,17 @@ void add_stat(CLI::App& app, Action& action) {
         o->json ? print_json(s) : print_text(s);
         std::fflush(stdout);
         if (!o->watch) return kExitOk;
-        std::this_thread::sleep_for(std::chrono::duration<double>(o->interval));
+        // In slices, so that a signal ends the watch within 50 ms.
+        const auto due = std::chrono::steady_clock::now() +
+                         std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                             std::chrono::duration<double>(o->interval));
+        for (auto now = std::chrono::steady_clock::now(); now < due;
+             now = std::chrono::steady_clock::now()) {
+          if (stop.load()) return kExitOk;
+          std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+              due - now, std::chrono::milliseconds(50)));
+        }
+        if (stop.load()) return kExitOk;
       }
     };
   });

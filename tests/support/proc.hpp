@@ -130,4 +130,15 @@ inline int try_wait(pid_t pid) {
   return -1;
 }
 
+/// True while the process exists and has not exited: false once it is gone or a zombie
+/// (an orphan's zombie may linger when nobody reaps it). Works for any pid, not only children.
+inline bool is_running(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  const std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::size_t paren = stat.rfind(')');
+  if (paren == std::string::npos || paren + 2 >= stat.size()) return false;
+  const char state = stat[paren + 2];
+  return state != 'Z' && state != 'X' && state != 'x';
+}
+
 }  // namespace ringlite::test
