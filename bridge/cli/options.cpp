@@ -11,6 +11,7 @@
 #include "output.hpp"
 #include "ringlite/config.hpp"
 #include "ringlite/error.hpp"
+#include "ringlite/ring.hpp"
 
 namespace ringlite::cli {
 namespace {
@@ -92,22 +93,6 @@ void check_value(const std::string& name, bool required, Kind kind, std::string&
   }
 }
 
-/// A TOML basic string holding `s` exactly.
-std::string toml_string(std::string_view s) {
-  std::string out = "\"";
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20 || c == 0x7f) {
-      out += fmt::format("\\u{:04x}", c);
-    } else {
-      out += ch;
-    }
-  }
-  return out + '"';
-}
 
 /// Adds a check that runs after the common rules.
 CLI::Option* add_check(CLI::Option* option,
@@ -170,21 +155,8 @@ CLI::Option* one_of(CLI::Option* option, std::vector<std::string> choices) {
 
 CLI::Option* ring_name(CLI::Option* option) {
   return add_check(option, [](const std::string& name, const std::string& value) {
-    // The config parser owns the rule; a two-key config is the way to ask it. The folder
-    // only anchors schema.file, which is never read.
-    try {
-      Config::parse(
-          fmt::format("[ring]\nname = {}\n[schema]\nfile = \"unused.sql\"\n", toml_string(value)),
-          "/ringlite-command-line");
-    } catch (const Error& e) {
-      // "... 'ring.name' must be <rule>, not <value>" -> "a ring name must be <rule>".
-      std::string why = e.what();
-      const std::string key = "'ring.name' ";
-      const std::size_t at = why.find(key);
-      if (at == std::string::npos) refuse(name, value, "not a valid ring name");
-      why = "a ring name " + why.substr(at + key.size());
-      if (const std::size_t tail = why.rfind(", not "); tail != std::string::npos) why.resize(tail);
-      refuse(name, value, why);
+    if (const auto why = Ring::name_problem(value); !why.empty()) {
+      refuse(name, value, fmt::format("a ring name must be {}", why));
     }
   });
 }

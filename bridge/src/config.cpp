@@ -27,7 +27,6 @@ using namespace std::chrono_literals;
 
 constexpr std::uint32_t kMinMaxRecord = 64;
 constexpr std::int64_t kMaxBatchRecords = 10'000'000;
-constexpr std::size_t kMaxNameLength = 200;
 
 [[noreturn]] void fail(const std::string& message) { throw Error(Errc::config, message); }
 
@@ -190,13 +189,7 @@ bool is_power_of_two(std::uint64_t n) { return n != 0 && (n & (n - 1)) == 0; }
 // ---- sections ----
 
 void check_name(const std::string& name, const toml::node& node) {
-  if (name.find('/') != std::string::npos || name.find("..") != std::string::npos)
-    must_be("ring.name", "a plain name without '/' or '..'", node);
-  const bool bad_chars =
-      name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
-      std::string::npos;
-  if (name.empty() || name.size() > kMaxNameLength || bad_chars || name.front() == '.')
-    must_be("ring.name", "1-200 of A-Z a-z 0-9 _ . - not starting with '.'", node);
+  if (const auto why = detail::platform::ring_name_problem(name); !why.empty()) must_be("ring.name", why, node);
 }
 
 std::uint32_t mode_of(const toml::node& node) {

@@ -247,6 +247,10 @@ void Ring::remove(const RingConfig& config) {
   detail::platform::remove_segment(name);
 }
 
+std::string_view Ring::name_problem(std::string_view name) noexcept {
+  return detail::platform::ring_name_problem(name);
+}
+
 std::vector<std::string> Ring::list() {
   auto v = detail::platform::list_segments();
   std::sort(v.begin(), v.end());

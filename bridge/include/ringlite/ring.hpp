@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ringlite/config.hpp"
@@ -75,6 +76,10 @@ class Ring {
   static void remove(const RingConfig& config);
   /// Names of the shared-memory rings on this machine (file-backed rings are not listed).
   static std::vector<std::string> list();
+  /// What a ring name must be when `name` is not one ("a plain name without '/' or '..'",
+  /// ...); empty when `name` is a valid ring name. The one rule the config and the
+  /// command line apply too.
+  static std::string_view name_problem(std::string_view name) noexcept;
 
   const Schema& schema() const noexcept;
   std::uint64_t capacity() const noexcept;

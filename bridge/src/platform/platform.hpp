@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ringlite::detail::platform {
@@ -93,8 +94,11 @@ SegmentId segment_id(const SegmentName& name) noexcept;
 /// Names of the shm segments ringlite created ("demo" for /ringlite.demo).
 std::vector<std::string> list_segments();
 
-/// Validates a ring name: 1-200 of [A-Za-z0-9_.-], not starting with '.', no '/'.
-/// Throws Error(Errc::config) naming it.
+/// What a ring name must be, when `name` is not one: "a plain name without '/' or '..'"
+/// or "1-200 of A-Z a-z 0-9 _ . - not starting with '.'"; empty when it is valid. The one
+/// rule for ring names (config, command line, create and open all ask it).
+std::string_view ring_name_problem(std::string_view name) noexcept;
+/// Throws Error(Errc::config) naming `name` when ring_name_problem() finds one.
 void check_ring_name(const std::string& name);
 
 std::uint32_t current_pid() noexcept;

@@ -260,15 +260,23 @@ std::size_t Mapping::check_size() noexcept {
   return now;
 }
 
-void check_ring_name(const std::string& name) {
+std::string_view ring_name_problem(std::string_view name) noexcept {
+  // The name becomes part of a path (/dev/shm/ringlite.NAME; Local\ringlite.NAME on Win32).
+  if (name.find('/') != std::string_view::npos || name.find("..") != std::string_view::npos) {
+    return "a plain name without '/' or '..'";
+  }
   const bool bad_chars = name.find_first_not_of(
                              "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
-                         std::string::npos;
+                         std::string_view::npos;
   if (name.empty() || name.size() > 200 || bad_chars || name.front() == '.') {
-    throw Error(Errc::config,
-                fmt::format("invalid ring name '{}': use 1-200 of A-Z a-z 0-9 _ . - (no '/' or '..', "
-                            "not starting with '.')",
-                            name));
+    return "1-200 of A-Z a-z 0-9 _ . - not starting with '.'";
+  }
+  return {};
+}
+
+void check_ring_name(const std::string& name) {
+  if (const auto why = ring_name_problem(name); !why.empty()) {
+    throw Error(Errc::config, fmt::format("invalid ring name '{}': it must be {}", name, why));
   }
 }
 
