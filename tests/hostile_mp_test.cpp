@@ -316,3 +316,27 @@ TEST_SUITE("hostile") {
     CHECK(r.out.find("9000 tables") != std::string::npos);
   }
 }
+
+TEST_SUITE("hostile") {
+  TEST_CASE("stat --watch follows a ring created again under its name, and ends when it is gone for good") {
+    Quiet s;
+    const std::string out = (s.dir / "stat.out").string();
+    const pid_t watcher =
+        spawn_cli(cli_path(), {"stat", "-c", s.config, "--watch", "--json", "--interval", "0.05"}, out);
+    const auto wait_for = [&](const std::string& text) {
+      const auto deadline = std::chrono::steady_clock::now() + 20s;
+      while (read_file(out).find(text) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(5ms);
+      }
+      return read_file(out).find(text) != std::string::npos;
+    };
+    const std::string first = Ring::open(s.ring_config()).stats().ring_id;
+    REQUIRE(wait_for(first));
+    Ring::remove(s.ring_config());
+    const std::string second = Ring::create(s.ring_config(), demo_schema()).stats().ring_id;
+    CHECK(wait_for(second));
+    Ring::remove(s.ring_config());
+    CHECK(exit_within(watcher, 5s) == 1);
+    CHECK(read_file(out).find("cannot open ring") != std::string::npos);
+  }
+}

@@ -34,6 +34,10 @@ class ConsumerCore {
     const auto tail = h.tail.load(std::memory_order_acquire);
     // The bridge's durable position may be ahead of head (it crashed between COMMIT and
     // advancing head); it can never be outside [head, tail] for the same ring.
+    if (tail < head || tail - head > st_->capacity()) {
+      throw Error(Errc::corrupt, fmt::format("cannot drain {}: its cursors contradict each other (head {}, tail {})",
+                                             st_->display(), head, tail));
+    }
     pos_ = start == Consumer::kFromHead ? head : std::clamp(align8(start), head, tail);
     h.bridge_position.store(pos_, std::memory_order_relaxed);
     heartbeat();
