@@ -21,6 +21,8 @@ bool owner_alive(std::uint64_t owner) noexcept {
 
 // How often a stuck claim's owner is looked up in /proc (the lookup costs a few µs).
 constexpr std::int64_t kLivenessCheckNs = 5'000'000;
+// How often an idle consumer checks that the segment still has its size (an fstat).
+constexpr std::int64_t kSizeCheckNs = 100'000'000;
 
 }  // namespace
 
@@ -90,6 +92,7 @@ class ConsumerCore {
   std::uint64_t stuck_pos_ = kNoClaim;
   std::int64_t stuck_since_ = 0;
   std::int64_t last_liveness_check_ = 0;
+  std::int64_t last_size_check_ = 0;
   std::uint32_t next_skip_ = 0;
 };
 
@@ -390,9 +393,6 @@ bool ConsumerCore::frame_ready(std::uint64_t p) const noexcept {
 }
 
 bool ConsumerCore::wait(std::chrono::nanoseconds timeout) noexcept {
-  // Idle is when a truncated segment could go unnoticed (nothing touches the lost part):
-  // one fstat per wait; poll() then reports it.
-  if (st_->check_truncated()) return true;
   auto& h = st_->header();
   std::uint64_t p = pos_;
   if (st_->room_to_end(p) < kFrameHeader) p += st_->room_to_end(p);
@@ -407,6 +407,12 @@ bool ConsumerCore::wait(std::chrono::nanoseconds timeout) noexcept {
     std::this_thread::sleep_for(nap);
     if (frame_ready(p)) return true;
     timeout -= nap;
+  }
+  // Idle is when a truncated segment could go unnoticed (nothing touches the lost part):
+  // before sleeping, at most every kSizeCheckNs, one fstat; poll() then reports it.
+  if (const auto now = platform::monotonic_ns(); now - last_size_check_ >= kSizeCheckNs) {
+    last_size_check_ = now;
+    if (st_->check_truncated()) return true;
   }
   h.consumer_sleeping.store(1, std::memory_order_seq_cst);
   const std::uint64_t tail = h.tail.load(std::memory_order_seq_cst);
