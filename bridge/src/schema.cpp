@@ -820,8 +820,8 @@ std::string layout_difference(std::string_view a, std::string_view a_name, std::
   if (!pa || !pb) return "the layouts differ" + both;
   std::vector<std::string> out;
   if (pa->name != pb->name) {
-    out.push_back(fmt::format("the type is '{}' in {} but '{}' in {}", pa->name, a_name, pb->name,
-                              b_name));
+    out.push_back(
+        fmt::format("the type is '{}' in {} but '{}' in {}", pa->name, a_name, pb->name, b_name));
   }
   const auto only_in = [&](const SignatureField& f, std::string_view in, std::string_view not_in) {
     out.push_back(fmt::format("column '{}' ({} at offset {}) is in {} but not in {}", f.name,
@@ -852,8 +852,9 @@ std::string layout_difference(std::string_view a, std::string_view a_name, std::
     }
   }
   if (out.empty()) {
-    out.push_back(fmt::format("the record is {} bytes aligned {} in {} but {} bytes aligned {} in {}",
-                              pa->size, pa->align, a_name, pb->size, pb->align, b_name));
+    out.push_back(
+        fmt::format("the record is {} bytes aligned {} in {} but {} bytes aligned {} in {}",
+                    pa->size, pa->align, a_name, pb->size, pb->align, b_name));
   }
   return join_differences(out) + both;
 }
@@ -881,8 +882,8 @@ std::string schema_difference(const Schema& a, std::string_view a_name, const Sc
     } else if (auto d = layout_difference(t, a_name, *u, b_name); !d.empty()) {
       out.push_back(fmt::format("type '{}': {}", t.name, d));
     } else if (t.indexes != u->indexes) {
-      out.push_back(fmt::format("type '{}' has indexes {} in {} but {} in {}", t.name,
-                                indexes(t), a_name, indexes(*u), b_name));
+      out.push_back(fmt::format("type '{}' has indexes {} in {} but {} in {}", t.name, indexes(t),
+                                a_name, indexes(*u), b_name));
     }
   }
   for (const RecordType& u : b.types()) {

@@ -107,9 +107,9 @@ void describe_change(const RecordType& was, std::string_view was_layout, const R
   }
   if (out.size() == before) {
     // Same declared columns, yet another layout (the recorded layout is not the DDL's).
-    out.push_back(fmt::format("type '{}': {}", now.name,
-                              layout_difference(was_layout, "the database", now.layout_signature(),
-                                                "the schema")));
+    out.push_back(fmt::format(
+        "type '{}': {}", now.name,
+        layout_difference(was_layout, "the database", now.layout_signature(), "the schema")));
   }
 }
 
@@ -618,15 +618,16 @@ BatchResult StoreImpl::write_batch(const Batch& batch, std::string_view ring_id,
         reject_alone(batch, lo, e);
         continue;
       }
-      throw Error(is_busy(e.code()) ? Errc::busy : Errc::sqlite,
-                  fmt::format("cannot commit batch to database '{}': {}{}", path_, e.what(),
-                              is_busy(e.code())
-                                  ? fmt::format(" (still locked after {} s of retries)",
-                                                std::chrono::duration_cast<std::chrono::seconds>(
-                                                    kBusyBudget)
-                                                    .count())
-                                  : ""),
-                  0, e.code());
+      if (is_busy(e.code())) {
+        throw Error(Errc::busy,
+                    fmt::format("cannot commit batch to database '{}': {} (still locked after {} "
+                                "ms of retries)",
+                                path_, e.what(), kBusyBudget / 1ms),
+                    0, e.code());
+      }
+      throw Error(Errc::sqlite,
+                  fmt::format("cannot commit batch to database '{}': {}", path_, e.what()), 0,
+                  e.code());
     } catch (...) {
       abandon();  // e.g. bad_alloc: still never leave the transaction open
       throw;
