@@ -179,7 +179,7 @@ class Bridge::Drain {
   bool fill();
   void commit();
   void housekeeping();
-  [[noreturn]] void stop_for(const Error& e);
+  [[noreturn]] void stop_for(const Error& e, std::size_t unpersisted);
 
   Impl& s_;
   Consumer& c_;
@@ -262,7 +262,7 @@ void Bridge::Drain::commit() {
       total_.busy_retries += r.busy_retries;
       break;
     } catch (const Error& e) {
-      if (e.code() == Errc::not_found) stop_for(e);
+      if (e.code() == Errc::not_found) stop_for(e, batch_.frames.size());
       if (e.code() != Errc::sqlite && e.code() != Errc::busy) throw;
       ++total_.stalls;
       if (!failed || backoff >= kLogBackoff) {
@@ -298,7 +298,7 @@ void Bridge::Drain::housekeeping() {
     try {
       s_.store->check_file();
     } catch (const Error& e) {
-      stop_for(e);
+      stop_for(e, 0);
     }
     last_checkpoint_ = now;
   }
@@ -318,10 +318,10 @@ void Bridge::Drain::housekeeping() {
 
 // The database file went away under the bridge: committing on would advance head past
 // records that are in no file at the path. Stop; the ring keeps them.
-void Bridge::Drain::stop_for(const Error& e) {
-  log_(fmt::format("stopping: {}; {} records read since the last commit stay in the ring for a bridge on the "
-                   "file now at that path",
-                   e.what(), batch_.frames.size()));
+void Bridge::Drain::stop_for(const Error& e, std::size_t unpersisted) {
+  log_(fmt::format("stopping: {}; the {} records of the last batch stay in the ring, with all after them, for a "
+                   "bridge on the file now at that path",
+                   e.what(), unpersisted));
   throw e;
 }
 

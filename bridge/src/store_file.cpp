@@ -100,11 +100,16 @@ DatabaseFile::DatabaseFile(std::string path, std::uint32_t mode, std::string_vie
                 cerr);
   }
   struct stat st {};
-  if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (::fstat(fd_, &st) != 0) {
     const int err = errno;
     ::close(fd_);
     fd_ = -1;
-    bad_path("is not a regular file", S_ISREG(st.st_mode) ? err : 0);
+    throw Error(Errc::system, fmt::format("cannot stat database '{}': {}", path_, cause(err)), err);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd_);
+    fd_ = -1;
+    bad_path("is not a regular file", 0);
   }
   file_ = {static_cast<unsigned long long>(st.st_dev), static_cast<unsigned long long>(st.st_ino),
            true};
