@@ -459,7 +459,8 @@ TEST_SUITE("bridge_multiprocess") {
       auto w = p.raw_writer("tick");
       for (int k = from; k < to; ++k) {
         Tick t{k == poison ? std::numeric_limits<std::int64_t>::min() : k, {}};
-        std::snprintf(t.label, sizeof t.label, "k%d", k);
+        const std::string label = "k" + std::to_string(k);
+        std::memcpy(t.label, label.data(), std::min(label.size(), sizeof t.label));
         REQUIRE(w.try_write({reinterpret_cast<const std::byte*>(&t), sizeof t}) == WriteResult::ok);
       }
     };
@@ -470,7 +471,7 @@ TEST_SUITE("bridge_multiprocess") {
     CHECK(sql(s.db, "SELECT count(*) FROM _ringlite_rejects")[0] == "1");
     CHECK(sql(s.db, "SELECT reason FROM _ringlite_rejects")[0] == "cannot insert into table 'tick': integer overflow");
     Tick poison{std::numeric_limits<std::int64_t>::min(), {}};
-    std::snprintf(poison.label, sizeof poison.label, "k%d", 250);
+    std::memcpy(poison.label, "k250", 4);
     std::string hex;
     for (std::size_t i = 0; i < sizeof poison; ++i) {
       char two[3];
