@@ -938,11 +938,14 @@ TEST_SUITE("store") {
     const auto path = dir / "a.db";
     const auto schema = ringlite::test::demo_schema();
     {
-      const Store first = Store::open(config(path), schema, kOrigin);
+      Store first = Store::open(config(path), schema, kOrigin);
       const auto msg = error_of(Errc::busy, [&] { Store::open(config(path), schema, kOrigin); });
       CHECK(msg == "cannot open database '" + path.string() + "': another process (pid " +
                        std::to_string(::getpid()) +
                        ") writes to it (a database takes the records of one ring at a time)");
+      Batch b;
+      add_sensor(b, 0, 1);
+      CHECK(first.write_batch(b, kRing).inserted == 1);  // the refusal took nothing from it
     }
     CHECK_NOTHROW(Store::open(config(path), schema, kOrigin));
   }

@@ -12,7 +12,10 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <sstream>
+#include <utility>
 
 #include "detail/store_detail.hpp"
 #include "ringlite/error.hpp"
@@ -52,6 +55,19 @@ long flock_holder(dev_t dev, ino_t ino) {
   return 0;
 }
 
+// The database files this process holds. Closing a descriptor drops every POSIX lock the
+// process has on the file, the SQLite connection's included; so a second DatabaseFile on a
+// file this process holds is refused before it opens one, not after its flock fails.
+std::mutex g_held_mutex;
+std::set<std::pair<unsigned long long, unsigned long long>> g_held;
+
+std::string busy_message(const std::string& path, long holder) {
+  return fmt::format(
+      "cannot open database '{}': another process{} writes to it (a database takes the "
+      "records of one ring at a time)",
+      path, holder > 0 ? fmt::format(" (pid {})", holder) : std::string());
+}
+
 }  // namespace
 
 DatabaseFile::DatabaseFile(std::string path, std::uint32_t mode, std::string_view origin)
@@ -62,6 +78,15 @@ DatabaseFile::DatabaseFile(std::string path, std::uint32_t mode, std::string_vie
                             path_, err ? fmt::format(" ({})", cause(err)) : std::string()),
                 err);
   };
+  {
+    struct stat st {};
+    const std::lock_guard lock(g_held_mutex);
+    if (::stat(path_.c_str(), &st) == 0 &&
+        g_held.count({static_cast<unsigned long long>(st.st_dev),
+                      static_cast<unsigned long long>(st.st_ino)}) != 0) {
+      throw Error(Errc::busy, busy_message(path_, ::getpid()), EWOULDBLOCK);
+    }
+  }
   // O_NONBLOCK: a FIFO at the path must not block the open; it is refused below.
   constexpr int kOpen = O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
   for (;;) {
@@ -125,17 +150,18 @@ DatabaseFile::DatabaseFile(std::string path, std::uint32_t mode, std::string_vie
       throw Error(Errc::system, fmt::format("cannot lock database '{}': {}", path_, cause(err)),
                   err);
     }
-    const long holder = flock_holder(st.st_dev, st.st_ino);
-    throw Error(Errc::busy,
-                fmt::format("cannot open database '{}': another process{} writes to it (a "
-                            "database takes the records of one ring at a time)",
-                            path_, holder > 0 ? fmt::format(" (pid {})", holder) : std::string()),
-                err);
+    throw Error(Errc::busy, busy_message(path_, flock_holder(st.st_dev, st.st_ino)), err);
   }
+  const std::lock_guard lock(g_held_mutex);
+  g_held.insert({file_.dev, file_.ino});
 }
 
 DatabaseFile::~DatabaseFile() {
   if (fd_ < 0) return;
+  {
+    const std::lock_guard lock(g_held_mutex);
+    g_held.erase({file_.dev, file_.ino});
+  }
   if (file_gone_) {
     // Our -wal and -shm at the path hold this file's pages: the file at the path now (or a
     // new one created there) would read them as its own.
