@@ -55,8 +55,10 @@ void lose_database_under_running_bridge(Loss how) {
   constexpr int kProducers = 2, kCount = 100'000;
   Setup s;
   const pid_t bridge = s.bridge();
+  const ReapOnExit reap_bridge{bridge};
   REQUIRE(s.wait_drained(20s));
   const pid_t producer = s.produce(kProducers, kCount);
+  const ReapOnExit reap_producer{producer};
   std::this_thread::sleep_for(300ms);
   ::kill(bridge, SIGSTOP);
   REQUIRE(wait_stopped(bridge));
@@ -91,6 +93,7 @@ void lose_database_under_running_bridge(Loss how) {
   CHECK(s.stats().head <= held);
 
   const pid_t again = s.bridge();
+  const ReapOnExit reap_again{again};
   CHECK(wait_exit(producer) == 0);
   REQUIRE(s.wait_drained(60s));
   s.stop(again);
@@ -449,6 +452,7 @@ TEST_SUITE("bridge_multiprocess") {
     write_file(schema, "CREATE TABLE tick (n INT64, label CHAR(8));\nCREATE INDEX tick_abs ON tick(abs(n));\n");
     Bridged s({.tag = "poison", .schema = schema});
     const pid_t bridge = s.bridge();
+    const ReapOnExit reap{bridge};
     REQUIRE(s.wait_drained(20s));
     struct Tick {
       std::int64_t n;
@@ -489,7 +493,9 @@ TEST_SUITE("bridge_multiprocess") {
     Setup s;
     const pid_t bridge = s.bridge();
     REQUIRE(s.wait_drained(20s));
+    const ReapOnExit reap_bridge{bridge};
     const pid_t producer = s.produce(1, 100'000);
+    const ReapOnExit reap_producer{producer};
     {
       WriteLock lock(s.db);
       std::this_thread::sleep_for(12s);

@@ -111,6 +111,19 @@ inline int try_wait(pid_t pid) {
   return -1;
 }
 
+/// SIGKILLs and reaps the child at scope exit if it is still running unreaped, so that a
+/// test aborted by a failed REQUIRE leaves no bridge behind. A child the test has reaped
+/// already is left alone (waitpid no longer knows it, so its pid is never signalled).
+struct ReapOnExit {
+  pid_t pid;
+  ~ReapOnExit() {
+    if (pid > 0 && ::waitpid(pid, nullptr, WNOHANG) == 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  }
+};
+
 /// Waits up to `limit` for the child to exit: its exit code, or -1 when it still ran then
 /// (it is SIGKILLed and reaped, so that a failing test leaves no process behind).
 inline int wait_exit_for(pid_t pid, std::chrono::milliseconds limit) {
