@@ -68,6 +68,7 @@ TEST_SUITE("config") {
     CHECK(fs::exists(c.schema_file));
     CHECK(c.database.path == (root / "examples" / "demo.db").lexically_normal());
     CHECK(c.database.preset == "safe");
+    CHECK(c.database.mode == 0600);
     CHECK(c.database.pragmas == std::map<std::string, std::string>{{"cache_size", "-65536"}});
     CHECK(c.batch.max_records == 65536);
     CHECK(c.batch.max_delay == 20ms);
@@ -245,6 +246,21 @@ TEST_SUITE("config") {
     CHECK(Config::parse(config_with("mode = \"644\""), kOrigin).ring.mode == 0644);
     CHECK(Config::parse(config_with("mode = \"0o660\""), kOrigin).ring.mode == 0660);
     CHECK(Config::parse(config_with("mode = 0o777"), kOrigin).ring.mode == 0777);
+  }
+
+  TEST_CASE("database.mode defaults to the ring's mode and takes the same syntax") {
+    const std::string db = "[database]\npath = \"h.db\"\n";
+    CHECK(Config::parse(config_with("", db), kOrigin).database.mode == 0600);
+    CHECK(Config::parse(config_with("mode = \"0640\"", db), kOrigin).database.mode == 0640);
+    CHECK(Config::parse(config_with("mode = \"0640\"", db + "mode = \"0o600\"\n"), kOrigin)
+              .database.mode == 0600);
+    CHECK(Config::parse(config_with("", db + "mode = 0o660\n"), kOrigin).database.mode == 0660);
+    CHECK(error_of(config_with("", db + "mode = \"0444\"\n")) ==
+          std::string(kPrefix) +
+              "'database.mode' must be octal permission bits like \"0600\" that include owner "
+              "read and write, not \"0444\"");
+    CHECK(error_of(config_with("", db + "mdoe = \"0600\"\n")) ==
+          std::string(kPrefix) + "unknown key 'database.mdoe' (did you mean 'database.mode'?)");
   }
 
   TEST_CASE("capacity and max_record accept sizes as strings or integers within their bounds") {

@@ -340,11 +340,31 @@ TEST_SUITE("replay") {
       ReplayOptions o = max_speed();
       o.types = {"tick"};
       const auto msg = error_of(Errc::schema, [&] { replay(rec.db, b.producer, o, kNoStop); });
-      CHECK(msg.find("the ring's layout 'tick{n:INT64@0,label:CHAR(9)@8}") != std::string::npos);
-      CHECK(msg.find("differs from the recorded 'tick{n:INT64@0,label:CHAR(8)@8}") !=
-            std::string::npos);
+      // The column at fault, then both layouts in full.
+      CHECK(msg.find("cannot replay type 'tick' into ring '") == 0);
+      CHECK(msg.find("': its layout differs: column 'label' is CHAR(9) at offset 8 in the ring "
+                     "but CHAR(8) at offset 8 in the database (the ring has "
+                     "tick{n:INT64@0,label:CHAR(9)@8}size=24,align=8, the database has "
+                     "tick{n:INT64@0,label:CHAR(8)@8}size=16,align=8)") != std::string::npos);
+      CHECK(msg.find('\n') == std::string::npos);
       CHECK(b.ring.stats().tail == 0);
     }
+  }
+
+  TEST_CASE("a recorded layout that does not match its DDL names the column and both layouts") {
+    Recording rec = mixed(2);
+    SQLite::Database(rec.db.string(), SQLite::OPEN_READWRITE)
+        .exec(
+            "UPDATE _ringlite_types SET layout = 'tick{n:INT64@0,label:CHAR(9)@8}size=24,align=8' "
+            "WHERE name = 'tick'");
+    Target b;
+    CHECK(error_of(Errc::corrupt, [&] { replay(rec.db, b.producer, max_speed(), kNoStop); }) ==
+          "cannot replay database '" + rec.db.string() +
+              "': type 'tick' has a DDL that does not match its recorded layout: column 'label' "
+              "is CHAR(8) at offset 8 in the DDL but CHAR(9) at offset 8 in the recorded layout "
+              "(the DDL has tick{n:INT64@0,label:CHAR(8)@8}size=16,align=8, the recorded layout "
+              "has tick{n:INT64@0,label:CHAR(9)@8}size=24,align=8)");
+    CHECK(b.ring.stats().tail == 0);
   }
 
   TEST_CASE("seq and time ranges and the type filter select exactly the records inside them") {

@@ -6,11 +6,14 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <doctest/doctest.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -139,6 +142,36 @@ std::vector<std::string> describe(SQLite::Database& db, const std::string& table
                   idx.getColumn(1).getString());
   }
   return out;
+}
+
+// The permission bits of a file.
+unsigned mode_of(const std::string& path) {
+  struct stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  return st.st_mode & 07777;
+}
+
+// Sets the process umask for a scope.
+struct Umask {
+  explicit Umask(mode_t m) : old(::umask(m)) {}
+  ~Umask() { ::umask(old); }
+  mode_t old;
+};
+
+// A schema whose index SQLite evaluates per row: abs(INT64_MIN) overflows.
+constexpr const char* kTickSchema =
+    "CREATE TABLE tick (n INT64, label CHAR(8)); CREATE INDEX tick_abs ON tick(abs(n));";
+
+struct Tick {
+  std::int64_t n;
+  char label[8];
+};
+
+void add_tick(Batch& b, std::uint64_t seq, std::int64_t n) {
+  Tick t{};
+  t.n = n;
+  std::snprintf(t.label, sizeof t.label, "t%d", static_cast<int>(seq % 100000));
+  add_frame(b, seq, 1, &t, sizeof t);
 }
 
 // Writes `v` at field `name` of a record of `type`.
@@ -498,9 +531,10 @@ TEST_SUITE("store") {
     TempDir dir("store");
     const auto path = dir / "a.db";
     Store store = Store::open(config(path), ringlite::test::demo_schema(), kOrigin);
+    // seq 800 from another ring (write_batch skips what its own ring has committed).
     Batch first;
     add_sensor(first, 800, 100);
-    REQUIRE(store.write_batch(first, kRing).inserted == 1);
+    REQUIRE(store.write_batch(first, "ffffffffffffffffffffffffffffffff").inserted == 1);
     // 300 rows: a 256-row statement holds the duplicate seq 800.
     Batch b;
     for (int k = 0; k < 300; ++k) add_sensor(b, static_cast<std::uint64_t>(k) * 8, k);
@@ -637,11 +671,13 @@ TEST_SUITE("store") {
     { const Store s = Store::open(config(path), Schema::parse(v1, "v1.sql"), kOrigin); }
     const auto v2 = Schema::parse(
         v1 + "CREATE TABLE extra (x INT64); CREATE INDEX extra_x ON extra(x);", "v2.sql");
-    Store store = Store::open(config(path), v2, kOrigin);
-    const std::int64_t x = 77;
-    Batch b;
-    add_frame(b, 0, 2, &x, sizeof x);
-    CHECK(store.write_batch(b, kRing).inserted == 1);
+    {
+      Store store = Store::open(config(path), v2, kOrigin);
+      const std::int64_t x = 77;
+      Batch b;
+      add_frame(b, 0, 2, &x, sizeof x);
+      CHECK(store.write_batch(b, kRing).inserted == 1);
+    }
     auto db = reader(path);
     CHECK(db.execAndGet("SELECT id FROM _ringlite_types WHERE name = 'extra'").getInt() == 2);
     CHECK(db.execAndGet("SELECT x FROM extra").getInt64() == 77);
@@ -761,5 +797,230 @@ TEST_SUITE("store") {
     CHECK(db.execAndGet("SELECT buffer FROM sensor WHERE seq = 112 * 99999").getString() ==
           "s-99999");
     CHECK(store.progress(kRing) == b.end);
+  }
+  TEST_CASE("a value a user's index refuses is rejected with its bytes and the rest commits") {
+    TempDir dir("store");
+    const auto path = dir / "a.db";
+    Store store = Store::open(config(path), Schema::parse(kTickSchema, "tick.sql"), kOrigin);
+    Batch b;
+    for (int k = 0; k < 300; ++k) {
+      add_tick(b, static_cast<std::uint64_t>(k) * 48,
+               k == 150 ? std::numeric_limits<std::int64_t>::min() : k);
+    }
+    const auto r = store.write_batch(b, kRing);
+    CHECK(r.inserted == 299);
+    CHECK(r.rejected == 1);
+    CHECK(count(path, "tick") == 299);
+    auto db = reader(path);
+    SQLite::Statement q(db, "SELECT seq, reason, payload FROM _ringlite_rejects");
+    REQUIRE(q.executeStep());
+    CHECK(q.getColumn(0).getInt64() == 150 * 48);
+    CHECK(q.getColumn(1).getString() == "cannot insert into table 'tick': integer overflow");
+    const Frame& f = b.frames[150];
+    CHECK(q.getColumn(2).getString() ==
+          std::string(reinterpret_cast<const char*>(b.arena.data() + f.offset), f.length));
+    CHECK(store.progress(kRing) == b.end);
+  }
+
+  TEST_CASE("a row that fails only at COMMIT is found by committing halves and rejected alone") {
+    TempDir dir("store");
+    const auto path = dir / "a.db";
+    Store store = Store::open(config(path, "safe", {{"foreign_keys", "ON"}}),
+                              ringlite::test::demo_schema(), kOrigin);
+    // A user's deferred foreign key, violated by what a trigger adds for one sensor row.
+    reader(path).exec(
+        "CREATE TABLE parent (id INTEGER PRIMARY KEY);"
+        "CREATE TABLE child (pid INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED);"
+        "CREATE TRIGGER poison AFTER INSERT ON sensor WHEN NEW.a = 213 "
+        "BEGIN INSERT INTO child VALUES (999); END;");
+    Batch b;
+    for (int k = 0; k < 1000; ++k) add_sensor(b, static_cast<std::uint64_t>(k) * 112, k);
+    b.gaps.push_back(Gap{Gap::Kind::abandoned, 1000 * 112, 1000 * 112 + 64, 1, 77, "died"});
+    b.end = 1000 * 112 + 64;
+    const auto r = store.write_batch(b, kRing, 3);
+    CHECK(r.inserted == 999);
+    CHECK(r.rejected == 1);
+    CHECK(r.gaps == 2);  // the abandoned range and the drops, each once
+    CHECK(count(path, "sensor") == 999);
+    auto db = reader(path);
+    CHECK(db.execAndGet("SELECT count(*) FROM sensor WHERE a = 213").getInt() == 0);
+    CHECK(db.execAndGet("SELECT seq || ' ' || reason FROM _ringlite_rejects").getString() ==
+          "23856 cannot insert into table 'sensor': FOREIGN KEY constraint failed (at COMMIT)");
+    CHECK(db.execAndGet("SELECT sum(count) FROM _ringlite_gaps WHERE kind = 'drop'").getInt() == 3);
+    CHECK(db.execAndGet("SELECT count(*) FROM child").getInt() == 0);
+    CHECK(store.progress(kRing) == b.end);
+  }
+
+  TEST_CASE("a row whose trigger rolls the transaction back is rejected and no other row is lost") {
+    TempDir dir("store");
+    const auto path = dir / "a.db";
+    Store store = Store::open(config(path), ringlite::test::demo_schema(), kOrigin);
+    reader(path).exec(
+        "CREATE TRIGGER poison BEFORE INSERT ON sensor WHEN NEW.a = 7 "
+        "BEGIN SELECT RAISE(ROLLBACK, 'no sevens'); END;");
+    Batch b;
+    for (int k = 0; k < 300; ++k) add_sensor(b, static_cast<std::uint64_t>(k) * 112, k);
+    const auto r = store.write_batch(b, kRing);
+    CHECK(r.inserted == 299);
+    CHECK(r.rejected == 1);
+    CHECK(count(path, "sensor") == 299);
+    CHECK(
+        reader(path).execAndGet("SELECT seq || ' ' || reason FROM _ringlite_rejects").getString() ==
+        "784 cannot insert into table 'sensor': no sevens");
+    CHECK(store.progress(kRing) == b.end);
+  }
+
+  TEST_CASE(
+      "a table dropped or altered under the store fails the batch instead of rejecting rows") {
+    TempDir dir("store");
+    const auto path = dir / "a.db";
+    Store store = Store::open(config(path), ringlite::test::demo_schema(), kOrigin);
+    Batch b;
+    for (int k = 0; k < 10; ++k) add_sensor(b, static_cast<std::uint64_t>(k) * 112, k);
+    reader(path).exec("ALTER TABLE sensor RENAME COLUMN buffer TO text");
+    auto msg = error_of(Errc::sqlite, [&] { store.write_batch(b, kRing); });
+    CHECK(msg.find("cannot commit batch to database '" + path.string() + "': ") == 0);
+    CHECK(msg.find("buffer") != std::string::npos);
+    reader(path).exec("DROP TABLE sensor");
+    msg = error_of(Errc::sqlite, [&] { store.write_batch(b, kRing); });
+    CHECK(msg.find("no such table") != std::string::npos);
+    CHECK(count(path, "_ringlite_rejects") == 0);
+    CHECK_FALSE(store.progress(kRing).has_value());
+  }
+
+  TEST_CASE("a batch written again after it committed writes nothing twice") {
+    TempDir dir("store");
+    const auto path = dir / "a.db";
+    Store store = Store::open(config(path), ringlite::test::demo_schema(), kOrigin);
+    Batch b;
+    for (int k = 0; k < 100; ++k) add_sensor(b, static_cast<std::uint64_t>(k) * 112, k);
+    REQUIRE(store.write_batch(b, kRing).inserted == 100);
+    const auto r = store.write_batch(b, kRing);
+    CHECK(r.inserted == 0);
+    CHECK(r.rejected == 0);
+    CHECK(count(path, "sensor") == 100);
+    CHECK(count(path, "_ringlite_rejects") == 0);
+    // Half of it committed (as after a COMMIT-time failure): the rest is written once.
+    Batch more = b;
+    for (int k = 100; k < 200; ++k) add_sensor(more, static_cast<std::uint64_t>(k) * 112, k);
+    const auto r2 = store.write_batch(more, kRing);
+    CHECK(r2.inserted == 100);
+    CHECK(r2.rejected == 0);
+    CHECK(count(path, "sensor") == 200);
+  }
+
+  TEST_CASE("a new database, its -wal and its -shm get the configured mode whatever the umask") {
+    TempDir dir("store");
+    const Umask umask(022);
+    const auto schema = ringlite::test::demo_schema();
+    for (const unsigned mode : {0600u, 0640u}) {
+      CAPTURE(mode);
+      const auto path = (dir / ("m" + std::to_string(mode) + ".db")).string();
+      auto c = config(path);
+      c.mode = mode;
+      Store store = Store::open(c, schema, kOrigin);
+      Batch b;
+      add_sensor(b, 0, 1);
+      store.write_batch(b, kRing);
+      CHECK(mode_of(path) == mode);
+      CHECK(mode_of(path + "-wal") == mode);
+      CHECK(mode_of(path + "-shm") == mode);
+    }
+    // An existing database keeps its own mode.
+    const auto path = (dir / ("m" + std::to_string(0600) + ".db")).string();
+    REQUIRE(::chmod(path.c_str(), 0660) == 0);
+    { const Store again = Store::open(config(path), schema, kOrigin); }
+    CHECK(mode_of(path) == 0660);
+  }
+
+  TEST_CASE("a second store on the same database is refused while the first lives") {
+    TempDir dir("store");
+    const auto path = dir / "a.db";
+    const auto schema = ringlite::test::demo_schema();
+    {
+      Store first = Store::open(config(path), schema, kOrigin);
+      const auto msg = error_of(Errc::busy, [&] { Store::open(config(path), schema, kOrigin); });
+      CHECK(msg == "cannot open database '" + path.string() + "': another process (pid " +
+                       std::to_string(::getpid()) +
+                       ") writes to it (a database takes the records of one ring at a time)");
+      Batch b;
+      add_sensor(b, 0, 1);
+      CHECK(first.write_batch(b, kRing).inserted == 1);  // the refusal took nothing from it
+    }
+    CHECK_NOTHROW(Store::open(config(path), schema, kOrigin));
+  }
+
+  TEST_CASE("the database deleted or replaced under the store fails the commit that follows") {
+    TempDir dir("store");
+    const auto schema = ringlite::test::demo_schema();
+    const auto prefix = [](const fs::path& p) {
+      return "cannot commit batch to database '" + p.string() + "': ";
+    };
+    Batch b;
+    add_sensor(b, 0, 1);
+    {
+      const auto path = dir / "deleted.db";
+      Store store = Store::open(config(path), schema, kOrigin);
+      fs::remove(path);
+      CHECK(error_of(Errc::not_found, [&] { store.write_batch(b, kRing); }) ==
+            prefix(path) + "the file was deleted or moved away while open");
+    }
+    {
+      const auto path = dir / "replaced.db";
+      const auto other = dir / "other.db";
+      { const Store s = Store::open(config(other), schema, kOrigin); }
+      Store store = Store::open(config(path), schema, kOrigin);
+      fs::rename(other, path);
+      CHECK(error_of(Errc::not_found, [&] { store.write_batch(b, kRing); }) ==
+            prefix(path) + "the file was replaced by another file while open");
+      CHECK_THROWS_AS(store.check_file(), Error);
+    }
+    {
+      const auto path = dir / "wal.db";
+      Store store = Store::open(config(path), schema, kOrigin);
+      fs::remove(path.string() + "-wal");
+      CHECK(error_of(Errc::not_found, [&] { store.write_batch(b, kRing); }) ==
+            prefix(path) + "its WAL '" + path.string() +
+                "-wal' was deleted or moved away while open");
+    }
+  }
+
+  TEST_CASE("a database path that cannot be a database is a config error naming database.path") {
+    TempDir dir("store");
+    const auto schema = ringlite::test::demo_schema();
+    const std::string prefix = "invalid config '/x/demo.toml': 'database.path' ";
+    const auto missing = (dir / "no" / "such" / "a.db").string();
+    CHECK(error_of(Errc::config, [&] { Store::open(config(missing), schema, kOrigin); }) ==
+          prefix + "is in a folder that does not exist: '" + missing + "'");
+    // Root writes into a folder without write permission: use one nobody may create files in.
+    const auto ro = dir / "ro";
+    fs::create_directories(ro);
+    fs::permissions(ro, fs::perms::owner_read | fs::perms::owner_exec);
+    const auto read_only = (::geteuid() == 0 ? fs::path("/sys") : ro) / "a.db";
+    CHECK(error_of(Errc::config, [&] { Store::open(config(read_only), schema, kOrigin); })
+              .find(prefix + "is in a folder where the database cannot be created: '" +
+                    read_only.string() + "' (") == 0);
+    fs::permissions(ro, fs::perms::owner_all);
+    CHECK(error_of(Errc::config, [&] { Store::open(config(dir.path()), schema, kOrigin); }) ==
+          prefix + "is a folder, not a database file: '" + dir.path().string() + "'");
+    const auto text = (dir / "notes.txt").string();
+    ringlite::test::write_file(text, std::string(4096, 'x'));
+    CHECK(error_of(Errc::config, [&] { Store::open(config(text), schema, kOrigin); }) ==
+          prefix + "is not an SQLite database: '" + text + "' (file is not a database)");
+  }
+
+  TEST_CASE("a recorded layout that differs from its DDL's names the column and both layouts") {
+    TempDir dir("store");
+    const auto path = dir / "a.db";
+    const auto v1 = Schema::parse("CREATE TABLE sensor (a INT32, b FLOAT32);", "v1.sql");
+    { const Store s = Store::open(config(path), v1, kOrigin); }
+    reader(path).exec(
+        "UPDATE _ringlite_types SET layout = 'sensor{a:INT32@0,b:FLOAT32@8}size=16,align=4'");
+    CHECK(error_of(Errc::schema, [&] { Store::open(config(path), v1, kOrigin); }) ==
+          "cannot open database '" + path.string() +
+              "': schema differs from the database: type 'sensor': column 'b' is at offset 8 in "
+              "the database but at offset 4 in the schema (the database has "
+              "sensor{a:INT32@0,b:FLOAT32@8}size=16,align=4, the schema has "
+              "sensor{a:INT32@0,b:FLOAT32@4}size=8,align=4)");
   }
 }

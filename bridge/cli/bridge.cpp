@@ -44,7 +44,7 @@ void add_bridge(CLI::App& app, Action& action) {
       // Handlers before anything that takes a while: a signal during start-up still means
       // "stop cleanly", not "die holding the ring".
       const auto& stop = stop_on_signals();
-      Bridge bridge(cfg);
+      Bridge bridge(cfg, stop, log_line);
       log_line(bridge.describe());
       const auto t0 = std::chrono::steady_clock::now();
       const auto stats = bridge.run(stop, log_line, o->stats_interval);

@@ -1,8 +1,6 @@
 // ringlite ring create|remove|list
 #include <fmt/core.h>
 
-#include <filesystem>
-
 #include "commands.hpp"
 #include "ringlite/config.hpp"
 #include "ringlite/error.hpp"
@@ -23,9 +21,11 @@ void add_ring(CLI::App& app, Action& action) {
     action = [config] {
       const auto cfg = Config::load(*config);
       const auto schema = Schema::load_file(cfg.schema_file);
-      // Start after everything the database holds, so seq stays unique across rings.
+      // Start after everything the database holds, so seq stays unique across rings. Opening
+      // it (creating it, with database.mode, when missing) also checks database.path now,
+      // not when the bridge starts, and is refused while another ring's bridge writes to it.
       std::uint64_t start = 0;
-      if (!cfg.database.path.empty() && std::filesystem::exists(cfg.database.path)) {
+      if (!cfg.database.path.empty()) {
         start = Store::open(cfg.database, schema, *config).next_position();
       }
       const auto r = Ring::create(cfg.ring, schema, start);

@@ -15,20 +15,89 @@
 namespace ringlite {
 
 using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto kFirstBackoff = 50ms;
+constexpr auto kMaxBackoff = 2000ms;
+// Between two waits this long or longer, a retry is worth a log line.
+constexpr auto kLogBackoff = 1000ms;
+
+// Sleeps `d` in short steps, so that a stop is seen within 20 ms; `tick` runs at each step.
+template <typename Tick>
+void sleep_unless_stopped(std::chrono::milliseconds d, const std::atomic<bool>& stop, Tick tick) {
+  const auto until = Clock::now() + d;
+  while (Clock::now() < until && !stop.load()) {
+    tick();
+    std::this_thread::sleep_for(20ms);
+  }
+}
+
+}  // namespace
 
 struct Bridge::Impl {
   Config config;
   Schema schema;
-  Store store;
+  std::optional<Store> store;  // empty when stopped before the database could be opened
   std::optional<Ring> ring;
   std::optional<Consumer> consumer;
   std::string ring_id;
   std::uint64_t drops_seen = 0;
   std::string opened_note;
 
-  explicit Impl(const Config& c)
-      : config(c), schema(Schema::load_file(c.schema_file)), store(Store::open(c.database, schema, c.source.string())) {
-    open_ring();
+  Impl(const Config& c, const std::atomic<bool>* stop, const Log* log)
+      : config(c), schema(Schema::load_file(c.schema_file)) {
+    open(stop, log);
+  }
+
+  // Opens the database, then the ring. A database another connection keeps locked (a writer
+  // holding its lock, a long query under the fast preset) is waited for as long as it
+  // takes, unless `stop` comes first: a bridge that gave up would leave the producers
+  // blocked on a full ring with nobody draining it. Without `stop`, it is an Error(busy).
+  void open(const std::atomic<bool>* stop, const Log* log) {
+    auto backoff = std::chrono::milliseconds(kFirstBackoff);
+    for (bool first = true;; first = false) {
+      try {
+        open_store();
+        open_ring();
+        return;
+      } catch (const Error& e) {
+        if (e.code() != Errc::busy || e.sqlite_code() == 0 || stop == nullptr) throw;
+        consumer.reset();
+        ring.reset();
+        store.reset();
+        if (log && (first || backoff >= kLogBackoff)) {
+          (*log)(fmt::format("{}; retrying in {} ms", e.what(), backoff.count()));
+        }
+        sleep_unless_stopped(backoff, *stop, [] {});
+        if (stop->load()) {
+          opened_note = fmt::format("stopped before the database opened: {}", e.what());
+          return;
+        }
+        backoff = std::min<std::chrono::milliseconds>(backoff * 2, kMaxBackoff);
+      }
+    }
+  }
+
+  void open_store() {
+    try {
+      store.emplace(Store::open(config.database, schema, config.source.string()));
+    } catch (const Error& e) {
+      // Another process writes to the database. When it is this ring's own live bridge,
+      // that is the news, not the database.
+      if (e.code() != Errc::busy || e.sqlite_code() != 0) throw;
+      std::optional<RingStats> s;
+      try {
+        s = Ring::open(config.ring, Ring::Access::read_only).stats();
+      } catch (const Error&) {
+      }
+      if (s && s->bridge_alive) {
+        throw Error(Errc::busy, fmt::format("cannot drain {}: another bridge (pid {}) is draining it",
+                                            config.ring.display(), s->bridge_pid));
+      }
+      throw;
+    }
   }
 
   void open_ring() {
@@ -39,7 +108,7 @@ struct Bridge::Impl {
       } catch (const Error& e) {
         if (e.code() != Errc::not_found || attempt > 3) throw;
         try {
-          const auto start = store.next_position();
+          const auto start = store->next_position();
           ring = Ring::create(rc, schema, start);
           opened_note = fmt::format("created {} at position {}", ring->display(), start);
         } catch (const Error& ce) {
@@ -48,23 +117,25 @@ struct Bridge::Impl {
       }
     }
     if (!(ring->schema() == schema)) {
-      throw Error(Errc::schema, fmt::format("cannot drain {}: its schema differs from '{}' (remove the ring with "
-                                            "'ringlite ring remove' when it is drained, or fix the config)",
-                                            ring->display(), config.schema_file.string()));
+      throw Error(Errc::schema,
+                  fmt::format("cannot drain {}: its schema differs from '{}': {} (remove the ring with "
+                              "'ringlite ring remove' when it is drained, or fix the config)",
+                              ring->display(), config.schema_file.string(),
+                              schema_difference(ring->schema(), "the ring", schema, "the schema file")));
     }
     const auto s = ring->stats();
     ring_id = s.ring_id;
     drops_seen = s.drops;
     std::uint64_t start = Consumer::kFromHead;
-    if (const auto p = store.progress(ring_id)) {
+    if (const auto p = store->progress(ring_id)) {
       start = *p;
     } else {
-      const auto next = store.next_position();
+      const auto next = store->next_position();
       if (s.head < next) {
         throw Error(Errc::busy, fmt::format("cannot drain {}: it starts at position {} but database '{}' already holds "
                                             "positions up to {}, so seq would repeat; drain it elsewhere or remove it "
                                             "('ringlite ring remove') and let the bridge re-create it",
-                                            ring->display(), s.head, store.path(), next));
+                                            ring->display(), s.head, store->path(), next));
       }
     }
     consumer.emplace(*ring, start);
@@ -75,135 +146,199 @@ struct Bridge::Impl {
   }
 };
 
-Bridge::Bridge(const Config& config) : impl_(new Impl(config)) {}
+// Bridge::run's loop, one step per job: fill a batch, commit it (retrying what the
+// database refuses for now), and the housekeeping between batches.
+class Bridge::Drain {
+ public:
+  Drain(Impl& s, const std::atomic<bool>& stop, const Log& log, double stats_interval_s)
+      : s_(s),
+        c_(*s.consumer),
+        stop_(stop),
+        log_(log),
+        stats_interval_s_(stats_interval_s),
+        max_records_(static_cast<std::size_t>(s.config.batch.max_records)),
+        max_delay_(s.config.batch.max_delay) {
+    batch_.arena.reserve(std::min<std::size_t>(max_records_ * 128, 64u << 20));
+  }
+
+  BridgeStats run() {
+    for (;;) {
+      const bool last = fill();
+      c_.heartbeat();
+      commit();
+      // Idle: release space a stalled producer held once it has noticed its abandonment.
+      if (batch_.frames.empty()) c_.advance(c_.position());
+      housekeeping();
+      if (last) break;
+    }
+    s_.store->checkpoint();
+    return total_;
+  }
+
+ private:
+  bool fill();
+  void commit();
+  void housekeeping();
+  [[noreturn]] void stop_for(const Error& e, std::size_t unpersisted);
+
+  Impl& s_;
+  Consumer& c_;
+  const std::atomic<bool>& stop_;
+  const Log& log_;
+  const double stats_interval_s_;
+  const std::size_t max_records_;
+  const std::chrono::nanoseconds max_delay_;
+
+  Batch batch_;
+  BridgeStats total_;
+  // The tail when the stop came: the final drain goes that far and no further.
+  std::optional<std::uint64_t> stop_at_;
+  Clock::time_point last_stats_ = Clock::now();
+  Clock::time_point last_checkpoint_ = Clock::now();
+  BridgeStats at_last_stats_;
+  std::uint64_t batch_records_since_ = 0, batches_since_ = 0;
+};
+
+// Fills one batch: up to max_records, or whatever arrived within max_delay. An idle ring
+// costs one futex sleep per 200 ms (the heartbeat and stats still run). Once stopping,
+// reads up to the tail seen when the stop came: producers that outpace the bridge would
+// otherwise keep the final drain chasing them for as long as they write. Returns true for
+// the last batch.
+bool Bridge::Drain::fill() {
+  batch_.clear();
+  const auto batch_start = Clock::now();
+  for (;;) {
+    if (!stop_at_ && stop_.load()) stop_at_ = c_.tail();
+    const auto before = c_.position();
+    if (c_.poll(batch_, max_records_ - batch_.frames.size()) != PollStatus::ok) {
+      throw Error(Errc::corrupt, fmt::format("cannot drain {}: its cursors contradict each other (head {}, tail {}, "
+                                             "read position {})",
+                                             s_.ring->display(), c_.head(), c_.tail(), c_.position()));
+    }
+    const bool progressed = c_.position() != before;
+    if (stop_at_) {
+      // Final drain: what was committed by the stop; a claim still in flight is left, with
+      // everything after the stop, to the next bridge.
+      if (!progressed || c_.position() >= *stop_at_) return true;
+      if (batch_.frames.size() >= max_records_) return false;
+      continue;
+    }
+    if (batch_.frames.size() >= max_records_) return false;
+    const bool have = !batch_.frames.empty() || !batch_.gaps.empty();
+    const auto elapsed = Clock::now() - batch_start;
+    if (!have) {
+      // Nothing new is read (pads at most), and everything before is committed: release
+      // space that advance() held back for a claim that has finished since.
+      c_.advance(c_.position());
+      c_.wait(200ms);
+      if (c_.position() == before && Clock::now() - batch_start >= 200ms) return false;
+      continue;
+    }
+    if (elapsed >= max_delay_ || stop_.load()) return false;
+    if (!progressed) c_.wait(std::chrono::duration_cast<std::chrono::nanoseconds>(max_delay_ - elapsed));
+  }
+}
+
+// Commits the batch, and only then lets producers reuse its space. What the database
+// refuses for now (disk full, I/O error, locked by another connection) is retried until it
+// works, with a log line: the records stay in the ring (producers feel the back-pressure)
+// and the heartbeat goes on. Never gives up on a locked database: a bridge that exits
+// leaves the producers blocked with nobody draining.
+void Bridge::Drain::commit() {
+  const auto drops_now = s_.ring->drops();
+  const std::uint64_t new_drops = drops_now - s_.drops_seen;
+  if (batch_.frames.empty() && batch_.gaps.empty() && new_drops == 0 && batch_.end == c_.head()) return;
+  for (const auto& g : batch_.gaps) {
+    log_(fmt::format("gap [{}, {}): {}", g.pos, g.end, g.reason));
+  }
+  auto backoff = std::chrono::milliseconds(kFirstBackoff);
+  bool failed = false;
+  for (;;) {
+    try {
+      const auto r = s_.store->write_batch(batch_, s_.ring_id, new_drops);
+      total_.records += r.inserted;
+      total_.rejects += r.rejected;
+      total_.gaps += r.gaps;
+      total_.busy_retries += r.busy_retries;
+      break;
+    } catch (const Error& e) {
+      if (e.code() == Errc::not_found) stop_for(e, batch_.frames.size());
+      if (e.code() != Errc::sqlite && e.code() != Errc::busy) throw;
+      ++total_.stalls;
+      if (!failed || backoff >= kLogBackoff) {
+        log_(fmt::format("{}; {} records wait in the ring, retrying in {} ms", e.what(), batch_.frames.size(),
+                         backoff.count()));
+      }
+      failed = true;
+      if (stop_.load()) {
+        throw Error(e.code(),
+                    fmt::format("stopping with {} records not persisted (they stay in the ring for the next "
+                                "bridge): {}",
+                                batch_.frames.size(), e.what()),
+                    0, e.sqlite_code());
+      }
+      sleep_unless_stopped(backoff, stop_, [&] { c_.heartbeat(); });
+      backoff = std::min<std::chrono::milliseconds>(backoff * 2, kMaxBackoff);
+    }
+  }
+  s_.drops_seen = drops_now;
+  c_.advance(batch_.end);
+  ++total_.batches;
+  ++batches_since_;
+  batch_records_since_ += batch_.frames.size();
+  if (failed) log_("commit recovered");
+}
+
+// Once a second: a WAL checkpoint, and the check that the database file is still the one
+// at its path (so an idle bridge notices too). Every stats_interval: the stats line.
+void Bridge::Drain::housekeeping() {
+  const auto now = Clock::now();
+  if (now - last_checkpoint_ >= 1s) {
+    s_.store->checkpoint();
+    try {
+      s_.store->check_file();
+    } catch (const Error& e) {
+      stop_for(e, 0);
+    }
+    last_checkpoint_ = now;
+  }
+  const double since = std::chrono::duration<double>(now - last_stats_).count();
+  if (stats_interval_s_ > 0 && since >= stats_interval_s_) {
+    const auto rs = s_.ring->stats();
+    log_(fmt::format("{:.0f} records/s, batch {:.0f}, lag {} bytes ({:.1f}%), drops {}, rejects {}, gaps {}, "
+                     "stalls {}",
+                     double(total_.records - at_last_stats_.records) / since,
+                     batches_since_ ? double(batch_records_since_) / double(batches_since_) : 0.0, rs.used(),
+                     100.0 * rs.fill(), rs.drops, total_.rejects, total_.gaps, total_.stalls));
+    at_last_stats_ = total_;
+    last_stats_ = now;
+    batch_records_since_ = batches_since_ = 0;
+  }
+}
+
+// The database file went away under the bridge: committing on would advance head past
+// records that are in no file at the path. Stop; the ring keeps them.
+void Bridge::Drain::stop_for(const Error& e, std::size_t unpersisted) {
+  log_(fmt::format("stopping: {}; the {} records of the last batch stay in the ring, with all after them, for a "
+                   "bridge on the file now at that path",
+                   e.what(), unpersisted));
+  throw e;
+}
+
+Bridge::Bridge(const Config& config) : impl_(new Impl(config, nullptr, nullptr)) {}
+Bridge::Bridge(const Config& config, const std::atomic<bool>& stop, const Log& log)
+    : impl_(new Impl(config, &stop, &log)) {}
 Bridge::~Bridge() { delete impl_; }
 
 std::string Bridge::describe() const {
-  return fmt::format("{}; database '{}' (preset {})", impl_->opened_note, impl_->store.path(),
+  if (!impl_->store) return impl_->opened_note;
+  return fmt::format("{}; database '{}' (preset {})", impl_->opened_note, impl_->store->path(),
                      impl_->config.database.preset);
 }
 
-BridgeStats Bridge::run(const std::atomic<bool>& stop, const std::function<void(const std::string&)>& log,
-                        double stats_interval_s) {
-  auto& s = *impl_;
-  Consumer& c = *s.consumer;
-  const auto max_records = static_cast<std::size_t>(s.config.batch.max_records);
-  const auto max_delay = s.config.batch.max_delay;
-  BridgeStats total;
-  Batch batch;
-  batch.arena.reserve(std::min<std::size_t>(max_records * 128, 64u << 20));
-
-  auto last_stats = Clock::now();
-  auto last_checkpoint = Clock::now();
-  BridgeStats at_last_stats;
-  std::uint64_t batch_records_since = 0, batches_since = 0;
-
-  auto commit = [&] {
-    const auto drops_now = s.ring->drops();
-    const std::uint64_t new_drops = drops_now - s.drops_seen;
-    if (batch.frames.empty() && batch.gaps.empty() && new_drops == 0 && batch.end == c.head()) return;
-    for (const auto& g : batch.gaps) {
-      log(fmt::format("gap [{}, {}): {}", g.pos, g.end, g.reason));
-    }
-    std::chrono::milliseconds backoff(50);
-    for (;;) {
-      try {
-        const auto r = s.store.write_batch(batch, s.ring_id, new_drops);
-        total.records += r.inserted;
-        total.rejects += r.rejected;
-        total.gaps += r.gaps;
-        total.busy_retries += r.busy_retries;
-        break;
-      } catch (const Error& e) {
-        if (e.code() != Errc::sqlite) throw;
-        // Disk full, I/O error...: keep the records in the ring (producers feel the
-        // back-pressure), keep the heartbeat, and try again until it works.
-        ++total.stalls;
-        if (total.stalls == 1 || backoff.count() >= 1000) {
-          log(fmt::format("{}; {} records wait in the ring, retrying", e.what(), batch.frames.size()));
-        }
-        if (stop.load()) {
-          throw Error(Errc::sqlite,
-                      fmt::format("stopping with {} records not persisted (they stay in the ring for the next "
-                                  "bridge): {}",
-                                  batch.frames.size(), e.what()),
-                      0, e.sqlite_code());
-        }
-        const auto until = Clock::now() + backoff;
-        while (Clock::now() < until && !stop.load()) {
-          c.heartbeat();
-          std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        }
-        backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
-      }
-    }
-    s.drops_seen = drops_now;
-    c.advance(batch.end);
-    ++total.batches;
-    ++batches_since;
-    batch_records_since += batch.frames.size();
-    if (total.stalls && backoff.count() > 50) log("commit recovered");
-  };
-
-  for (;;) {
-    const bool stopping = stop.load();
-    batch.clear();
-    const auto batch_start = Clock::now();
-    // Fill one batch: up to max_records, or whatever arrived within max_delay. An idle
-    // ring costs one futex sleep per 200 ms (the heartbeat and stats still run).
-    for (;;) {
-      const auto before = c.position();
-      if (c.poll(batch, max_records - batch.frames.size()) != PollStatus::ok) {
-        throw Error(Errc::corrupt, fmt::format("cannot drain {}: its cursors contradict each other (head {}, tail {}, "
-                                               "read position {})",
-                                               s.ring->display(), c.head(), c.tail(), c.position()));
-      }
-      if (batch.frames.size() >= max_records) break;
-      const bool progressed = c.position() != before;
-      if (stopping) {
-        // Final drain: everything committed; a claim still in flight is left to the next run.
-        if (!progressed) break;
-        continue;
-      }
-      const bool have = !batch.frames.empty() || !batch.gaps.empty();
-      const auto elapsed = Clock::now() - batch_start;
-      if (!have) {
-        // Nothing new is read (pads at most), and everything before is committed: release
-        // space that advance() held back for a claim that has finished since.
-        c.advance(c.position());
-        c.wait(std::chrono::milliseconds(200));
-        if (c.position() == before && Clock::now() - batch_start >= std::chrono::milliseconds(200)) break;
-        continue;
-      }
-      if (elapsed >= max_delay || stop.load()) break;
-      if (!progressed) c.wait(std::chrono::duration_cast<std::chrono::nanoseconds>(max_delay - elapsed));
-    }
-    c.heartbeat();
-    commit();
-    // Idle: release space a stalled producer held once it has noticed its abandonment.
-    if (batch.frames.empty()) c.advance(c.position());
-
-    const auto now = Clock::now();
-    if (now - last_checkpoint >= std::chrono::seconds(1)) {
-      s.store.checkpoint();
-      last_checkpoint = now;
-    }
-    const double since = std::chrono::duration<double>(now - last_stats).count();
-    if (stats_interval_s > 0 && since >= stats_interval_s) {
-      const auto rs = s.ring->stats();
-      log(fmt::format("{:.0f} records/s, batch {:.0f}, lag {} bytes ({:.1f}%), drops {}, rejects {}, gaps {}, "
-                      "stalls {}",
-                      double(total.records - at_last_stats.records) / since,
-                      batches_since ? double(batch_records_since) / double(batches_since) : 0.0, rs.used(),
-                      100.0 * rs.fill(), rs.drops, total.rejects, total.gaps, total.stalls));
-      at_last_stats = total;
-      last_stats = now;
-      batch_records_since = batches_since = 0;
-    }
-    if (stopping && batch.frames.size() < max_records) break;
-  }
-  s.store.checkpoint();
-  return total;
+BridgeStats Bridge::run(const std::atomic<bool>& stop, const Log& log, double stats_interval_s) {
+  if (!impl_->consumer) return {};  // stopped while waiting for the database
+  return Drain(*impl_, stop, log, stats_interval_s).run();
 }
 
 }  // namespace ringlite

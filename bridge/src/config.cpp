@@ -192,7 +192,7 @@ void check_name(const std::string& name, const toml::node& node) {
   if (const auto why = detail::platform::ring_name_problem(name); !why.empty()) must_be("ring.name", why, node);
 }
 
-std::uint32_t mode_of(const toml::node& node) {
+std::uint32_t mode_of(const toml::node& node, std::string_view key) {
   constexpr std::string_view kWhat =
       "octal permission bits like \"0600\" that include owner read and write";
   std::uint64_t mode = ~0ull;
@@ -207,8 +207,8 @@ std::uint32_t mode_of(const toml::node& node) {
       for (char c : text) mode = mode * 8 + static_cast<std::uint64_t>(c - '0');
     }
   }
-  // Without owner rw the creating bridge could not map its own ring.
-  if (mode > 0777 || (mode & 0600) != 0600) must_be("ring.mode", kWhat, node);
+  // Without owner rw the creating bridge could not map its own ring or write its database.
+  if (mode > 0777 || (mode & 0600) != 0600) must_be(key, kWhat, node);
   return static_cast<std::uint32_t>(mode);
 }
 
@@ -247,7 +247,7 @@ RingConfig read_ring(const toml::table* table, const fs::path& folder) {
         ring.capacity > detail::kMaxCapacity)
       must_be("ring.capacity", "a power of two between 4KiB and 64GiB", *node);
   }
-  if (const toml::node* node = table->get("mode")) ring.mode = mode_of(*node);
+  if (const toml::node* node = table->get("mode")) ring.mode = mode_of(*node, "ring.mode");
   if (const toml::node* node = table->get("owner")) ring.owner = owner_of(*node);
   if (const toml::node* node = table->get("unblock_timeout")) {
     ring.unblock_timeout = duration_of(*node, "ring.unblock_timeout");
@@ -290,10 +290,13 @@ std::string pragma_value(const toml::node& node, std::string_view key) {
   must_be(key, "a number, a boolean or a word like \"WAL\"", node);
 }
 
-DatabaseConfig read_database(const toml::table* table, const fs::path& folder) {
+DatabaseConfig read_database(const toml::table* table, const fs::path& folder,
+                             std::uint32_t ring_mode) {
   DatabaseConfig db;
+  // The records are the ring's: the database gets no wider access than the ring has.
+  db.mode = ring_mode;
   if (table == nullptr) return db;  // optional until a command needs the database
-  check_keys(*table, "database", {"path", "preset", "pragmas"});
+  check_keys(*table, "database", {"path", "preset", "mode", "pragmas"});
   const toml::node* path = table->get("path");
   if (path == nullptr) fail("'database.path' is required");
   db.path = path_of(*path, "database.path", folder);
@@ -302,6 +305,7 @@ DatabaseConfig read_database(const toml::table* table, const fs::path& folder) {
     if (db.preset != "fast" && db.preset != "safe" && db.preset != "durable")
       must_be("database.preset", "one of fast, safe, durable", *node);
   }
+  if (const toml::node* node = table->get("mode")) db.mode = mode_of(*node, "database.mode");
   if (const toml::node* node = table->get("pragmas")) {
     if (!node->is_table()) must_be("database.pragmas", "a table", *node);
     for (auto&& [k, v] : *node->as_table()) {
@@ -345,7 +349,7 @@ Config build(const toml::table& root, const fs::path& origin) {
   const toml::node* schema_file = schema != nullptr ? schema->get("file") : nullptr;
   if (schema_file == nullptr) fail("'schema.file' is required");
   config.schema_file = path_of(*schema_file, "schema.file", folder);
-  config.database = read_database(section(root, "database"), folder);
+  config.database = read_database(section(root, "database"), folder, config.ring.mode);
   config.batch = read_batch(section(root, "batch"));
   return config;
 }

@@ -345,14 +345,18 @@ const RecordType& Producer::check_type(std::string_view type, std::size_t size, 
   const RecordType* rt = core_->ring_.schema().find(type);
   const auto& ring = core_->ring_.display();
   if (!rt) throw Error(Errc::schema, fmt::format("cannot write type '{}' to {}: the ring's schema has no such type", type, ring));
+  // The generated header's signature names the column at fault; a hand-written struct has
+  // only its size and alignment to compare.
+  if (layout && rt->layout_signature() != layout) {
+    throw Error(Errc::schema,
+                fmt::format("cannot write type '{}' to {}: the struct's layout differs from the ring's: {}; "
+                            "regenerate the header with 'ringlite schema header'",
+                            type, ring, layout_difference(layout, "the struct", rt->layout_signature(), "the ring")));
+  }
   if (size != rt->size || align != rt->align) {
     throw Error(Errc::schema, fmt::format("cannot write type '{}' to {}: struct is {} bytes aligned {}, the ring's "
                                           "layout is {} bytes aligned {} (regenerate the header with 'ringlite schema header')",
                                           type, ring, size, align, rt->size, rt->align));
-  }
-  if (layout && rt->layout_signature() != layout) {
-    throw Error(Errc::schema, fmt::format("cannot write type '{}' to {}: struct layout '{}' differs from the ring's '{}'",
-                                          type, ring, layout, rt->layout_signature()));
   }
   if (rt->variable()) core_->ensure_scratch();
   return *rt;

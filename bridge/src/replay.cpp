@@ -197,8 +197,10 @@ std::vector<Recorded> Replayer::read_types() {
         throw Error(
             Errc::corrupt,
             fmt::format("cannot replay database '{}': type '{}' has a DDL that does not match "
-                        "its recorded layout '{}'",
-                        path_, name, layout));
+                        "its recorded layout: {}",
+                        path_, name,
+                        layout_difference(one.types()[0].layout_signature(), "the DDL", layout,
+                                          "the recorded layout")));
       }
       out.push_back({one.types()[0], layout});
     }
@@ -241,11 +243,11 @@ void Replayer::select_sources(std::vector<Recorded> recorded) {
                       r->type.name, ring.display(), r->type.name));
     }
     if (now->layout_signature() != r->layout) {
-      throw Error(
-          Errc::schema,
-          fmt::format("cannot replay type '{}' into {}: the ring's layout '{}' differs from the "
-                      "recorded '{}'",
-                      r->type.name, ring.display(), now->layout_signature(), r->layout));
+      throw Error(Errc::schema,
+                  fmt::format("cannot replay type '{}' into {}: its layout differs: {}",
+                              r->type.name, ring.display(),
+                              layout_difference(now->layout_signature(), "the ring", r->layout,
+                                                "the database")));
     }
   }
   for (const Recorded* r : chosen) {

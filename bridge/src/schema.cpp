@@ -14,6 +14,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <optional>
 
 #include "ringlite/error.hpp"
 
@@ -734,6 +735,163 @@ std::string check_record(const RecordType& type, std::span<const std::byte> payl
     }
   }
   return {};
+}
+
+namespace {
+
+// A layout signature read back: "name{f:TYPE@offset,...}size=N,align=M".
+struct SignatureField {
+  std::string name;
+  std::string type;
+  std::uint32_t offset = 0;
+};
+struct Signature {
+  std::string name;
+  std::vector<SignatureField> fields;
+  std::uint32_t size = 0;
+  std::uint32_t align = 0;
+
+  const SignatureField* field(std::string_view field_name) const noexcept {
+    for (const auto& f : fields) {
+      if (f.name == field_name) return &f;
+    }
+    return nullptr;
+  }
+};
+
+bool read_number(std::string_view text, std::uint32_t& out) {
+  if (text.empty() || text.size() > 9) return false;
+  out = 0;
+  for (char c : text) {
+    if (!is_digit(c)) return false;
+    out = out * 10 + static_cast<std::uint32_t>(c - '0');
+  }
+  return true;
+}
+
+std::optional<Signature> parse_signature(std::string_view text) {
+  Signature sig;
+  const auto open = text.find('{');
+  const auto close = text.rfind('}');
+  if (open == std::string_view::npos || close == std::string_view::npos || close < open) {
+    return std::nullopt;
+  }
+  sig.name = std::string(text.substr(0, open));
+  std::string_view body = text.substr(open + 1, close - open - 1);
+  while (!body.empty()) {
+    const auto comma = body.find(',');
+    const std::string_view item = body.substr(0, comma);
+    body = comma == std::string_view::npos ? std::string_view() : body.substr(comma + 1);
+    const auto colon = item.find(':');
+    const auto at = item.rfind('@');
+    SignatureField f;
+    if (colon == std::string_view::npos || at == std::string_view::npos || at < colon ||
+        !read_number(item.substr(at + 1), f.offset)) {
+      return std::nullopt;
+    }
+    f.name = std::string(item.substr(0, colon));
+    f.type = std::string(item.substr(colon + 1, at - colon - 1));
+    sig.fields.push_back(std::move(f));
+  }
+  const std::string_view tail = text.substr(close + 1);
+  const auto comma = tail.find(",align=");
+  if (tail.substr(0, 5) != "size=" || comma == std::string_view::npos ||
+      !read_number(tail.substr(5, comma - 5), sig.size) ||
+      !read_number(tail.substr(comma + 7), sig.align)) {
+    return std::nullopt;
+  }
+  return sig;
+}
+
+std::string join_differences(const std::vector<std::string>& parts) {
+  std::string r;
+  for (const auto& p : parts) r += (r.empty() ? "" : "; ") + p;
+  return r;
+}
+
+}  // namespace
+
+std::string layout_difference(std::string_view a, std::string_view a_name, std::string_view b,
+                              std::string_view b_name) {
+  if (a == b) return {};
+  const auto both = fmt::format(" ({} has {}, {} has {})", a_name, a, b_name, b);
+  const auto pa = parse_signature(a);
+  const auto pb = parse_signature(b);
+  if (!pa || !pb) return "the layouts differ" + both;
+  std::vector<std::string> out;
+  if (pa->name != pb->name) {
+    out.push_back(
+        fmt::format("the type is '{}' in {} but '{}' in {}", pa->name, a_name, pb->name, b_name));
+  }
+  const auto only_in = [&](const SignatureField& f, std::string_view in, std::string_view not_in) {
+    out.push_back(fmt::format("column '{}' ({} at offset {}) is in {} but not in {}", f.name,
+                              f.type, f.offset, in, not_in));
+  };
+  for (const auto& f : pa->fields) {
+    const SignatureField* g = pb->field(f.name);
+    if (!g) {
+      only_in(f, a_name, b_name);
+    } else if (g->type != f.type) {
+      out.push_back(fmt::format("column '{}' is {} at offset {} in {} but {} at offset {} in {}",
+                                f.name, f.type, f.offset, a_name, g->type, g->offset, b_name));
+    }
+  }
+  for (const auto& g : pb->fields) {
+    if (!pa->field(g.name)) only_in(g, b_name, a_name);
+  }
+  if (out.empty()) {
+    // Same columns of the same types: they were reordered. Later offsets only follow the
+    // first move, so name that one.
+    for (const auto& f : pa->fields) {
+      const SignatureField* g = pb->field(f.name);
+      if (g->offset != f.offset) {
+        out.push_back(fmt::format("column '{}' is at offset {} in {} but at offset {} in {}",
+                                  f.name, f.offset, a_name, g->offset, b_name));
+        break;
+      }
+    }
+  }
+  if (out.empty()) {
+    out.push_back(
+        fmt::format("the record is {} bytes aligned {} in {} but {} bytes aligned {} in {}",
+                    pa->size, pa->align, a_name, pb->size, pb->align, b_name));
+  }
+  return join_differences(out) + both;
+}
+
+std::string layout_difference(const RecordType& a, std::string_view a_name, const RecordType& b,
+                              std::string_view b_name) {
+  return layout_difference(a.layout_signature(), a_name, b.layout_signature(), b_name);
+}
+
+std::string schema_difference(const Schema& a, std::string_view a_name, const Schema& b,
+                              std::string_view b_name) {
+  std::vector<std::string> out;
+  const auto indexes = [](const RecordType& t) {
+    std::string r;
+    for (const auto& i : t.indexes) r += (r.empty() ? "" : "; ") + i;
+    return r.empty() ? std::string("none") : "'" + r + "'";
+  };
+  for (const RecordType& t : a.types()) {
+    const RecordType* u = b.find(std::string_view(t.name));
+    if (!u) {
+      out.push_back(fmt::format("type '{}' is in {} but not in {}", t.name, a_name, b_name));
+    } else if (u->id != t.id) {
+      out.push_back(fmt::format("type '{}' has id {} in {} but {} in {}", t.name, t.id, a_name,
+                                u->id, b_name));
+    } else if (auto d = layout_difference(t, a_name, *u, b_name); !d.empty()) {
+      out.push_back(fmt::format("type '{}': {}", t.name, d));
+    } else if (t.indexes != u->indexes) {
+      out.push_back(fmt::format("type '{}' has indexes {} in {} but {} in {}", t.name, indexes(t),
+                                a_name, indexes(*u), b_name));
+    }
+  }
+  for (const RecordType& u : b.types()) {
+    if (!a.find(std::string_view(u.name))) {
+      out.push_back(fmt::format("type '{}' is in {} but not in {}", u.name, b_name, a_name));
+    }
+  }
+  return join_differences(out);
 }
 
 }  // namespace ringlite

@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS _ringlite_gaps (
 // backoff (and counts it), so its busy handler only smooths over short lock holds.
 constexpr int kOpenBusyTimeoutMs = 5000;
 constexpr int kBusyTimeoutMs = 100;
-constexpr auto kBusyBudget = 10s;
+constexpr auto kBusyBudget = 2s;
 constexpr auto kFirstBackoff = 1ms;
 constexpr auto kMaxBackoff = 100ms;
 
@@ -83,8 +83,10 @@ std::string join(const std::vector<std::string>& parts) {
   return r;
 }
 
-// What changed between a type's layout in the database (its stored DDL) and the schema.
-void describe_change(const RecordType& was, const RecordType& now, std::vector<std::string>& out) {
+// What changed between a type's layout in the database (its stored DDL and layout) and the
+// schema.
+void describe_change(const RecordType& was, std::string_view was_layout, const RecordType& now,
+                     std::vector<std::string>& out) {
   const auto where = fmt::format("type '{}' column", now.name);
   const std::size_t before = out.size();
   for (std::size_t i = 0; i < was.fields.size(); ++i) {
@@ -104,24 +106,67 @@ void describe_change(const RecordType& was, const RecordType& now, std::vector<s
       out.push_back(fmt::format("{} '{}' ({}) was added", where, n.name, n.declared()));
   }
   if (out.size() == before) {
-    out.push_back(fmt::format("type '{}' layout was '{}', is now '{}'", now.name,
-                              was.layout_signature(), now.layout_signature()));
+    // Same declared columns, yet another layout (the recorded layout is not the DDL's).
+    out.push_back(fmt::format(
+        "type '{}': {}", now.name,
+        layout_difference(was_layout, "the database", now.layout_signature(), "the schema")));
   }
 }
 
 }  // namespace
+
+// The table's columns must be the system columns, then one per field with its SQL type.
+void table_differences(sqlite3* db, const RecordType& type, std::vector<std::string>& diffs) {
+  std::vector<std::pair<std::string, std::string_view>> want = {
+      {"seq", "INTEGER"}, {"ts_ns", "INTEGER"}, {"producer", "INTEGER"}};
+  for (const Field& f : type.fields) want.emplace_back(f.name, sql_type(f.type));
+  const StmtPtr info = prepare(db, "SELECT name, type, pk FROM pragma_table_info(?1)");
+  sqlite3_bind_text(info.get(), 1, type.name.data(), static_cast<int>(type.name.size()),
+                    SQLITE_STATIC);
+  const auto text = [&](int col) {
+    const auto* t = reinterpret_cast<const char*>(sqlite3_column_text(info.get(), col));
+    return std::string(t ? t : "");
+  };
+  const auto where = fmt::format("table '{}'", type.name);
+  std::size_t i = 0;
+  int rc;
+  for (; (rc = sqlite3_step(info.get())) == SQLITE_ROW; ++i) {
+    const std::string name = text(0);
+    const std::string sql = text(1);
+    if (i >= want.size()) {
+      diffs.push_back(fmt::format("{} has a column '{}' the schema does not", where, name));
+    } else if (!iequals(name, want[i].first)) {
+      diffs.push_back(fmt::format("{} column {} is '{}', the schema needs '{}'", where, i + 1, name,
+                                  want[i].first));
+    } else if (!iequals(sql, want[i].second)) {
+      diffs.push_back(fmt::format("{} column '{}' is {}, the schema needs {}", where, name,
+                                  sql.empty() ? "untyped" : sql, want[i].second));
+    } else if ((i == 0) != (sqlite3_column_int(info.get(), 2) != 0)) {
+      diffs.push_back(fmt::format("{} column '{}' {} its INTEGER PRIMARY KEY", where, name,
+                                  i == 0 ? "is not" : "is part of"));
+    }
+  }
+  if (rc != SQLITE_DONE) throw last_error(db, rc);
+  for (; i < want.size(); ++i) {
+    diffs.push_back(fmt::format("{} lacks column '{}' ({})", where, want[i].first, want[i].second));
+  }
+}
 
 class StoreImpl {
  public:
   StoreImpl(const DatabaseConfig& config, const Schema& schema,
             std::vector<std::pair<std::string, std::string>> pragmas, std::string_view origin)
       : path_(config.path.string()),
+        origin_(origin),
         schema_(schema),
         pragmas_(std::move(pragmas)),
+        file_(path_ == ":memory:" ? nullptr
+                                  : std::make_unique<DatabaseFile>(path_, config.mode, origin)),
         db_(connect(path_)),
         h_(db_.getHandle()) {
     sqlite3_extended_result_codes(h_, 1);
     sqlite3_busy_timeout(h_, kOpenBusyTimeoutMs);
+    check_file("open");  // SQLite opened the file that is locked, not one put there since
     guarded("open", [&] { check_identity(); });  // before any pragma writes to a foreign file
     apply_pragmas(h_, pragmas_, origin, path_);
     guarded("open", [&] {
@@ -134,6 +179,7 @@ class StoreImpl {
           configured ? db_.execAndGet("PRAGMA busy_timeout").getInt() : kBusyTimeoutMs;
       sqlite3_busy_timeout(h_, busy_timeout_ms_);
     });
+    check_file("open");  // and starts watching the -wal and -shm, which exist by now
   }
 
   const std::string& path() const noexcept { return path_; }
@@ -142,6 +188,7 @@ class StoreImpl {
   std::optional<std::uint64_t> progress(std::string_view ring_id);
   int checkpoint() noexcept;
   std::vector<std::pair<std::string, std::string>> pragmas();
+  void check_file(std::string_view verb);
 
  private:
   static SQLite::Database connect(const std::string& path) {
@@ -167,30 +214,44 @@ class StoreImpl {
     }
   }
   [[noreturn]] void fail(std::string_view verb, int code, const char* what) const {
+    if ((code & 0xff) == SQLITE_NOTADB) {
+      // A file that is not a database is where the config points, not a broken database.
+      throw Error(Errc::config,
+                  fmt::format("invalid config '{}': 'database.path' is not an SQLite database: "
+                              "'{}' ({})",
+                              origin_, path_, what),
+                  0, code);
+    }
     throw Error(is_busy(code) ? Errc::busy : Errc::sqlite,
                 fmt::format("cannot {} database '{}': {}", verb, path_, what), 0, code);
   }
 
   bool check_identity();
   void create_schema();
-  void check_table(const RecordType& type, std::vector<std::string>& diffs);
   void prepare_statements();
   void classify(const Batch& batch);
-  void attempt(const Batch& batch, std::string_view ring_id, std::uint64_t drops, BatchResult& r);
+  void attempt(const Batch& batch, std::uint32_t lo, std::uint32_t hi, std::string_view ring_id,
+               std::uint64_t drops, BatchResult& r);
+  std::uint64_t committed(std::string_view ring_id);
+  void reject_alone(const Batch& batch, std::uint32_t frame, const SqlError& e);
   void run(sqlite3_stmt* st);
   void abandon() noexcept;
   bool back_off();
 
   std::string path_;
+  std::string origin_;
   Schema schema_;
   std::vector<std::pair<std::string, std::string>> pragmas_;
+  // Declared before db_, so closed after it: see DatabaseFile. Null for ":memory:".
+  std::unique_ptr<DatabaseFile> file_;
   SQLite::Database db_;
   sqlite3* h_;  // db_'s handle, for the raw calls
   std::string journal_mode_;
   int busy_timeout_ms_ = kBusyTimeoutMs;
 
-  // Per write_batch: frame indices by type id, the ids that have any, and rejects (those
-  // found while classifying come first, then those SQLite refused in this attempt).
+  // Per write_batch: frame indices by type id, in position order, the ids that have any, and
+  // rejects (the batch's own first: frames that do not decode and rows found to fail a
+  // whole transaction, in no order; then those SQLite refused in this attempt).
   std::vector<std::vector<std::uint32_t>> pending_;
   std::vector<std::uint16_t> touched_;
   std::vector<Reject> rejects_;
@@ -201,7 +262,7 @@ class StoreImpl {
 
   // Declared after db_: statements must be finalized before the connection closes.
   std::vector<std::unique_ptr<TableInserter>> inserters_;  // by type id
-  StmtPtr begin_, commit_, reject_, gap_, drop_, progress_;
+  StmtPtr begin_, commit_, reject_, gap_, drop_, progress_, committed_;
 };
 
 // Returns true for a new database: no application id and nothing in it yet.
@@ -260,7 +321,7 @@ void StoreImpl::create_schema() {
     if (rows.getColumn(3).getString() != now->layout_signature()) {
       try {
         const Schema was = Schema::parse(rows.getColumn(2).getString(), path_);
-        describe_change(was.types().at(0), *now, diffs);
+        describe_change(was.types().at(0), rows.getColumn(3).getString(), *now, diffs);
       } catch (const Error& e) {
         diffs.push_back(fmt::format("type '{}' has a DDL that cannot be read: {}", name, e.what()));
       }
@@ -279,7 +340,7 @@ void StoreImpl::create_schema() {
         t.name);
     for (const Field& f : t.fields) ddl += fmt::format(", \"{}\" {}", f.name, sql_type(f.type));
     db_.exec(ddl + ")");
-    check_table(t, diffs);  // a table that was there before it became a type may differ
+    table_differences(h_, t, diffs);  // a table there before it became a type may differ
   }
   if (!diffs.empty()) {
     throw Error(Errc::schema, fmt::format("cannot open database '{}': schema differs from the "
@@ -299,36 +360,6 @@ void StoreImpl::create_schema() {
     add.reset();
   }
   txn.commit();
-}
-
-// The table's columns must be the system columns, then one per field with its SQL type.
-void StoreImpl::check_table(const RecordType& type, std::vector<std::string>& diffs) {
-  std::vector<std::pair<std::string, std::string>> want = {
-      {"seq", "INTEGER"}, {"ts_ns", "INTEGER"}, {"producer", "INTEGER"}};
-  for (const Field& f : type.fields) want.emplace_back(f.name, sql_type(f.type));
-  SQLite::Statement info(db_, "SELECT name, type, pk FROM pragma_table_info(?)");
-  info.bind(1, type.name);
-  const auto where = fmt::format("table '{}'", type.name);
-  std::size_t i = 0;
-  for (; info.executeStep(); ++i) {
-    const std::string name = info.getColumn(0).getString();
-    const std::string sql = info.getColumn(1).getString();
-    if (i >= want.size()) {
-      diffs.push_back(fmt::format("{} has a column '{}' the schema does not", where, name));
-    } else if (!iequals(name, want[i].first)) {
-      diffs.push_back(fmt::format("{} column {} is '{}', the schema needs '{}'", where, i + 1, name,
-                                  want[i].first));
-    } else if (!iequals(sql, want[i].second)) {
-      diffs.push_back(fmt::format("{} column '{}' is {}, the schema needs {}", where, name,
-                                  sql.empty() ? "untyped" : sql, want[i].second));
-    } else if ((i == 0) != (info.getColumn(2).getInt() != 0)) {
-      diffs.push_back(fmt::format("{} column '{}' {} its INTEGER PRIMARY KEY", where, name,
-                                  i == 0 ? "is not" : "is part of"));
-    }
-  }
-  for (; i < want.size(); ++i) {
-    diffs.push_back(fmt::format("{} lacks column '{}' ({})", where, want[i].first, want[i].second));
-  }
 }
 
 void StoreImpl::prepare_statements() {
@@ -356,6 +387,7 @@ void StoreImpl::prepare_statements() {
                       "VALUES (?1, ?2, ?3, ?4) ON CONFLICT(ring_id) DO UPDATE SET "
                       "position = max(position, excluded.position), "
                       "drops = drops + excluded.drops, updated_ns = excluded.updated_ns");
+  committed_ = prepare(h_, "SELECT position FROM _ringlite_progress WHERE ring_id = ?1");
 }
 
 // Sorts the batch's frames by type and rejects those that cannot be decoded. Done once per
@@ -416,17 +448,53 @@ bool StoreImpl::back_off() {
   return true;
 }
 
-void StoreImpl::attempt(const Batch& batch, std::string_view ring_id, std::uint64_t drops,
-                        BatchResult& r) {
+// Where the database stands on this ring, read inside the write transaction.
+std::uint64_t StoreImpl::committed(std::string_view ring_id) {
+  sqlite3_stmt* st = committed_.get();
+  sqlite3_bind_text(st, 1, ring_id.data(), static_cast<int>(ring_id.size()), SQLITE_STATIC);
+  const int rc = sqlite3_step(st);
+  const std::uint64_t position =
+      rc == SQLITE_ROW ? static_cast<std::uint64_t>(sqlite3_column_int64(st, 0)) : 0;
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    const SqlError e = last_error(h_, rc);
+    sqlite3_reset(st);
+    throw e;
+  }
+  sqlite3_reset(st);
+  return position;
+}
+
+// Writes frames [lo, hi) of the batch, with their rejects and the gaps among them, and
+// progress up to the next part's first frame (batch.end for the last part), in one
+// transaction. Normally the part is the whole batch.
+void StoreImpl::attempt(const Batch& batch, std::uint32_t lo, std::uint32_t hi,
+                        std::string_view ring_id, std::uint64_t drops, BatchResult& r) {
   r = BatchResult{};
   rejects_.resize(classified_rejects_);
   const auto now = wall_ns();
+  const bool last = hi == batch.frames.size();
+  const std::uint64_t end = last ? batch.end : batch.frames[hi].seq;
   run(begin_.get());
-  for (const auto id : touched_)
-    r.inserted += inserters_[id]->insert(batch, pending_[id], rejects_);
+  // What the database already has of this ring is not written again: a batch retried after
+  // some of its parts committed (below), or after a COMMIT that reported failure yet took
+  // effect, must not turn its own rows into duplicate-seq rejects.
+  const std::uint64_t from =
+      std::max(lo == 0 ? std::uint64_t{0} : batch.frames[lo].seq, committed(ring_id));
+  const auto first = static_cast<std::uint32_t>(
+      std::partition_point(batch.frames.begin() + lo, batch.frames.begin() + hi,
+                           [&](const Frame& f) { return f.seq < from; }) -
+      batch.frames.begin());
+  for (const auto id : touched_) {
+    const auto& rows = pending_[id];
+    const auto b = std::lower_bound(rows.begin(), rows.end(), first);
+    const auto e = std::lower_bound(b, rows.end(), hi);
+    if (b != e) r.inserted += inserters_[id]->insert(batch, std::span(b, e), rejects_);
+  }
 
   sqlite3_stmt* st = reject_.get();
-  for (const Reject& rej : rejects_) {
+  for (std::size_t i = 0; i < rejects_.size(); ++i) {
+    const Reject& rej = rejects_[i];
+    if (i < classified_rejects_ && (rej.frame < first || rej.frame >= hi)) continue;
     const Frame& f = batch.frames[rej.frame];
     sqlite3_bind_int64(st, 1, static_cast<sqlite3_int64>(f.seq));
     sqlite3_bind_int64(st, 2, f.ts_ns);
@@ -445,6 +513,7 @@ void StoreImpl::attempt(const Batch& batch, std::string_view ring_id, std::uint6
 
   st = gap_.get();
   for (const Gap& g : batch.gaps) {
+    if (g.pos < from || (!last && g.pos >= end)) continue;
     sqlite3_bind_text(st, 1, g.kind == Gap::Kind::abandoned ? "abandoned" : "corrupt", -1,
                       SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, static_cast<sqlite3_int64>(g.pos));
@@ -478,21 +547,39 @@ void StoreImpl::attempt(const Batch& batch, std::string_view ring_id, std::uint6
 
   st = progress_.get();
   sqlite3_bind_text(st, 1, ring_id.data(), static_cast<int>(ring_id.size()), SQLITE_STATIC);
-  sqlite3_bind_int64(st, 2, static_cast<sqlite3_int64>(batch.end));
+  sqlite3_bind_int64(st, 2, static_cast<sqlite3_int64>(end));
   sqlite3_bind_int64(st, 3, static_cast<sqlite3_int64>(drops));
   sqlite3_bind_int64(st, 4, now);
   run(st);
 
   // In rollback-journal modes COMMIT can meet a reader's lock; the transaction stays open
-  // and only the COMMIT needs repeating.
+  // and only the COMMIT needs repeating. A deferred constraint (a foreign key a user added)
+  // fails here, not at its row: which row it was takes committing smaller parts.
   for (;;) {
     try {
       run(commit_.get());
-      return;
+      break;
     } catch (const SqlError& e) {
-      if (!is_busy(e.code()) || sqlite3_get_autocommit(h_) || !back_off()) throw;
+      if (is_busy(e.code()) && !sqlite3_get_autocommit(h_) && back_off()) continue;
+      if ((e.code() & 0xff) == SQLITE_CONSTRAINT) {
+        throw SqlError(e.code(), fmt::format("{} (at COMMIT)", e.what()), true);
+      }
+      throw;
     }
   }
+  check_file("commit batch to");
+}
+
+// Frame `frame` alone failed its transaction: from now on it is a reject, with that reason.
+void StoreImpl::reject_alone(const Batch& batch, std::uint32_t frame, const SqlError& e) {
+  const Frame& f = batch.frames[frame];
+  const RecordType* type = schema_.find(f.type);
+  auto& rows = pending_[f.type];
+  rows.erase(std::find(rows.begin(), rows.end(), frame));
+  rejects_.resize(classified_rejects_);
+  rejects_.push_back(
+      {frame, fmt::format("cannot insert into table '{}': {}", type->name, e.what())});
+  classified_rejects_ = rejects_.size();
 }
 
 BatchResult StoreImpl::write_batch(const Batch& batch, std::string_view ring_id,
@@ -501,24 +588,68 @@ BatchResult StoreImpl::write_batch(const Batch& batch, std::string_view ring_id,
   deadline_ = Clock::now() + kBusyBudget;
   backoff_ = kFirstBackoff;
   busy_retries_ = 0;
-  BatchResult r;
-  for (;;) {
+  const auto n = static_cast<std::uint32_t>(batch.frames.size());
+  BatchResult total;
+  // Parts of the batch still to commit, the next one last: the whole batch, unless a row
+  // fails its whole transaction. Then the part is halved until that row is alone, each half
+  // committed on its own with progress at its end, so a crash in between loses nothing and
+  // writes nothing twice; the row then becomes a reject.
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> parts = {{0, n}};
+  while (!parts.empty()) {
+    const auto [lo, hi] = parts.back();
+    BatchResult r;
     try {
-      attempt(batch, ring_id, drops, r);
-      r.busy_retries = busy_retries_;
-      return r;
+      attempt(batch, lo, hi, ring_id, hi == n ? drops : 0, r);
     } catch (const SqlError& e) {
       abandon();
       if (is_busy(e.code()) && back_off()) continue;
-      throw Error(is_busy(e.code()) ? Errc::busy : Errc::sqlite,
-                  fmt::format("cannot commit batch to database '{}': {}{}", path_, e.what(),
-                              is_busy(e.code()) ? " (gave up after 10 s of retries)" : ""),
-                  0, e.code());
+      const auto pending = [&](std::uint32_t i) {
+        const auto type = batch.frames[i].type;
+        return type < pending_.size() &&
+               std::binary_search(pending_[type].begin(), pending_[type].end(), i);
+      };
+      if (e.row_level() && hi - lo > 1) {
+        const std::uint32_t mid = lo + (hi - lo) / 2;
+        parts.back() = {mid, hi};
+        parts.emplace_back(lo, mid);
+        continue;
+      }
+      if (e.row_level() && hi - lo == 1 && pending(lo)) {
+        reject_alone(batch, lo, e);
+        continue;
+      }
+      if (is_busy(e.code())) {
+        throw Error(Errc::busy,
+                    fmt::format("cannot commit batch to database '{}': {} (still locked after {} "
+                                "ms of retries)",
+                                path_, e.what(), kBusyBudget / 1ms),
+                    0, e.code());
+      }
+      throw Error(Errc::sqlite,
+                  fmt::format("cannot commit batch to database '{}': {}", path_, e.what()), 0,
+                  e.code());
     } catch (...) {
       abandon();  // e.g. bad_alloc: still never leave the transaction open
       throw;
     }
+    parts.pop_back();
+    total.inserted += r.inserted;
+    total.rejected += r.rejected;
+    total.gaps += r.gaps;
   }
+  total.busy_retries = busy_retries_;
+  return total;
+}
+
+void StoreImpl::check_file(std::string_view verb) {
+  if (!file_) return;
+  const auto why = file_->check();
+  if (why.empty()) return;
+  // SQLite deletes the -wal and -shm by name when it closes: they may be another file's by
+  // now. DatabaseFile removes them itself if they are still this file's.
+  int persist = 1;
+  sqlite3_file_control(h_, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+  throw Error(Errc::not_found, fmt::format("cannot {} database '{}': {}", verb, path_, why));
 }
 
 std::uint64_t StoreImpl::next_position() {
@@ -607,6 +738,7 @@ BatchResult Store::write_batch(const Batch& batch, std::string_view ring_id, std
   return impl_->write_batch(batch, ring_id, drops);
 }
 int Store::checkpoint() noexcept { return impl_->checkpoint(); }
+void Store::check_file() { impl_->check_file("write"); }
 std::vector<std::pair<std::string, std::string>> Store::pragmas() const { return impl_->pragmas(); }
 const std::string& Store::path() const noexcept { return impl_->path(); }
 

@@ -180,10 +180,32 @@ int TableInserter::step(sqlite3_stmt* st) noexcept {
   return sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_extended_errcode(db_);
 }
 
+// A failed statement normally undoes only itself; a few failures (a trigger's
+// RAISE(ROLLBACK), ...) take the whole transaction with them, and rows inserted after that
+// would each commit on their own. Then the row is write_batch()'s to find.
+void TableInserter::check_transaction(const SqlError& e) const {
+  if (sqlite3_get_autocommit(db_)) throw SqlError(e.code(), e.what(), true);
+}
+
+// SQLITE_ERROR for one row ("integer overflow" in a user's abs() index) is that row's; for
+// a table dropped or altered under the store, or a trigger or index that names something
+// gone, it is every row's: the database's problem, not thousands of rejects.
+bool TableInserter::database_wide(const SqlError& e, std::optional<bool>& table_ok) const {
+  if ((e.code() & 0xff) != SQLITE_ERROR) return false;
+  if (std::string_view(e.what()).substr(0, 8) == "no such ") return true;
+  if (!table_ok) {
+    std::vector<std::string> diffs;
+    table_differences(db_, *type_, diffs);
+    table_ok = diffs.empty();
+  }
+  return !*table_ok;
+}
+
 std::uint64_t TableInserter::insert(const Batch& batch, std::span<const std::uint32_t> rows,
                                     std::vector<Reject>& rejects) {
   std::uint64_t inserted = 0;
   const std::byte* arena = batch.arena.data();
+  std::optional<bool> table_ok;  // checked once, at the first SQLITE_ERROR
   // One row on its own, so that SQLite's refusal names exactly one frame.
   const auto insert_one = [&](std::uint32_t index) {
     const Frame& f = batch.frames[index];
@@ -198,6 +220,8 @@ std::uint64_t TableInserter::insert(const Batch& batch, std::span<const std::uin
     const SqlError e = last_error(db_, rc);
     sqlite3_reset(st);
     if (!is_row_fault(e.code())) throw e;
+    check_transaction(e);
+    if (database_wide(e, table_ok)) throw e;
     rejects.push_back(
         {index, fmt::format("cannot insert into table '{}': {}", type_->name, e.what())});
   };
@@ -217,12 +241,14 @@ std::uint64_t TableInserter::insert(const Batch& batch, std::span<const std::uin
         bound |= bind_row(st, static_cast<int>(r) * width_ + 1, f, arena + f.offset);
       }
       const int rc = bound == SQLITE_OK ? step(st) : bound;
-      if (rc != SQLITE_OK && bound == SQLITE_OK && !is_row_fault(rc)) {
+      if (rc != SQLITE_OK && bound == SQLITE_OK) {
         const SqlError e = last_error(db_, rc);
         sqlite3_reset(st);
-        throw e;
+        if (!is_row_fault(rc)) throw e;
+        check_transaction(e);
+      } else {
+        sqlite3_reset(st);
       }
-      sqlite3_reset(st);
       if (rc == SQLITE_OK) {
         inserted += group;
       } else {

@@ -27,6 +27,8 @@ struct BridgedOptions {
   std::string extra_database = {};  ///< appended to [database], e.g. a [database.pragmas] table
   std::string stats_interval = "0";
   std::string unblock_timeout = "2s";
+  std::string schema = {};  ///< default: schema/demo.sql
+  std::string max_records = "20000";
 };
 
 class Bridged {
@@ -53,9 +55,10 @@ class Bridged {
   void write_config(const std::string& extra_database) const {
     write_file(config, "[ring]\nname = \"" + ring + "\"\ncapacity = \"" + o_.capacity + "\"\nunblock_timeout = \"" +
                            o_.unblock_timeout + "\"\n[schema]\nfile = \"" +
-                           (source_dir() / "schema" / "demo.sql").string() + "\"\n[database]\npath = \"" + db +
+                           (o_.schema.empty() ? (source_dir() / "schema" / "demo.sql").string() : o_.schema) +
+                           "\"\n[database]\npath = \"" + db +
                            "\"\npreset = \"" + o_.preset + "\"\n" + extra_database +
-                           "\n[batch]\nmax_records = 20000\nmax_delay = \"" + o_.max_delay + "\"\n");
+                           "\n[batch]\nmax_records = " + o_.max_records + "\nmax_delay = \"" + o_.max_delay + "\"\n");
   }
 
   RingConfig ring_config() const {
@@ -138,6 +141,42 @@ inline std::vector<std::string> sql(const std::string& db, const std::string& qu
   sqlite3_finalize(st);
   sqlite3_close(h);
   return out;
+}
+
+/// Copies the database as it is now (its WAL included) to `to`, through SQLite's backup API.
+inline void backup(const std::string& from, const std::string& to) {
+  sqlite3* src = nullptr;
+  sqlite3* dst = nullptr;
+  REQUIRE(sqlite3_open_v2(from.c_str(), &src, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_open_v2(to.c_str(), &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) == SQLITE_OK);
+  sqlite3_busy_timeout(src, 5000);
+  sqlite3_backup* b = sqlite3_backup_init(dst, "main", src, "main");
+  REQUIRE(b != nullptr);
+  CHECK(sqlite3_backup_step(b, -1) == SQLITE_DONE);
+  CHECK(sqlite3_backup_finish(b) == SQLITE_OK);
+  sqlite3_close(src);
+  sqlite3_close(dst);
+}
+
+/// Every record k < written[i] of every producer i is in the sensor table exactly once,
+/// with the values `produce` gives it, and seq grows with k for each producer.
+inline void check_exactly_once(const std::string& db, const std::vector<int>& written) {
+  long long total = 0;
+  for (std::size_t i = 0; i < written.size(); ++i) {
+    total += written[i];
+    CHECK_MESSAGE(sql(db, "SELECT count(*) FROM sensor WHERE buffer LIKE 'p" + std::to_string(i) + "-%'")[0] ==
+                      std::to_string(written[i]),
+                  "producer ", i);
+  }
+  CHECK(sql(db, "SELECT count(*) FROM sensor")[0] == std::to_string(total));
+  CHECK(sql(db, "SELECT count(DISTINCT buffer) FROM sensor")[0] == std::to_string(total));
+  CHECK(sql(db, "SELECT count(*) FROM sensor WHERE substr(buffer, instr(buffer, '-') + 1) != CAST(a AS TEXT) "
+                "OR b != a * 0.5 OR c != a * 0.5")[0] == "0");
+  for (std::size_t i = 0; i < written.size(); ++i) {
+    const auto bad = sql(db, "SELECT count(*) FROM (SELECT a, row_number() OVER (ORDER BY seq) - 1 AS k FROM sensor "
+                             "WHERE buffer LIKE 'p" + std::to_string(i) + "-%') WHERE a != k");
+    CHECK_MESSAGE(bad[0] == "0", "producer ", i);
+  }
 }
 
 /// Every record k of every producer i is in the sensor table exactly once, with the

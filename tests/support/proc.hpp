@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <exception>
@@ -139,6 +140,36 @@ inline bool is_running(pid_t pid) {
   if (paren == std::string::npos || paren + 2 >= stat.size()) return false;
   const char state = stat[paren + 2];
   return state != 'Z' && state != 'X' && state != 'x';
+}
+
+/// SIGKILLs and reaps the child at scope exit if it is still running unreaped, so that a
+/// test aborted by a failed REQUIRE leaves no bridge behind. A child the test has reaped
+/// already is left alone (waitpid no longer knows it, so its pid is never signalled).
+struct ReapOnExit {
+  pid_t pid;
+  ~ReapOnExit() {
+    if (pid > 0 && ::waitpid(pid, nullptr, WNOHANG) == 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  }
+};
+
+/// Waits up to `limit` for the child to exit: its exit code, or -1 when it still ran then
+/// (it is SIGKILLed and reaped, so that a failing test leaves no process behind).
+inline int wait_exit_for(pid_t pid, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    const int code = try_wait(pid);
+    if (code >= 0) return code;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ::kill(pid, SIGKILL);
+      while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
 }
 
 }  // namespace ringlite::test

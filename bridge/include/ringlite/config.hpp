@@ -33,6 +33,9 @@ struct RingConfig {
 struct DatabaseConfig {
   std::filesystem::path path;  ///< absolute after load
   std::string preset = "safe"; ///< fast | safe | durable
+  /// Permission bits a new database file gets, and its -wal and -shm with it (an existing
+  /// file keeps its own). A config file's default is ring.mode.
+  std::uint32_t mode = 0600;
   /// Explicit pragmas, applied after the preset's; values as SQL literals ("-65536", "WAL").
   std::map<std::string, std::string> pragmas;
 };

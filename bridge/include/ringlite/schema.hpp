@@ -100,4 +100,22 @@ class Schema {
 /// length) inside the tail. Returns an empty string when valid, else the reason.
 std::string check_record(const RecordType& type, std::span<const std::byte> payload);
 
+/// What differs between two layout signatures of a type (RecordType::layout_signature(), or
+/// a generated header's kRingliteLayout), for messages: the columns whose type differs, or
+/// that only one side has; else the first column that sits at another offset; else the
+/// size. `a_name` and `b_name` say where each layout comes from ("the struct", "the ring").
+/// Ends with both full layouts. Example: "column 'b' is FLOAT64 at offset 8 in the struct
+/// but FLOAT32 at offset 4 in the ring (the struct has sensor{...}size=88,align=8, the ring
+/// has sensor{...}size=80,align=8)". Empty when the signatures are equal. Never throws
+/// Error: text that is not a signature is reported as differing, with both texts.
+std::string layout_difference(std::string_view a, std::string_view a_name, std::string_view b,
+                              std::string_view b_name);
+/// The same for two record types.
+std::string layout_difference(const RecordType& a, std::string_view a_name, const RecordType& b,
+                              std::string_view b_name);
+/// What differs between two schemas, type by type: a type only one side has, a type under
+/// another id, a layout (layout_difference), or the indexes. Empty when they are equal.
+std::string schema_difference(const Schema& a, std::string_view a_name, const Schema& b,
+                              std::string_view b_name);
+
 }  // namespace ringlite

@@ -42,13 +42,20 @@ class StoreImpl;
 
 class Store {
  public:
-  /// Opens or creates the database at db.path. Applies the preset's pragmas then the
-  /// explicit ones, reads every one back and compares: an unknown pragma or a value SQLite
-  /// did not take is Error(config) naming it and `origin` (the config file). Creates the
-  /// schema's tables (system columns seq INTEGER PRIMARY KEY, ts_ns INTEGER NOT NULL,
-  /// producer INTEGER NOT NULL, then the user columns), their indexes and the metadata
-  /// tables; for an existing database checks application_id/user_version and that every
-  /// table matches the schema, else Error(schema) saying what differs.
+  /// Opens or creates the database at db.path; a new file gets db.mode (its -wal and -shm
+  /// follow), whatever the umask. The store is the database's only writer while it lives: a
+  /// second Store on the same file, in any process, is Error(busy) naming the holder's pid
+  /// (two rings draining into one database would repeat seq). A path that cannot be the
+  /// database (its folder is missing or read-only, it is a folder, a file that cannot be
+  /// written or that is not an SQLite database) is Error(config) naming 'database.path' and
+  /// `origin` (the config file). Applies the preset's pragmas then the explicit ones, reads
+  /// every one back and compares: an unknown pragma or a value SQLite did not take is
+  /// Error(config) naming it and `origin`. Creates the schema's tables (system columns seq
+  /// INTEGER PRIMARY KEY, ts_ns INTEGER NOT NULL, producer INTEGER NOT NULL, then the user
+  /// columns), their indexes and the metadata tables; for an existing database checks
+  /// application_id/user_version and that every table matches the schema, else
+  /// Error(schema) saying what differs. Error(busy) with sqlite_code() set when another
+  /// connection kept the database locked for 5 s: worth retrying.
   static Store open(const DatabaseConfig& db, const Schema& schema, std::string_view origin);
   Store(Store&&) noexcept;
   Store& operator=(Store&&) noexcept;
@@ -60,13 +67,24 @@ class Store {
   /// The position the bridge reached on ring `ring_id` (32 hex digits), if it ever drained it.
   std::optional<std::uint64_t> progress(std::string_view ring_id) const;
   /// Inserts the batch's frames into their tables (decoding each by its type's layout;
-  /// a frame that does not decode, or that SQLite rejects, goes to _ringlite_rejects with
+  /// a frame that does not decode, or that SQLite refuses, goes to _ringlite_rejects with
   /// its raw bytes and the reason, without failing the others), its gaps into
   /// _ringlite_gaps, `drops` new producer drops as a gap row, and progress (ring_id,
-  /// batch.end) — all in one transaction. SQLITE_BUSY is retried with backoff. Throws
-  /// Error(sqlite) (with the extended code) when the transaction cannot commit (disk full,
-  /// I/O error): then nothing of the batch is in the database.
+  /// batch.end) — in one transaction. A row that fails the whole transaction (at COMMIT: a
+  /// deferred constraint) is found by committing halves of the batch, each with progress at
+  /// its end, until it is alone; it becomes a reject. Frames below the ring's recorded
+  /// progress are not written again, so a batch may be retried after any failure. Blocks
+  /// while the database is locked, retrying with backoff for up to 2 s. Throws Error(busy)
+  /// (still locked) or Error(sqlite) (with the extended code: disk full, I/O error, a table
+  /// dropped under the store...) when the batch, or its remaining parts, cannot commit: then
+  /// none of them is in the database; Error(not_found) when the file at the path is no
+  /// longer the one written to (see check_file()): the batch is not in that file.
   BatchResult write_batch(const Batch& batch, std::string_view ring_id, std::uint64_t drops = 0);
+  /// Checks that the path still names the file this store writes, and its -wal and -shm
+  /// theirs: SQLite goes on writing to a deleted or replaced file without a word. Never
+  /// blocks. Throws Error(not_found) saying which file went; write_batch() checks after
+  /// every COMMIT, so a caller that keeps records until write_batch() returns loses none.
+  void check_file();
   /// Runs a passive WAL checkpoint (TRUNCATE when no reader is in the way): keeps the
   /// -wal file bounded while readers poll. Returns the WAL size in pages afterwards, or -1.
   int checkpoint() noexcept;

@@ -28,13 +28,19 @@ using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtFinalize>;
 
 /// An SQLite failure inside the store, before it gets its context: write_batch() rolls back
 /// and turns it into Error(sqlite) or retries it (BUSY). `code` is the extended code.
+/// `row_level`: one row caused it, but it cost the whole transaction (a COMMIT that a
+/// deferred constraint refused, a trigger's RAISE(ROLLBACK)), so write_batch() must find that
+/// row by committing smaller parts of the batch.
 class SqlError : public std::runtime_error {
  public:
-  SqlError(int code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  SqlError(int code, const std::string& message, bool row_level = false)
+      : std::runtime_error(message), code_(code), row_level_(row_level) {}
   int code() const noexcept { return code_; }
+  bool row_level() const noexcept { return row_level_; }
 
  private:
   int code_;
+  bool row_level_;
 };
 
 /// The connection's last error as an SqlError (call before anything resets it).
@@ -51,12 +57,68 @@ std::optional<std::string> query_text(sqlite3* db, const std::string& sql);
 constexpr bool is_busy(int rc) noexcept {
   return (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
 }
-/// The row itself is at fault (duplicate seq, value SQLite refuses): reject it, keep the batch.
+/// The row itself may be at fault (duplicate seq, a value SQLite or a user's index, trigger
+/// or check refuses: "integer overflow" in an abs() index is SQLITE_ERROR): reject it, keep
+/// the batch. SQLITE_ERROR is also what every row gets when the table was dropped or altered
+/// under the store, so the inserter checks the table before it rejects for it. Everything
+/// else (full, I/O, locked, read-only, corrupt, out of memory...) is the database's, and the
+/// batch is retried whole.
 constexpr bool is_row_fault(int rc) noexcept {
   const int primary = rc & 0xff;
   return primary == SQLITE_CONSTRAINT || primary == SQLITE_MISMATCH || primary == SQLITE_TOOBIG ||
-         primary == SQLITE_RANGE;
+         primary == SQLITE_RANGE || primary == SQLITE_ERROR;
 }
+
+/// What is wrong with `type`'s table in the database, appended to `diffs` (nothing when it
+/// has the system columns then one column per field, with their SQL types). Throws SqlError.
+void table_differences(sqlite3* db, const RecordType& type, std::vector<std::string>& diffs);
+
+/// The database file as the store holds it (store_file.cpp). Opened, or created with the
+/// configured mode, before SQLite opens the path; its descriptor carries the exclusive flock
+/// that makes the store the database's only writer (a database takes one ring at a time,
+/// or seq would repeat), and its identity (device, inode) tells when the file at the path is
+/// no longer the one written to: deleted or replaced under the store, which SQLite never
+/// notices (it keeps writing to the inode it has open). The -wal and -shm files are watched
+/// the same way once they exist.
+///
+/// POSIX record locks (SQLite's) are dropped when the process closes ANY descriptor of the
+/// file, so the descriptor is closed only after the connection: declare the member before
+/// the connection, and never reopen it while the connection lives.
+class DatabaseFile {
+ public:
+  /// Creates `path` with `mode` (set with fchmod, not left to the umask; SQLite then gives
+  /// the -wal, -shm and journals the same bits) or opens the existing file, mode untouched,
+  /// and takes the writer lock. Throws Error(config) naming 'database.path' and `origin` for
+  /// a path that cannot be the database (a missing or read-only folder, a folder, a file it
+  /// cannot write), Error(busy) naming the holder's pid when another process writes to it,
+  /// Error(system) for anything else.
+  DatabaseFile(std::string path, std::uint32_t mode, std::string_view origin);
+  ~DatabaseFile();
+  DatabaseFile(const DatabaseFile&) = delete;
+  DatabaseFile& operator=(const DatabaseFile&) = delete;
+
+  /// Empty while the path still names the open file, and the -wal and -shm seen so far are
+  /// still at theirs; else what happened, for a message ("the file was deleted or moved
+  /// away while open"). Starts watching a -wal or -shm that appeared since the last call.
+  /// Once it reported the file itself gone, the destructor removes the -wal and -shm at the
+  /// path that still belong to this file: next to another file they would be read as its own.
+  std::string check();
+  /// True once check() reported a change.
+  bool orphaned() const noexcept { return orphaned_; }
+
+ private:
+  struct Id {
+    unsigned long long dev = 0, ino = 0;
+    bool known = false;
+  };
+  std::string watch(const std::string& path, Id& id, std::string_view what);
+
+  std::string path_;
+  int fd_ = -1;
+  Id file_, wal_, shm_;
+  bool orphaned_ = false;
+  bool file_gone_ = false;
+};
 
 /// "INTEGER", "REAL", "TEXT" or "BLOB": the column type a field gets in its table.
 std::string_view sql_type(FieldType t) noexcept;
@@ -76,9 +138,10 @@ class TableInserter {
   TableInserter(sqlite3* db, const RecordType& type);
 
   /// Inserts batch.frames[i] for every i in `rows` (all of this type, already checked by
-  /// check_record). A row SQLite refuses (duplicate seq, ...) is isolated and appended to
-  /// `rejects`; any other failure throws SqlError with the statement reset. Returns the
-  /// number of rows inserted.
+  /// check_record). A row SQLite refuses (duplicate seq, a value a user's index or check
+  /// refuses, ...) is isolated and appended to `rejects`; any other failure throws SqlError
+  /// with the statement reset, row_level() when a row's failure rolled the transaction back.
+  /// Returns the number of rows inserted.
   std::uint64_t insert(const Batch& batch, std::span<const std::uint32_t> rows,
                        std::vector<Reject>& rejects);
   std::size_t max_rows() const noexcept { return std::size_t{1} << top_; }
@@ -92,6 +155,8 @@ class TableInserter {
   sqlite3_stmt* statement(unsigned log2_rows);
   int bind_row(sqlite3_stmt* st, int first, const Frame& f, const std::byte* payload) noexcept;
   int step(sqlite3_stmt* st) noexcept;
+  void check_transaction(const SqlError& e) const;
+  bool database_wide(const SqlError& e, std::optional<bool>& table_ok) const;
 
   sqlite3* db_;
   const RecordType* type_;
