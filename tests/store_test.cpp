@@ -5,6 +5,7 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <doctest/doctest.h>
+#include <fmt/core.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,6 +24,8 @@
 #include <vector>
 
 #include "ringlite/error.hpp"
+#include "ringlite/producer.hpp"
+#include "ringlite/replay.hpp"
 #include "ringutil.hpp"
 #include "testutil.hpp"
 
@@ -926,11 +929,11 @@ TEST_SUITE("store") {
       CHECK(mode_of(path + "-wal") == mode);
       CHECK(mode_of(path + "-shm") == mode);
     }
-    // An existing database keeps its own mode.
+    // An existing database keeps its own mode (one others may not write to: see hostile_mp_test).
     const auto path = (dir / ("m" + std::to_string(0600) + ".db")).string();
-    REQUIRE(::chmod(path.c_str(), 0660) == 0);
+    REQUIRE(::chmod(path.c_str(), 0644) == 0);
     { const Store again = Store::open(config(path), schema, kOrigin); }
-    CHECK(mode_of(path) == 0660);
+    CHECK(mode_of(path) == 0644);
   }
 
   TEST_CASE("a second store on the same database is refused while the first lives") {
@@ -1022,5 +1025,38 @@ TEST_SUITE("store") {
               "the database but at offset 4 in the schema (the database has "
               "sensor{a:INT32@0,b:FLOAT32@8}size=16,align=4, the schema has "
               "sensor{a:INT32@0,b:FLOAT32@4}size=8,align=4)");
+  }
+}
+
+TEST_SUITE("store") {
+  TEST_CASE("a database claiming more record types than a schema can have is refused before any is parsed") {
+    TempDir dir("store");
+    const auto path = dir / "bomb.db";
+    { Store s = Store::open(config(path), ringlite::test::demo_schema(), kOrigin); }
+    {
+      SQLite::Database db(path.string(), SQLite::OPEN_READWRITE);
+      SQLite::Transaction txn(db);
+      for (int i = 0; i < 5000; ++i) {
+        db.exec(fmt::format("INSERT INTO _ringlite_types(id, name, ddl, layout) VALUES ({0}, 't{0}', "
+                            "'CREATE TABLE t{0} (a INT8)', 't{0}{{a:INT8@0}}size=1,align=1')",
+                            i + 100));
+      }
+      txn.commit();
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto msg = error_of(Errc::corrupt, [&] { (void)Store::open(config(path), ringlite::test::demo_schema(), kOrigin); });
+    CHECK(msg.find("_ringlite_types lists 5002 record types (a schema has at most 1024)") != std::string::npos);
+    CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(2));
+    ringlite::ReplayOptions none;
+    std::atomic<bool> stop{false};
+    ringlite::test::RingGuard g{ringlite::test::ring_config("bombreplay")};
+    ringlite::Producer p(ringlite::Ring::create(g.config, ringlite::test::demo_schema()));
+    try {
+      (void)ringlite::replay(path, p, none, stop);
+      FAIL("replayed a database with 5002 types");
+    } catch (const Error& e) {
+      CHECK(e.code() == Errc::corrupt);
+      CHECK(std::string(e.what()).find("5002 record types") != std::string::npos);
+    }
   }
 }

@@ -152,7 +152,7 @@ class Bridge::Drain {
  public:
   Drain(Impl& s, const std::atomic<bool>& stop, const Log& log, double stats_interval_s)
       : s_(s),
-        c_(*s.consumer),
+        c_(&*s.consumer),
         stop_(stop),
         log_(log),
         stats_interval_s_(stats_interval_s),
@@ -164,11 +164,16 @@ class Bridge::Drain {
   BridgeStats run() {
     for (;;) {
       const bool last = fill();
-      c_.heartbeat();
+      c_->heartbeat();
       commit();
       // Idle: release space a stalled producer held once it has noticed its abandonment.
-      if (batch_.frames.empty()) c_.advance(c_.position());
+      if (batch_.frames.empty()) c_->advance(c_->position());
+      if (truncated_) stop_truncated();
       housekeeping();
+      if (last && renamed_ && !stop_.load()) {
+        follow_name();
+        continue;
+      }
       if (last) break;
     }
     s_.store->checkpoint();
@@ -179,10 +184,12 @@ class Bridge::Drain {
   bool fill();
   void commit();
   void housekeeping();
+  void follow_name();
   [[noreturn]] void stop_for(const Error& e, std::size_t unpersisted);
+  [[noreturn]] void stop_truncated();
 
   Impl& s_;
-  Consumer& c_;
+  Consumer* c_;  // the consumer of the ring drained now (another after a re-created ring)
   const std::atomic<bool>& stop_;
   const Log& log_;
   const double stats_interval_s_;
@@ -191,8 +198,11 @@ class Bridge::Drain {
 
   Batch batch_;
   BridgeStats total_;
-  // The tail when the stop came: the final drain goes that far and no further.
+  // The tail when the stop came (or the ring's name was found to lead elsewhere): the
+  // final drain of this ring goes that far and no further.
   std::optional<std::uint64_t> stop_at_;
+  bool renamed_ = false;    // the ring was removed (or replaced) under its name
+  bool truncated_ = false;  // its segment was shrunk behind ringlite's back
   Clock::time_point last_stats_ = Clock::now();
   Clock::time_point last_checkpoint_ = Clock::now();
   BridgeStats at_last_stats_;
@@ -208,18 +218,23 @@ bool Bridge::Drain::fill() {
   batch_.clear();
   const auto batch_start = Clock::now();
   for (;;) {
-    if (!stop_at_ && stop_.load()) stop_at_ = c_.tail();
-    const auto before = c_.position();
-    if (c_.poll(batch_, max_records_ - batch_.frames.size()) != PollStatus::ok) {
+    if (!stop_at_ && (stop_.load() || renamed_)) stop_at_ = c_->tail();
+    const auto before = c_->position();
+    const PollStatus polled = c_->poll(batch_, max_records_ - batch_.frames.size());
+    if (polled == PollStatus::truncated) {
+      truncated_ = true;  // commit what was read intact, then stop
+      return true;
+    }
+    if (polled != PollStatus::ok) {
       throw Error(Errc::corrupt, fmt::format("cannot drain {}: its cursors contradict each other (head {}, tail {}, "
                                              "read position {})",
-                                             s_.ring->display(), c_.head(), c_.tail(), c_.position()));
+                                             s_.ring->display(), c_->head(), c_->tail(), c_->position()));
     }
-    const bool progressed = c_.position() != before;
+    const bool progressed = c_->position() != before;
     if (stop_at_) {
       // Final drain: what was committed by the stop; a claim still in flight is left, with
       // everything after the stop, to the next bridge.
-      if (!progressed || c_.position() >= *stop_at_) return true;
+      if (!progressed || c_->position() >= *stop_at_) return true;
       if (batch_.frames.size() >= max_records_) return false;
       continue;
     }
@@ -229,13 +244,13 @@ bool Bridge::Drain::fill() {
     if (!have) {
       // Nothing new is read (pads at most), and everything before is committed: release
       // space that advance() held back for a claim that has finished since.
-      c_.advance(c_.position());
-      c_.wait(200ms);
-      if (c_.position() == before && Clock::now() - batch_start >= 200ms) return false;
+      c_->advance(c_->position());
+      c_->wait(200ms);
+      if (c_->position() == before && Clock::now() - batch_start >= 200ms) return false;
       continue;
     }
     if (elapsed >= max_delay_ || stop_.load()) return false;
-    if (!progressed) c_.wait(std::chrono::duration_cast<std::chrono::nanoseconds>(max_delay_ - elapsed));
+    if (!progressed) c_->wait(std::chrono::duration_cast<std::chrono::nanoseconds>(max_delay_ - elapsed));
   }
 }
 
@@ -247,7 +262,7 @@ bool Bridge::Drain::fill() {
 void Bridge::Drain::commit() {
   const auto drops_now = s_.ring->drops();
   const std::uint64_t new_drops = drops_now - s_.drops_seen;
-  if (batch_.frames.empty() && batch_.gaps.empty() && new_drops == 0 && batch_.end == c_.head()) return;
+  if (batch_.frames.empty() && batch_.gaps.empty() && new_drops == 0 && batch_.end == c_->head()) return;
   for (const auto& g : batch_.gaps) {
     log_(fmt::format("gap [{}, {}): {}", g.pos, g.end, g.reason));
   }
@@ -277,20 +292,21 @@ void Bridge::Drain::commit() {
                                 batch_.frames.size(), e.what()),
                     0, e.sqlite_code());
       }
-      sleep_unless_stopped(backoff, stop_, [&] { c_.heartbeat(); });
+      sleep_unless_stopped(backoff, stop_, [&] { c_->heartbeat(); });
       backoff = std::min<std::chrono::milliseconds>(backoff * 2, kMaxBackoff);
     }
   }
   s_.drops_seen = drops_now;
-  c_.advance(batch_.end);
+  c_->advance(batch_.end);
   ++total_.batches;
   ++batches_since_;
   batch_records_since_ += batch_.frames.size();
   if (failed) log_("commit recovered");
 }
 
-// Once a second: a WAL checkpoint, and the check that the database file is still the one
-// at its path (so an idle bridge notices too). Every stats_interval: the stats line.
+// Once a second: a WAL checkpoint, the check that the database file is still the one at
+// its path (so an idle bridge notices too), and that the ring's name still leads to the
+// ring drained. Every stats_interval: the stats line.
 void Bridge::Drain::housekeeping() {
   const auto now = Clock::now();
   if (now - last_checkpoint_ >= 1s) {
@@ -299,6 +315,10 @@ void Bridge::Drain::housekeeping() {
       s_.store->check_file();
     } catch (const Error& e) {
       stop_for(e, 0);
+    }
+    if (!renamed_ && s_.ring->name_state() != Ring::NameState::current) {
+      renamed_ = true;
+      log_(fmt::format("{} was removed; draining what it holds, then the ring under its name", s_.ring->display()));
     }
     last_checkpoint_ = now;
   }
@@ -314,6 +334,32 @@ void Bridge::Drain::housekeeping() {
     last_stats_ = now;
     batch_records_since_ = batches_since_ = 0;
   }
+}
+
+// The ring drained so far was removed (`ringlite ring remove`, or removed and created
+// again): it is drained up to its tail, and producers see `closed`. Drains the ring now
+// under that name from here on, creating it as at start-up when there is none.
+void Bridge::Drain::follow_name() {
+  const std::string old = s_.ring->display();
+  s_.consumer.reset();
+  s_.ring.reset();
+  s_.opened_note.clear();
+  s_.open_ring();
+  c_ = &*s_.consumer;
+  stop_at_.reset();
+  renamed_ = false;
+  log_(fmt::format("{} done; {}", old, s_.opened_note));
+}
+
+// The segment was shrunk under the bridge: what was read before that is committed, the
+// rest of the ring is gone. Stop with an error rather than die of SIGBUS or wait forever.
+void Bridge::Drain::stop_truncated() {
+  const Error e(Errc::corrupt,
+                fmt::format("cannot drain {}: ring segment truncated (it was shrunk behind ringlite's back); every "
+                            "record read before that is committed, up to position {}",
+                            s_.ring->display(), c_->position()));
+  log_(fmt::format("stopping: {}", e.what()));
+  throw e;
 }
 
 // The database file went away under the bridge: committing on would advance head past

@@ -186,6 +186,13 @@ void Replayer::open_database() {
 std::vector<Recorded> Replayer::read_types() {
   std::vector<Recorded> out;
   try {
+    // Untrusted too: each recorded type's DDL is parsed, so their number is bounded first.
+    if (const auto types = db_->execAndGet("SELECT count(*) FROM _ringlite_types").getInt64();
+        types > static_cast<std::int64_t>(kMaxRecordTypes)) {
+      throw Error(Errc::corrupt, fmt::format("cannot replay database '{}': _ringlite_types lists {} record types "
+                                             "(a schema has at most {})",
+                                             path_, types, kMaxRecordTypes));
+    }
     SQLite::Statement rows(*db_, "SELECT name, ddl, layout FROM _ringlite_types ORDER BY id");
     while (rows.executeStep()) {
       const std::string name = rows.getColumn(0).getString();

@@ -77,9 +77,12 @@ std::string if_not_exists(std::string sql) {
   return sql.insert(at + 5, " IF NOT EXISTS");
 }
 
+// The differences for a one-line message: the first few, then how many more.
 std::string join(const std::vector<std::string>& parts) {
+  constexpr std::size_t kShown = 8;
   std::string r;
-  for (const auto& p : parts) r += (r.empty() ? "" : "; ") + p;
+  for (std::size_t i = 0; i < parts.size() && i < kShown; ++i) r += (r.empty() ? "" : "; ") + parts[i];
+  if (parts.size() > kShown) r += fmt::format("; and {} more", parts.size() - kShown);
   return r;
 }
 
@@ -300,6 +303,14 @@ void StoreImpl::create_schema() {
 
   // Every type the database knows must still be in the schema, unchanged, under its id:
   // the id is what frames carry, the layout is how their bytes were decoded.
+  // A database file is untrusted input too: one that claims more types than any schema can
+  // have is refused before its DDL is read (each parse costs time).
+  if (const auto types = db_.execAndGet("SELECT count(*) FROM _ringlite_types").getInt64();
+      types > static_cast<std::int64_t>(kMaxRecordTypes)) {
+    throw Error(Errc::corrupt, fmt::format("cannot open database '{}': _ringlite_types lists {} record types "
+                                           "(a schema has at most {})",
+                                           path_, types, kMaxRecordTypes));
+  }
   std::vector<std::string> diffs;
   std::vector<bool> known(schema_.types().size() + 1, false);
   SQLite::Statement rows(db_, "SELECT id, name, ddl, layout FROM _ringlite_types ORDER BY id");

@@ -136,6 +136,22 @@ DatabaseFile::DatabaseFile(std::string path, std::uint32_t mode, std::string_vie
     fd_ = -1;
     bad_path("is not a regular file", 0);
   }
+  // A file someone else created at the path first (or may write to) is not ours to fill:
+  // its owner would read every record, a co-writer could inject rows.
+  const auto uid = static_cast<std::uint32_t>(::geteuid());
+  const auto extra = static_cast<std::uint32_t>(st.st_mode) & 022u & ~mode;
+  if (st.st_uid != uid || extra != 0) {
+    ::close(fd_);
+    fd_ = -1;
+    throw Error(Errc::permission,
+                st.st_uid != uid
+                    ? fmt::format("cannot open database '{}': it is owned by uid {}, not by this process's uid {} "
+                                  "(another user may have created it first; chown it or choose another path)",
+                                  path_, st.st_uid, uid)
+                    : fmt::format("cannot open database '{}': its mode {:04o} lets {} write to it, which "
+                                  "database.mode {:04o} does not allow",
+                                  path_, st.st_mode & 07777u, (extra & 002u) ? "every user" : "its group", mode));
+  }
   file_ = {static_cast<unsigned long long>(st.st_dev), static_cast<unsigned long long>(st.st_ino),
            true};
   int rc;
