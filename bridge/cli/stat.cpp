@@ -40,14 +40,13 @@ void print_text(const RingStats& s) {
              s.used());
   fmt::print("  bridge     {}  position {}\n", bridge_state(s, now), s.bridge_position);
   fmt::print("  written    {} records, {} bytes\n", s.records_written, s.bytes_written);
-  fmt::print("  counters   full {}  drops {}  unblocked {}  holes {}  corrupt {}  rejects {}  consumed {}\n",
-             s.full_events, s.drops, s.unblocked, s.holes, s.corrupt_skips, s.rejects, s.consumed);
+  fmt::print("  counters   full {}  drops {}  unblocked {}  holes {}  holds {}  corrupt {}  rejects {}  consumed {}\n",
+             s.full_events, s.drops, s.unblocked, s.holes, s.holds, s.corrupt_skips, s.rejects, s.consumed);
   fmt::print("  producers  {}\n", s.producers.size());
   for (const auto& p : s.producers) {
     fmt::print("    slot {:>2}  pid {:>7}  {:<5}  records {:>10}  drops {:>6}  active {:.1f}s ago{}\n", p.slot, p.pid,
                p.alive ? "alive" : "dead", p.records, p.drops, age_s(p.heartbeat_ns, now),
-               p.pending ? fmt::format("  claim in flight at {}{}", p.pending_pos, p.writing ? " (writing)" : "")
-                         : std::string());
+               p.pending ? fmt::format("  claim in flight at {}", p.pending_pos) : std::string());
   }
 }
 
@@ -57,20 +56,20 @@ void print_json(const RingStats& s) {
   for (const auto& p : s.producers) {
     if (!producers.empty()) producers += ',';
     producers += fmt::format(
-        R"({{"slot":{},"pid":{},"alive":{},"records":{},"drops":{},"heartbeat_age_s":{:.3f},"pending":{},)"
-        R"("writing":{}}})",
-        p.slot, p.pid, p.alive, p.records, p.drops, age_s(p.heartbeat_ns, now), p.pending, p.writing);
+        R"({{"slot":{},"pid":{},"alive":{},"records":{},"drops":{},"heartbeat_age_s":{:.3f},"pending":{}}})",
+        p.slot, p.pid, p.alive, p.records, p.drops, age_s(p.heartbeat_ns, now), p.pending);
   }
   fmt::print(
       R"({{"ring":"{}","version":"{}.{}","id":"{}","capacity":{},"max_record":{},"head":{},"tail":{},"used":{},)"
       R"("fill":{:.4f},"creator_pid":{},"creator_alive":{},"bridge_pid":{},"bridge_alive":{},)"
       R"("bridge_heartbeat_age_s":{:.3f},"bridge_position":{},"records_written":{},"bytes_written":{},)"
-      R"("full_events":{},"drops":{},"unblocked":{},"holes":{},"corrupt_skips":{},"rejects":{},"consumed":{},)"
+      R"("full_events":{},"drops":{},"unblocked":{},"holes":{},"holds":{},"corrupt_skips":{},"rejects":{},)"
+      R"("consumed":{},)"
       R"("stale":{},"producers":[{}]}})"
       "\n",
       s.display, s.version_major, s.version_minor, s.ring_id, s.capacity, s.max_record, s.head, s.tail, s.used(),
       s.fill(), s.creator_pid, s.creator_alive, s.bridge_pid, s.bridge_alive, age_s(s.bridge_heartbeat_ns, now),
-      s.bridge_position, s.records_written, s.bytes_written, s.full_events, s.drops, s.unblocked, s.holes, s.corrupt_skips,
+      s.bridge_position, s.records_written, s.bytes_written, s.full_events, s.drops, s.unblocked, s.holes, s.holds, s.corrupt_skips,
       s.rejects, s.consumed, s.stale(), producers);
 }
 

@@ -67,26 +67,26 @@ class ConsumerCore {
     std::uint32_t slot = ~0u;
     std::uint64_t owner = 0;
     std::uint64_t pos = 0, len = 0;
-    bool writing = false;  // the claimant had permission to write (kWriting)
+    bool alive = false;
   };
-  /// The announced claims that cover a stuck position. Normally one; a producer whose CAS
-  /// on tail lost may leave a stale announcement beside the winner's for a moment.
+  /// The announced claims that may hold a stuck frame: those that start there (or, at a lap
+  /// start, wrap into it). Normally one; a producer whose CAS on tail lost may leave a stale
+  /// announcement of the same start beside the winner's for a moment.
   struct Claimants {
     Claim list[kMaxProducers];
     std::uint32_t count = 0;
-    bool any_alive = false;
+    std::uint32_t alive = 0;
   };
 
   void take_role();
   void claimants(std::uint64_t pos, Claimants& out) const noexcept;
   bool plausible_end(std::uint64_t end, std::uint64_t tail) const noexcept;
-  bool claim_finished(std::uint64_t pos, std::uint64_t len) const noexcept;
   bool frame_ready(std::uint64_t p) const noexcept;
   bool unblock(Batch& b, std::uint64_t c, std::uint64_t tail) noexcept;
   void skip_corrupt(Batch& b, std::uint64_t tail, const char* why) noexcept;
-  bool add_hole(const Claim& c) noexcept;
-  bool has_hole(std::uint32_t slot, std::uint64_t pos) const noexcept;
-  void lift_holes() noexcept;
+  std::uint32_t free_entries() const noexcept;
+  bool fence(const Claim& c) noexcept;
+  std::uint64_t lift_and_hold(std::uint64_t limit) noexcept;
 
   std::uint64_t me_ = 0;
   std::uint64_t stuck_pos_ = kNoClaim;
@@ -113,18 +113,21 @@ void ConsumerCore::take_role() {
 void ConsumerCore::claimants(std::uint64_t pos, Claimants& out) const noexcept {
   // Announcements are (len, pos) pairs written without a lock; read pos twice around len.
   out.count = 0;
-  out.any_alive = false;
+  out.alive = 0;
+  const bool lap_start = (pos & st_->mask()) == 0;
   for (std::uint32_t i = 0; i < kMaxProducers; ++i) {
     const auto& s = st_->slot(i);
-    const auto raw = s.pending_pos.load(std::memory_order_acquire);
-    if (raw == kNoClaim) continue;
+    const auto p1 = s.pending_pos.load(std::memory_order_acquire);
+    if (p1 == kNoClaim) continue;
     const auto len = s.pending_len.load(std::memory_order_acquire);
-    if (s.pending_pos.load(std::memory_order_acquire) != raw) continue;
-    const auto p1 = claim_pos(raw);
-    if (pos < p1 || len > st_->capacity() || pos - p1 >= len) continue;
+    if (s.pending_pos.load(std::memory_order_acquire) != p1) continue;
+    if (len > st_->capacity() || pos < p1 || pos - p1 >= len) continue;
+    // A claim's first frame starts it; only a claim that wraps has a second (at a lap start).
+    if (p1 != pos && !(lap_start && (p1 | st_->mask()) + 1 == pos)) continue;
     Claim& c = out.list[out.count++];
-    c = Claim{i, s.owner.load(std::memory_order_acquire), p1, len, (raw & kWriting) != 0};
-    out.any_alive = out.any_alive || owner_alive(c.owner);
+    c = Claim{i, s.owner.load(std::memory_order_acquire), p1, len, false};
+    c.alive = owner_alive(c.owner);
+    out.alive += c.alive ? 1 : 0;
   }
 }
 
@@ -136,28 +139,9 @@ bool ConsumerCore::plausible_end(std::uint64_t end, std::uint64_t tail) const no
   const auto c = st_->commit(end).load(std::memory_order_acquire);
   if (c == commit_word(end, kCommitted) || c == commit_word(end, kAbandoned)) return true;
   for (std::uint32_t i = 0; i < kMaxProducers; ++i) {
-    if (claim_pos(st_->slot(i).pending_pos.load(std::memory_order_acquire)) == end) return true;
+    if (st_->slot(i).pending_pos.load(std::memory_order_acquire) == end) return true;
   }
   return false;
-}
-
-// True when every frame of the claim [pos, pos + len) is committed: its producer has
-// finished with it and merely not yet withdrawn the announcement.
-bool ConsumerCore::claim_finished(std::uint64_t pos, std::uint64_t len) const noexcept {
-  const std::uint64_t end = pos + len;
-  std::uint64_t q = pos;
-  while (q < end) {
-    const std::uint64_t room = st_->room_to_end(q);
-    if (room < kFrameHeader) {  // implicit pad
-      q += room;
-      continue;
-    }
-    if (st_->commit(q).load(std::memory_order_acquire) != commit_word(q, kCommitted)) return false;
-    const std::uint64_t fs = frame_size(read_fields(*st_, q).length);
-    if (fs > end - q) return false;  // not a frame of this claim
-    q += fs;
-  }
-  return q == end;
 }
 
 void ConsumerCore::skip_corrupt(Batch& b, std::uint64_t tail, const char* why) noexcept {
@@ -184,30 +168,17 @@ bool ConsumerCore::unblock(Batch& b, std::uint64_t c, std::uint64_t tail) noexce
   last_liveness_check_ = now;
   Claimants who;
   claimants(pos_, who);
-  if (!timed_out && (who.count == 0 || who.any_alive)) return false;
+  if (!timed_out && (who.count == 0 || who.alive != 0)) return false;
+  // Every live claimant may still store into its claim: it must be fenced off before the
+  // frame is given up. No room in the hole table (16 producers stalled at once): wait.
+  if (who.alive > free_entries()) return false;
 
-  // Revoke every announcement that covers pos_ and has no permission to write yet: a
-  // winner that stalled before writing then never writes (its CAS fails), and a loser's
-  // stale announcement was never going to. Only the winner can be writing.
-  const Claim* writer = nullptr;
-  for (std::uint32_t k = 0; k < who.count; ++k) {
-    Claim& cl = who.list[k];
-    std::uint64_t expected = cl.pos;
-    if (!cl.writing && !st_->slot(cl.slot).pending_pos.compare_exchange_strong(expected, kNoClaim)) {
-      cl.writing = expected == (cl.pos | kWriting);  // it started writing meanwhile
-    }
-    if (cl.writing) writer = &cl;
-  }
-  // Where the abandoned range ends: the writer's claim, else the shortest announced claim
-  // whose end is a frame boundary (never skip a committed frame), else the next boundary.
+  // Where the abandoned range ends: the shortest claim whose end is a frame boundary (never
+  // skip a committed frame), else the next boundary found in the buffer.
   std::uint64_t end = 0;
-  if (writer) {
-    end = writer->pos + writer->len;
-  } else {
-    for (std::uint32_t k = 0; k < who.count; ++k) {
-      const auto e = who.list[k].pos + who.list[k].len;
-      if (plausible_end(e, tail) && (end == 0 || e < end)) end = e;
-    }
+  for (std::uint32_t k = 0; k < who.count; ++k) {
+    const auto e = who.list[k].pos + who.list[k].len;
+    if (plausible_end(e, tail) && (end == 0 || e < end)) end = e;
   }
   if (end <= pos_ || end > tail) end = next_boundary(*st_, pos_, tail);
   // Publish where the skipped range ends before marking it, so that whoever meets the
@@ -220,81 +191,84 @@ bool ConsumerCore::unblock(Batch& b, std::uint64_t c, std::uint64_t tail) noexce
   if (!st_->commit(pos_).compare_exchange_strong(c, commit_word(pos_, kAbandoned))) return true;  // it committed
 
   h.unblocked.fetch_add(1, std::memory_order_relaxed);
-  const Claim blame = writer ? *writer : who.count ? who.list[0] : Claim{};
-  const bool alive = blame.slot != ~0u && owner_alive(blame.owner);
+  bool holed = false, held = false;
+  for (std::uint32_t k = 0; k < who.count; ++k) {
+    const Claim& cl = who.list[k];
+    if (cl.alive) {
+      (fence(cl) ? holed : held) = true;
+    } else {  // its row can be reused once its claim is resolved
+      auto expected = cl.pos;
+      st_->slot(cl.slot).pending_pos.compare_exchange_strong(expected, kNoClaim);
+    }
+  }
+  const Claim blame = who.count ? who.list[0] : Claim{};
   Gap g{Gap::Kind::abandoned, pos_, end, blame.slot, owner_pid(blame.owner), {}};
   if (blame.slot == ~0u) {
     g.reason = "claim not committed within unblock_timeout; claimant unknown";
-  } else if (!alive) {
+  } else if (who.alive == 0) {
     g.reason = fmt::format("producer pid {} died between claim and commit", g.pid);
-    // Its row can be reused once its claim is resolved.
-    auto expected = blame.pos | (blame.writing ? kWriting : 0);
-    st_->slot(blame.slot).pending_pos.compare_exchange_strong(expected, kNoClaim);
   } else {
-    g.reason = fmt::format("producer pid {} stalled past unblock_timeout between claim and commit{}", g.pid,
-                           !writer                 ? ""
-                           : add_hole(*writer)     ? " (its claim is fenced off as a hole)"
-                                                   : " (its space is held until it continues)");
+    g.reason = fmt::format("producer pid {} stalled past unblock_timeout between claim and commit ({})", g.pid,
+                           held ? "its space is held until it continues or dies: its claim starts a lap"
+                                : "its claim is fenced off as a hole");
   }
+  (void)holed;
   b.gaps.push_back(std::move(g));
   pos_ = end;
   stuck_pos_ = kNoClaim;
   return true;
 }
 
-// Lists a stalled writer's claim in the hole table so that head can move past it. False
-// when the claim cannot be a hole (it starts a lap or wraps) or the table is full: then
-// advance() holds head at it until its producer continues or dies.
-bool ConsumerCore::add_hole(const Claim& c) noexcept {
+std::uint32_t ConsumerCore::free_entries() const noexcept {
+  std::uint32_t n = 0;
+  for (std::uint32_t i = 0; i < kMaxHoles; ++i) n += st_->hole(i).pos.load(std::memory_order_acquire) == kNoClaim;
+  return n;
+}
+
+// Lists a live claimant's abandoned claim in the hole table: as a hole, which producers pad
+// over, or, when it starts a lap or wraps (it cannot be a hole), as a hold, at which
+// advance() keeps head. Returns true for a hole. The caller made sure there is room.
+bool ConsumerCore::fence(const Claim& c) noexcept {
   std::uint64_t o = 0, len = 0;
-  if (!st_->hole_span(c.pos, c.pos + c.len, o, len)) return false;
-  auto& h = st_->header();
+  const bool hole = st_->hole_span(c.pos, c.pos + c.len, o, len);
   for (std::uint32_t i = 0; i < kMaxHoles; ++i) {
     auto& e = st_->hole(i);
     if (e.pos.load(std::memory_order_acquire) != kNoClaim) continue;
-    e.slot.store(c.slot, std::memory_order_relaxed);
+    e.slot.store(c.slot | (hole ? 0 : kHold), std::memory_order_relaxed);
     e.end.store(c.pos + c.len, std::memory_order_relaxed);
     e.pos.store(c.pos, std::memory_order_release);
-    h.holes.fetch_add(1, std::memory_order_release);
-    return true;
+    if (hole) st_->header().holes.fetch_add(1, std::memory_order_release);
+    return hole;
   }
   return false;
 }
 
-bool ConsumerCore::has_hole(std::uint32_t slot, std::uint64_t pos) const noexcept {
-  for (std::uint32_t i = 0; i < kMaxHoles; ++i) {
-    const auto& e = st_->hole(i);
-    if (e.pos.load(std::memory_order_acquire) == pos && e.slot.load(std::memory_order_relaxed) == slot) return true;
-  }
-  return false;
-}
-
-// A hole stays while its producer may still store into it: it lives and still announces
-// that claim as being written. Also repairs a count that disagrees with the table.
-void ConsumerCore::lift_holes() noexcept {
+// Lifts the entries whose producer has withdrawn the claim (it noticed the abandonment) or
+// died: it cannot store there any more. Returns `limit` lowered to the first hold at or
+// beyond head, and repairs the holes count should it disagree with the table (shared
+// memory: anyone may have written it).
+std::uint64_t ConsumerCore::lift_and_hold(std::uint64_t limit) noexcept {
   auto& h = st_->header();
-  std::uint32_t active = 0;
+  const std::uint64_t head = h.head.load(std::memory_order_acquire);
+  std::uint32_t holes = 0;
   for (std::uint32_t i = 0; i < kMaxHoles; ++i) {
     auto& e = st_->hole(i);
     const std::uint64_t p = e.pos.load(std::memory_order_acquire);
     if (p == kNoClaim) continue;
-    const std::uint64_t slot = e.slot.load(std::memory_order_relaxed);
-    bool keep = false;
-    if (slot < kMaxProducers) {
-      auto& s = st_->slot(static_cast<std::uint32_t>(slot));
-      std::uint64_t pending = s.pending_pos.load(std::memory_order_acquire);
-      if (pending == (p | kWriting)) {
-        keep = owner_alive(s.owner.load(std::memory_order_acquire));
-        if (!keep) s.pending_pos.compare_exchange_strong(pending, kNoClaim);
-      }
-    }
-    if (keep) {
-      ++active;
-    } else {
+    const std::uint64_t word = e.slot.load(std::memory_order_relaxed);
+    const auto slot = static_cast<std::uint32_t>(word);
+    const bool keep = slot < kMaxProducers && st_->slot(slot).pending_pos.load(std::memory_order_acquire) == p &&
+                      owner_alive(st_->slot(slot).owner.load(std::memory_order_acquire));
+    if (!keep) {
       e.pos.store(kNoClaim, std::memory_order_release);
+    } else if ((word & kHold) == 0) {
+      ++holes;
+    } else if (p >= head && p < limit) {
+      limit = p;
     }
   }
-  if (h.holes.load(std::memory_order_relaxed) != active) h.holes.store(active, std::memory_order_release);
+  if (h.holes.load(std::memory_order_relaxed) != holes) h.holes.store(holes, std::memory_order_release);
+  return limit;
 }
 
 PollStatus ConsumerCore::poll(Batch& b, std::size_t max_frames) noexcept {
@@ -354,32 +328,10 @@ PollStatus ConsumerCore::poll(Batch& b, std::size_t max_frames) noexcept {
 void ConsumerCore::advance(std::uint64_t pos) noexcept {
   auto& h = st_->header();
   const std::uint64_t head = h.head.load(std::memory_order_acquire);
-  std::uint64_t limit = std::min(pos, pos_);
-  if (limit <= head) return;
-  // A claim behind the read position that is still announced as being written belongs to
-  // a producer that has not finished with it: one that is committing right now, or one
-  // that stalled mid-write and was given up. While it lives it may still store into its
-  // claim, so that space is not handed to other producers as it is: it is a hole
-  // (format.hpp), or, where it cannot be one, head waits. A dead one's announcement is
-  // simply cleared.
-  if (h.holes.load(std::memory_order_relaxed) != 0) lift_holes();
-  for (std::uint32_t i = 0; i < kMaxProducers; ++i) {
-    auto& s = st_->slot(i);
-    std::uint64_t raw = s.pending_pos.load(std::memory_order_acquire);
-    const std::uint64_t p = claim_pos(raw);
-    if (p == kNoClaim || p < head || p >= limit) continue;
-    const std::uint64_t len = s.pending_len.load(std::memory_order_acquire);
-    if (s.pending_pos.load(std::memory_order_acquire) != raw) continue;  // it moved on meanwhile
-    // Without permission to write, a claim behind the read position is a stale
-    // announcement (a lost CAS on tail): that producer never writes there.
-    if ((raw & kWriting) == 0) continue;
-    if (len <= st_->capacity() && claim_finished(p, len)) continue;
-    if (owner_alive(s.owner.load(std::memory_order_acquire))) {
-      if (!has_hole(i, p)) limit = p;
-    } else {
-      s.pending_pos.compare_exchange_strong(raw, kNoClaim);
-    }
-  }
+  // Everything behind the read position was read and committed, or given up. A claim given
+  // up whose producer lives may still be stored into: a hole lets head pass it (producers
+  // pad over it), a hold does not (format.hpp, "Stalled producers").
+  const std::uint64_t limit = lift_and_hold(std::min(pos, pos_));
   if (limit <= head) return;
   h.head.store(limit, std::memory_order_seq_cst);
   h.space_seq.fetch_add(1, std::memory_order_seq_cst);

@@ -71,7 +71,7 @@ void ProducerCore::register_slot() {
     std::uint64_t owner = s.owner.load(std::memory_order_acquire);
     if (owner != 0) {
       // A dead owner's row is reusable once the bridge has resolved its last claim.
-      const auto pending = claim_pos(s.pending_pos.load(std::memory_order_acquire));
+      const auto pending = s.pending_pos.load(std::memory_order_acquire);
       const bool resolved = pending == kNoClaim || pending + s.pending_len.load(std::memory_order_relaxed) <= head;
       if (!resolved || pf::process_alive(owner_pid(owner), owner_token(owner))) continue;
     }
@@ -158,16 +158,13 @@ WriteResult ProducerCore::try_write(std::uint16_t type, const std::byte* payload
       s.pending_pos.store(kNoClaim, std::memory_order_release);
       continue;
     }
-    // 2. Permission to write. The bridge revokes a claim that stays unwritten past
-    //    unblock_timeout (we stalled); then nothing may be stored into it any more.
-    std::uint64_t mine = t;
-    if (!s.pending_pos.compare_exchange_strong(mine, t | kWriting, std::memory_order_acq_rel)) return abandon(s);
-    if (auto hook = g_write_hook.load(std::memory_order_relaxed)) hook(WriteStage::writing);
 
-    // 3. A padding frame up to the end of the buffer or over a hole.
+    // 2. A padding frame up to the end of the buffer or over a hole. If the bridge gave our
+    //    claim up while we were stalled, its frame says so (format.hpp, "Stalled producers").
     if (pad >= kFrameHeader) {
       std::uint64_t v = st_->commit(t).load(std::memory_order_acquire);
       if (v == commit_word(t, kAbandoned)) return abandon(s);
+      if (auto hook = g_write_hook.load(std::memory_order_relaxed)) hook(WriteStage::writing);
       write_fields(*st_, t, FrameFields{static_cast<std::uint32_t>(pad - kFrameHeader), 0, 0, slot_, ts});
       if (!st_->commit(t).compare_exchange_strong(v, commit_word(t, kCommitted))) return abandon(s);
     }
@@ -176,11 +173,14 @@ WriteResult ProducerCore::try_write(std::uint16_t type, const std::byte* payload
       continue;
     }
 
-    // 4. Header and payload, then publish with a CAS: if the bridge gave our claim up while
+    // 3. Header and payload, then publish with a CAS: if the bridge gave our claim up while
     //    we were stalled, the CAS fails and we report it instead of committing.
     const std::uint64_t pos = t + pad;
     std::uint64_t v = st_->commit(pos).load(std::memory_order_acquire);
     if (v == commit_word(pos, kAbandoned)) return abandon(s);
+    if (pad < kFrameHeader) {
+      if (auto hook = g_write_hook.load(std::memory_order_relaxed)) hook(WriteStage::writing);
+    }
     write_fields(*st_, pos, FrameFields{static_cast<std::uint32_t>(n), type, 0, slot_, ts});
     store_words(st_->at(pos) + kFrameHeader, payload, n);
     if (auto hook = g_write_hook.load(std::memory_order_relaxed)) hook(WriteStage::written);
@@ -193,7 +193,7 @@ WriteResult ProducerCore::try_write(std::uint16_t type, const std::byte* payload
     s.records.store(records_, std::memory_order_relaxed);
     if ((records_ & 1023) == 0) s.heartbeat_ns.store(ts, std::memory_order_relaxed);
 
-    // 5. Wake the bridge only if it sleeps (pairs with the seq_cst store in Consumer::wait).
+    // 4. Wake the bridge only if it sleeps (pairs with the seq_cst store in Consumer::wait).
     if (h.consumer_sleeping.load(std::memory_order_seq_cst) != 0 &&
         h.consumer_sleeping.exchange(0, std::memory_order_seq_cst) != 0) {
       platform::futex_wake(&h.consumer_sleeping, 1);

@@ -150,7 +150,7 @@ std::uint64_t next_boundary(const RingState& r, std::uint64_t from, std::uint64_
   // Claims in flight were announced in the producer table before they were made.
   for (std::uint32_t i = 0; i < kMaxProducers; ++i) {
     const auto& s = r.slot(i);
-    const std::uint64_t p = claim_pos(s.pending_pos.load(std::memory_order_acquire));
+    const std::uint64_t p = s.pending_pos.load(std::memory_order_acquire);
     if (p != kNoClaim && p > from && p < best && p % 8 == 0) best = p;
   }
   // Committed or abandoned frames carry their own position.
@@ -322,13 +322,14 @@ RingStats Ring::stats() const {
     p.heartbeat_ns = slot.heartbeat_ns.load(rlx);
     p.records = slot.records.load(rlx);
     p.drops = slot.drops.load(rlx);
-    const auto pending = slot.pending_pos.load(rlx);
-    p.pending_pos = detail::claim_pos(pending);
-    p.pending = pending != detail::kNoClaim;
-    p.writing = p.pending && (pending & detail::kWriting) != 0;
+    p.pending_pos = slot.pending_pos.load(rlx);
+    p.pending = p.pending_pos != detail::kNoClaim;
     s.producers.push_back(p);
   }
-  s.holes = h.holes.load(rlx);
+  for (const auto& e : h.hole_table) {
+    if (e.pos.load(rlx) == detail::kNoClaim) continue;
+    ++((e.slot.load(rlx) & detail::kHold) != 0 ? s.holds : s.holes);
+  }
   s.schema_types = state_->schema().types().size();
   return s;
 }

@@ -28,7 +28,6 @@ struct ProducerInfo {
   std::uint64_t records = 0;
   std::uint64_t drops = 0;
   bool pending = false;           ///< a claim is in flight
-  bool writing = false;           ///< ...and its producer has started writing into it
   std::uint64_t pending_pos = 0;
 };
 
@@ -50,6 +49,7 @@ struct RingStats {
   std::uint64_t full_events = 0, drops = 0, unblocked = 0, corrupt_skips = 0, rejects = 0;
   std::uint64_t consumed = 0;
   std::uint32_t holes = 0;  ///< claims of stalled producers that later laps pad over
+  std::uint32_t holds = 0;  ///< ...that head waits at instead (they start a lap)
   std::vector<ProducerInfo> producers;  ///< occupied slots only
   std::size_t schema_types = 0;
 

@@ -28,22 +28,22 @@
 // from an earlier lap can never look committed at the current position, and consumed space
 // never needs zeroing.
 //
-// Stalled producers. A producer announces each claim in its producer slot before it makes
-// it (pending_pos), and after winning the claim asks for permission to write with one CAS
-// on its own slot: pending_pos p -> p | kWriting. The consumer, when a claim stays
-// uncommitted past unblock_timeout, revokes it with a CAS p -> kNoClaim: a producer that
-// has not started writing then never will (its CAS fails and it reports `abandoned`), so
-// the space is reused at once. A producer that was already writing may still store into
-// its claim when it wakes up. Its claim becomes a *hole*: the consumer lists it in the
-// hole table, and producers claiming that part of the buffer in later laps cover it with a
-// padding frame instead of writing records into it, so head moves on and nobody waits for
-// the stalled producer. The hole is lifted once its producer has noticed (withdrawn its
-// announcement) or died. A padding frame never starts within kHoleMargin bytes before a
-// hole, so the stalled producer's late stores can only land in a padding frame's body or
-// its producer/ts words, which nobody reads; producers therefore keep kClaimGuard bytes
-// before head + capacity unclaimed, so claims made before a hole was known end early
-// enough too. (Not covered: a claim in flight at a lap start, whose first frame must sit
-// at offset 0. Its space stays held while its live producer is stalled, as in format 1.)
+// Stalled producers. A producer announces each claim in its producer slot (pending_pos)
+// before it makes it. When a claim stays uncommitted past unblock_timeout and its producer
+// lives, the consumer marks the frame abandoned (a CAS on its commit word) and moves on; but
+// the producer may wake up and store into its claim at any time. So the claim becomes a
+// *hole*: the consumer lists it in the hole table, and producers that claim that part of the
+// buffer in later laps cover it with a padding frame instead of writing records into it.
+// Head moves on and nobody waits for the stalled producer again. A padding frame (indeed any
+// frame) never ends within kHoleMargin bytes before a hole, so no later frame's header lies
+// inside one: the stalled producer's late stores land only in padding bodies that nobody
+// reads, and the abandoned mark on its commit word stays there, so when it wakes it sees
+// `abandoned` (before storing anything, or at its commit CAS) instead of committing into a
+// record the bridge gave up. The hole is lifted once the producer has withdrawn its
+// announcement (it noticed) or died. Producers keep kClaimGuard bytes before head +
+// capacity unclaimed, so that claims made before a hole was known end early enough too.
+// A claim in flight at a lap start (whose first frame must sit at offset 0) cannot be a
+// hole: it is listed as a *hold*, and head waits there until its producer continues or dies.
 #pragma once
 
 #include <atomic>
@@ -67,19 +67,14 @@ inline constexpr std::uint32_t kMaxSchemaBytes = 256u << 10;
 inline constexpr std::uint64_t kMinCapacity = 4096;
 inline constexpr std::uint64_t kMaxCapacity = 64ull << 30;
 inline constexpr std::uint64_t kNoClaim = ~0ull;
-/// In a producer slot's pending_pos: the claimant has permission to write (see above).
-inline constexpr std::uint64_t kWriting = 1;
-/// Bytes before a hole that no frame may start in (a padding frame's commit and length
-/// words must lie outside the stalled producer's reach) and that producers keep unclaimed
-/// before head + capacity.
-inline constexpr std::uint64_t kHoleMargin = 16;
+/// Bytes before a hole that no frame may end in: a frame header is that long, so none of a
+/// later frame's header words can lie inside the hole (see above). Producers keep as many
+/// bytes before head + capacity unclaimed.
+inline constexpr std::uint64_t kHoleMargin = 32;
 inline constexpr std::uint64_t kClaimGuard = kHoleMargin;
 inline constexpr std::uint32_t kMaxHoles = 16;
-
-/// The position part of a pending_pos word (kNoClaim stays kNoClaim).
-constexpr std::uint64_t claim_pos(std::uint64_t pending) {
-  return pending == kNoClaim ? kNoClaim : pending & ~kWriting;
-}
+/// In HoleEntry::slot: the entry is a hold (head waits at pos), not a hole.
+inline constexpr std::uint64_t kHold = std::uint64_t{1} << 32;
 
 constexpr std::uint32_t pack_version(std::uint32_t major, std::uint32_t minor) {
   return (major << 16) | minor;
@@ -123,8 +118,7 @@ struct ProducerSlot {
   std::uint64_t reserved;                  //  8
   std::atomic<std::int64_t> attached_ns;   // 16: when the owner registered (realtime)
   std::atomic<std::int64_t> heartbeat_ns;  // 24: last activity, refreshed every few writes
-  std::atomic<std::uint64_t> pending_pos;  // 32: start of the claim in flight (| kWriting once
-                                           //     allowed to write), kNoClaim if none
+  std::atomic<std::uint64_t> pending_pos;  // 32: start of the claim in flight, kNoClaim if none
   std::atomic<std::uint64_t> pending_len;  // 40: its length (pad + frame)
   std::atomic<std::uint64_t> records;      // 48: records committed by this owner
   std::atomic<std::uint64_t> drops;        // 56: records this owner dropped on a full ring
@@ -149,14 +143,15 @@ struct SkipEntry {
 };
 static_assert(sizeof(SkipEntry) == 16);
 
-/// A claim of a stalled, live producer that was abandoned while it was writing: producers
-/// leave [pos, end) (at the same buffer offsets, in every later lap) to padding frames.
-/// Written only by the consumer (pos last, with release; kNoClaim = unused); read by
-/// producers when RingHeader::holes is not 0, and validated on every read.
+/// An abandoned claim of a stalled, live producer. A hole: producers leave [pos, end) (the
+/// same buffer offsets, in every later lap) to padding frames. A hold (kHold in `slot`):
+/// the consumer keeps head at pos. Written only by the consumer (pos last, with release;
+/// kNoClaim = unused); read by producers when RingHeader::holes is not 0, and validated on
+/// every read: it is shared memory like the rest.
 struct HoleEntry {
   std::atomic<std::uint64_t> pos;   // claim start (kNoClaim: unused)
   std::atomic<std::uint64_t> end;   // claim end, in the same lap
-  std::atomic<std::uint64_t> slot;  // the stalled producer's slot
+  std::atomic<std::uint64_t> slot;  // the stalled producer's slot, | kHold for a hold
 };
 static_assert(sizeof(HoleEntry) == 24);
 
@@ -194,8 +189,8 @@ struct RingHeader {
   alignas(64) std::atomic<std::uint64_t> head;  // 128: consumer's durable position
   std::uint8_t pad_head[56];
   alignas(64) std::atomic<std::uint64_t> tail;  // 192: end of the last claim
-  // Active entries in the hole table, on tail's line: producers read it on every claim
-  // from the line they have just CASed; the consumer writes it only when holes change.
+  // Active holes (not holds) in the hole table, on tail's line: producers read it on every
+  // claim from the line they have just CASed; the consumer writes it only when holes change.
   std::atomic<std::uint32_t> holes;             // 200
   std::uint8_t pad_tail[52];
 

@@ -82,8 +82,9 @@ class RingState {
       const std::uint64_t p = e.pos.load(std::memory_order_acquire);
       if (p == kNoClaim) continue;
       const std::uint64_t end = e.end.load(std::memory_order_relaxed);
+      const bool hold = (e.slot.load(std::memory_order_relaxed) & kHold) != 0;
       std::uint64_t o = 0, len = 0;
-      if (e.pos.load(std::memory_order_acquire) != p || !hole_span(p, end, o, len)) continue;
+      if (hold || e.pos.load(std::memory_order_acquire) != p || !hole_span(p, end, o, len)) continue;
       if (off < o + len && off + fs + kHoleMargin > o) return r - off + o + len;
     }
     return 0;

@@ -11,7 +11,7 @@ namespace ringlite::detail {
 enum class WriteStage : int {
   claimed = 1,    ///< space claimed and announced, nothing written yet
   written = 2,    ///< header and payload written, commit CAS not yet done
-  writing = 3,    ///< permission to write taken (kWriting), nothing written yet
+  writing = 3,    ///< the frame was checked not abandoned; its stores come next
 };
 
 /// Called (if set) at each WriteStage of every write of this process.
