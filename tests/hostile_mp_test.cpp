@@ -56,6 +56,33 @@ struct Quiet : Bridged {
   }
 };
 
+/// Waits (up to 20 s) until the file holds `text`.
+bool wait_for_text(const std::string& file, const std::string& text) {
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (read_file(file).find(text) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  return read_file(file).find(text) != std::string::npos;
+}
+
+/// `ringlite tail --last 1 --follow` (and `extra` options) on `s`'s ring, output to `out`,
+/// once it has printed the newest record.
+pid_t follow(const Bridged& s, const std::string& out, std::vector<std::string> extra = {}) {
+  std::vector<std::string> args{"tail", "-c", s.config, "--last", "1", "--follow"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  const pid_t pid = spawn_cli(cli_path(), args, out);
+  REQUIRE(wait_for_text(out, "s-99"));
+  return pid;
+}
+
+/// Shrinks a shared-memory ring's segment behind the library's back.
+void truncate_segment(const std::string& ring, off_t size) {
+  const int fd = ::shm_open(("/ringlite." + ring).c_str(), O_RDWR, 0);
+  REQUIRE(fd >= 0);
+  REQUIRE(::ftruncate(fd, size) == 0);
+  ::close(fd);
+}
+
 }  // namespace
 
 TEST_SUITE("hostile") {
@@ -81,15 +108,7 @@ TEST_SUITE("hostile") {
   TEST_CASE("tail --follow stops with an error when the tail cursor turns hostile under it") {
     Quiet s;
     const std::string out = (s.dir / "tail.out").string();
-    const auto follow = [&] {
-      const pid_t pid = spawn_cli(cli_path(), {"tail", "-c", s.config, "--last", "1", "--follow"}, out);
-      const auto deadline = std::chrono::steady_clock::now() + 20s;
-      while (read_file(out).find("sensor") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(5ms);
-      }
-      return pid;
-    };
-    const pid_t follower = follow();
+    const pid_t follower = follow(s, out);
     {
       RawSegment raw(s.ring_config());
       raw.header().tail.store(~0ull - 7);
@@ -101,11 +120,7 @@ TEST_SUITE("hostile") {
   TEST_CASE("a tail cursor moved far ahead costs tail --follow one bounded re-seek, and SIGTERM still works") {
     Quiet s;
     const std::string out = (s.dir / "tail.out").string();
-    const pid_t follower = spawn_cli(cli_path(), {"tail", "-c", s.config, "--last", "1", "--follow"}, out);
-    const auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (read_file(out).find("sensor") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(5ms);
-    }
+    const pid_t follower = follow(s, out);
     {
       RawSegment raw(s.ring_config());
       raw.header().tail.store(std::uint64_t{1} << 40);
@@ -123,17 +138,8 @@ TEST_SUITE("hostile") {
   TEST_CASE("tail --follow follows a ring that is removed and created again under its name, and says so") {
     Quiet s;
     const std::string out = (s.dir / "tail.out").string();
-    const pid_t follower =
-        spawn_cli(cli_path(), {"tail", "-c", s.config, "--type", "sensor", "--last", "1", "--follow", "--format", "csv"},
-                  out);
-    const auto wait_for = [&](const std::string& text) {
-      const auto deadline = std::chrono::steady_clock::now() + 20s;
-      while (read_file(out).find(text) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(5ms);
-      }
-      return read_file(out).find(text) != std::string::npos;
-    };
-    REQUIRE(wait_for("s-99"));
+    const pid_t follower = follow(s, out, {"--type", "sensor", "--format", "csv"});
+    const auto wait_for = [&](const std::string& text) { return wait_for_text(out, text); };
     {
       Producer p(Ring::open(s.ring_config()));
       auto w = p.writer<Sensor>("sensor");
@@ -168,10 +174,7 @@ TEST_SUITE("hostile") {
     CHECK(b.frames.size() == 10);
     CHECK_FALSE(ring.truncated());
 
-    const int fd = ::shm_open(("/ringlite." + g.config.name).c_str(), O_RDWR, 0);
-    REQUIRE(fd >= 0);
-    REQUIRE(::ftruncate(fd, 8192) == 0);  // the header and the schema page stay
-    ::close(fd);
+    truncate_segment(g.config.name, 8192);  // the header and the schema page stay
 
     // Each side touches the lost pages (this process would die of SIGBUS otherwise).
     LiveRecord rec;
@@ -194,15 +197,8 @@ TEST_SUITE("hostile") {
   TEST_CASE("tail --follow on a segment truncated under it exits 1 with one line, not signal 7") {
     Quiet s;
     const std::string out = (s.dir / "tail.out").string();
-    const pid_t follower = spawn_cli(cli_path(), {"tail", "-c", s.config, "--last", "1", "--follow"}, out);
-    const auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (read_file(out).find("sensor") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(5ms);
-    }
-    const int fd = ::shm_open(("/ringlite." + s.ring).c_str(), O_RDWR, 0);
-    REQUIRE(fd >= 0);
-    REQUIRE(::ftruncate(fd, 8192) == 0);
-    ::close(fd);
+    const pid_t follower = follow(s, out);
+    truncate_segment(s.ring, 8192);
     CHECK(wait_exit_for(follower, 5s) == 1);
     CHECK(read_file(out).find("ring segment truncated") != std::string::npos);
   }
@@ -310,13 +306,7 @@ TEST_SUITE("hostile") {
     const std::string out = (s.dir / "stat.out").string();
     const pid_t watcher =
         spawn_cli(cli_path(), {"stat", "-c", s.config, "--watch", "--json", "--interval", "0.05"}, out);
-    const auto wait_for = [&](const std::string& text) {
-      const auto deadline = std::chrono::steady_clock::now() + 20s;
-      while (read_file(out).find(text) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(5ms);
-      }
-      return read_file(out).find(text) != std::string::npos;
-    };
+    const auto wait_for = [&](const std::string& text) { return wait_for_text(out, text); };
     const std::string first = Ring::open(s.ring_config()).stats().ring_id;
     REQUIRE(wait_for(first));
     Ring::remove(s.ring_config());
@@ -335,10 +325,7 @@ TEST_SUITE("hostile") {
     const pid_t produce = s.produce(2, 2'000'000);
     ReapOnExit reap_bridge{bridge}, reap_produce{produce};
     while (std::stoll(sql(s.db, "SELECT count(*) FROM sensor")[0]) < 20'000) std::this_thread::sleep_for(10ms);
-    const int fd = ::shm_open(("/ringlite." + s.ring).c_str(), O_RDWR, 0);
-    REQUIRE(fd >= 0);
-    REQUIRE(::ftruncate(fd, 8192) == 0);
-    ::close(fd);
+    truncate_segment(s.ring, 8192);
     CHECK(wait_exit_for(bridge, 10s) == 1);
     CHECK(wait_exit_for(produce, 10s) == 1);  // its producers report the damaged ring
     INFO(s.bridge_log());
