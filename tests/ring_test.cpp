@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "detail/format.hpp"
+#include "detail/test_hooks.hpp"
 #include "platform/platform.hpp"
 #include "ringlite/consumer.hpp"
 #include "ringlite/producer.hpp"
@@ -709,5 +710,212 @@ TEST_SUITE("ring") {
     // Remove still cleans it up.
     Ring::remove(g.config);
     CHECK_THROWS_AS(Ring::open(trusted), Error);
+  }
+}
+
+// Stalled claims in one process: a producer thread blocked in the write hook at its Nth
+// `claimed` stage stands for a SIGSTOPped producer (it lives, so the consumer must fence its
+// claim off), while another thread writes lap after lap. 40-byte frames in a 4 KiB ring put
+// claims exactly where the protocol's edge cases are.
+namespace stall {
+
+thread_local int t_stall_at = 0;  // stall at this thread's Nth `claimed` stage (0: never)
+thread_local int t_claims = 0;
+thread_local int t_flag = -1;
+std::atomic<int> g_stalled{0};
+std::atomic<bool> g_release[2];
+
+void hook(detail::WriteStage s) {
+  if (s != detail::WriteStage::claimed || t_stall_at == 0 || ++t_claims != t_stall_at) return;
+  g_stalled.fetch_add(1);
+  while (!g_release[t_flag].load()) std::this_thread::sleep_for(1ms);
+}
+
+std::vector<std::byte> rec(std::int64_t v) {
+  std::vector<std::byte> b(8);
+  std::memcpy(b.data(), &v, 8);
+  return b;
+}
+
+struct Env {
+  RingGuard guard;
+  Ring ring;
+  Consumer c;
+  Producer q;
+  RawWriter wq;
+  std::int64_t next = 0;
+  std::vector<std::int64_t> seen;  // values read by the consumer, in order
+  explicit Env(const char* tag)
+      : guard{config(tag)},
+        ring(Ring::create(guard.config,
+                          Schema::parse("CREATE TABLE t (a INT64); CREATE TABLE big (b BYTES(1500));", "stall"))),
+        c(ring),
+        q(ring),
+        wq(q.raw_writer("t")) {
+    g_stalled = 0;
+    g_release[0] = g_release[1] = false;
+    detail::g_write_hook = hook;
+  }
+  ~Env() { detail::g_write_hook = nullptr; }
+  static RingConfig config(const char* tag) {
+    RingConfig rc = ring_config(tag, 4096);
+    rc.unblock_timeout = 50ms;
+    rc.max_record = 1600;
+    return rc;
+  }
+  /// Polls (unblocking after the timeout) and advances, as the bridge does.
+  void drain(int rounds = 1) {
+    for (int i = 0; i < rounds; ++i) {
+      Batch b;
+      REQUIRE(c.poll(b, 100000) == PollStatus::ok);
+      for (const auto& f : b.frames) {
+        std::int64_t v = 0;
+        std::memcpy(&v, b.payload(f).data(), 8);
+        seen.push_back(v);
+      }
+      c.advance(c.position());
+    }
+  }
+  /// Q writes until tail reaches `until` (draining as it goes when asked), or the ring is full.
+  void write_to(std::uint64_t until, bool drain_too) {
+    while (c.tail() < until) {
+      if (wq.try_write(rec(next)) != WriteResult::ok) return;
+      ++next;
+      if (drain_too) drain();
+    }
+  }
+  /// A producer thread whose `nth` claim stalls until g_release[flag]; its result in `out`.
+  std::thread stalled(int nth, int flag, std::int64_t value, WriteResult& out) {
+    const int before = g_stalled.load();
+    std::thread t([this, nth, flag, value, &out] {
+      Producer p(ring);
+      auto w = p.raw_writer("t");
+      t_stall_at = nth;
+      t_flag = flag;
+      out = w.try_write(rec(value));
+    });
+    while (g_stalled.load() == before) std::this_thread::sleep_for(1ms);
+    return t;
+  }
+};
+
+}  // namespace stall
+
+TEST_SUITE("ring") {
+  TEST_CASE("a stalled claim that wraps to a lap start holds head there, and no later lap writes over it") {
+    stall::Env e("wrapstall");
+    e.write_to(4080, true);  // 102 frames: 16 bytes left before the end of the buffer
+    REQUIRE(e.c.tail() == 4080);
+    WriteResult pr{};
+    std::thread p = e.stalled(1, 0, 1000, pr);  // claims [4080, 4136): implicit pad, record at 4096
+    e.drain();
+    std::this_thread::sleep_for(80ms);
+    e.drain(2);
+    CHECK(e.ring.stats().holds == 1);
+    e.write_to(3 * 4096, true);  // as far as head lets it: never onto the next lap's offset 0
+    CHECK(e.c.head() <= 4096);
+    CHECK(e.c.tail() <= 4096 + 4096 - detail::kClaimGuard);
+    stall::g_release[0] = true;
+    p.join();
+    CHECK(pr == WriteResult::abandoned);  // it saw its claim was given up
+    e.drain(2);
+    CHECK(e.ring.stats().holds == 0);
+    CHECK(e.c.head() == e.c.tail());
+    e.write_to(4 * 4096, true);  // and the space is used again
+    CHECK(std::find(e.seen.begin(), e.seen.end(), 1000) == e.seen.end());
+    for (std::size_t i = 1; i < e.seen.size(); ++i) REQUIRE(e.seen[i] == e.seen[i - 1] + 1);
+  }
+
+  TEST_CASE("padding never ends right before a second hole: adjacent stalled claims keep their abandoned marks") {
+    stall::Env e("adjstall");
+    e.write_to(400, true);
+    WriteResult r1{}, r2{};
+    std::thread p1 = e.stalled(1, 0, 1000, r1);  // hole 1 at offset 400
+    e.drain();
+    std::this_thread::sleep_for(80ms);
+    e.drain(2);
+    REQUIRE(e.ring.stats().holes == 1);
+    e.write_to(4096 + 360, true);  // the next lap pads over hole 1 up to offset 440
+    // Its second claim stalls: the first pads over hole 1, the second is the record right
+    // after it, at offset 440: a hole adjacent to hole 1.
+    std::thread p2 = e.stalled(2, 1, 2000, r2);
+    e.drain();
+    std::this_thread::sleep_for(80ms);
+    e.drain(2);
+    CHECK(e.ring.stats().holes == 2);
+    e.write_to(8192 + 600, true);  // a lap later, padding must cover both holes as one
+    stall::g_release[1] = true;
+    p2.join();
+    CHECK(r2 == WriteResult::abandoned);
+    stall::g_release[0] = true;
+    p1.join();
+    CHECK(r1 == WriteResult::abandoned);
+    e.drain(3);
+    CHECK(e.ring.stats().holes == 0);
+    e.write_to(4 * 4096, true);
+    CHECK(std::find(e.seen.begin(), e.seen.end(), 1000) == e.seen.end());
+    CHECK(std::find(e.seen.begin(), e.seen.end(), 2000) == e.seen.end());
+    for (std::size_t i = 1; i < e.seen.size(); ++i) REQUIRE(e.seen[i] == e.seen[i - 1] + 1);
+  }
+
+  TEST_CASE("a bridge restarted while a claim is fenced off keeps the fence, and the stalled write stays abandoned") {
+    stall::Env e("restartstall");
+    e.write_to(1000, true);
+    WriteResult pr{};
+    std::thread p = e.stalled(1, 0, 1000, pr);
+    e.drain();
+    std::this_thread::sleep_for(80ms);
+    e.drain(2);
+    REQUIRE(e.ring.stats().holes == 1);
+    const auto at = e.c.position();
+    { const Consumer gone = std::move(e.c); }          // the bridge exits...
+    e.c = Consumer(Ring::open(e.guard.config), at);  // ...and another takes over
+    e.write_to(4 * 4096, true);                       // laps over the hole
+    stall::g_release[0] = true;
+    p.join();
+    CHECK(pr == WriteResult::abandoned);
+    e.drain(2);
+    CHECK(e.ring.stats().holes == 0);
+    for (std::size_t i = 1; i < e.seen.size(); ++i) REQUIRE(e.seen[i] == e.seen[i - 1] + 1);
+  }
+
+  TEST_CASE("a record no gap between holes can hold gets full, not an endless run of padding") {
+    stall::Env e("bighole");
+    WriteResult r[3]{};
+    std::thread p[3];
+    // Holes near offsets 800, 1900 and 3000 of the 4 KiB ring: no gap is wide enough for a
+    // 1536-byte frame and its margin.
+    const std::uint64_t at[3] = {800, 1900, 3000};
+    for (int i = 0; i < 3; ++i) {
+      e.write_to(at[i], true);
+      p[i] = e.stalled(1, i < 2 ? i : 1, 1000 + i, r[i]);
+      e.drain();
+      std::this_thread::sleep_for(80ms);
+      e.drain(2);
+    }
+    REQUIRE(e.ring.stats().holes == 3);
+    // A bridge drains all the while, so padding never runs into head.
+    std::atomic<bool> done{false};
+    std::thread bridge([&] {
+      Batch b;
+      while (!done.load()) {
+        b.clear();
+        (void)e.c.poll(b, 100000);
+        e.c.advance(e.c.position());
+        std::this_thread::sleep_for(100us);
+      }
+    });
+    Producer big_p(e.ring);
+    auto big = big_p.raw_writer("big");
+    const std::vector<std::byte> payload(1500, std::byte{7});
+    const auto t0 = std::chrono::steady_clock::now();
+    CHECK(big.try_write(payload) == WriteResult::full);
+    CHECK(std::chrono::steady_clock::now() - t0 < 2s);
+    CHECK(e.wq.try_write(stall::rec(-1)) == WriteResult::ok);  // small records still fit
+    done = true;
+    bridge.join();
+    stall::g_release[0] = stall::g_release[1] = true;
+    for (auto& t : p) t.join();
+    for (auto x : r) CHECK(x == WriteResult::abandoned);
   }
 }

@@ -93,6 +93,7 @@ class ConsumerCore {
   std::int64_t stuck_since_ = 0;
   std::int64_t last_liveness_check_ = 0;
   std::int64_t last_size_check_ = 0;
+  std::int64_t last_fence_check_ = 0;
   std::uint32_t next_skip_ = 0;
 };
 
@@ -181,6 +182,13 @@ bool ConsumerCore::unblock(Batch& b, std::uint64_t c, std::uint64_t tail) noexce
     if (plausible_end(e, tail) && (end == 0 || e < end)) end = e;
   }
   if (end <= pos_ || end > tail) end = next_boundary(*st_, pos_, tail);
+  // Fence every live claimant's claim off first: a bridge that dies right after marking
+  // the frame must leave the fence behind (a restarted one only steps over the mark). Should
+  // the frame commit meanwhile, its producer withdraws the claim and the fence is lifted.
+  bool held = false;
+  for (std::uint32_t k = 0; k < who.count; ++k) {
+    if (who.list[k].alive && !fence(who.list[k])) held = true;
+  }
   // Publish where the skipped range ends before marking it, so that whoever meets the
   // abandoned mark (a restarted bridge, a live reader) can step over it.
   auto& h = st_->header();
@@ -191,12 +199,9 @@ bool ConsumerCore::unblock(Batch& b, std::uint64_t c, std::uint64_t tail) noexce
   if (!st_->commit(pos_).compare_exchange_strong(c, commit_word(pos_, kAbandoned))) return true;  // it committed
 
   h.unblocked.fetch_add(1, std::memory_order_relaxed);
-  bool holed = false, held = false;
   for (std::uint32_t k = 0; k < who.count; ++k) {
     const Claim& cl = who.list[k];
-    if (cl.alive) {
-      (fence(cl) ? holed : held) = true;
-    } else {  // its row can be reused once its claim is resolved
+    if (!cl.alive) {  // its row can be reused once its claim is resolved
       auto expected = cl.pos;
       st_->slot(cl.slot).pending_pos.compare_exchange_strong(expected, kNoClaim);
     }
@@ -212,7 +217,6 @@ bool ConsumerCore::unblock(Batch& b, std::uint64_t c, std::uint64_t tail) noexce
                            held ? "its space is held until it continues or dies: its claim starts a lap"
                                 : "its claim is fenced off as a hole");
   }
-  (void)holed;
   b.gaps.push_back(std::move(g));
   pos_ = end;
   stuck_pos_ = kNoClaim;
@@ -231,6 +235,12 @@ std::uint32_t ConsumerCore::free_entries() const noexcept {
 bool ConsumerCore::fence(const Claim& c) noexcept {
   std::uint64_t o = 0, len = 0;
   const bool hole = st_->hole_span(c.pos, c.pos + c.len, o, len);
+  for (std::uint32_t i = 0; i < kMaxHoles; ++i) {  // already fenced (by a bridge before us)?
+    const auto& e = st_->hole(i);
+    if (e.pos.load(std::memory_order_acquire) == c.pos && static_cast<std::uint32_t>(e.slot.load()) == c.slot) {
+      return (e.slot.load() & kHold) == 0;
+    }
+  }
   for (std::uint32_t i = 0; i < kMaxHoles; ++i) {
     auto& e = st_->hole(i);
     if (e.pos.load(std::memory_order_acquire) != kNoClaim) continue;
@@ -250,6 +260,10 @@ bool ConsumerCore::fence(const Claim& c) noexcept {
 std::uint64_t ConsumerCore::lift_and_hold(std::uint64_t limit) noexcept {
   auto& h = st_->header();
   const std::uint64_t head = h.head.load(std::memory_order_acquire);
+  // Liveness costs a /proc lookup: look at most every kLivenessCheckNs.
+  const auto now = platform::monotonic_ns();
+  const bool look = now - last_fence_check_ >= kLivenessCheckNs;
+  if (look) last_fence_check_ = now;
   std::uint32_t holes = 0;
   for (std::uint32_t i = 0; i < kMaxHoles; ++i) {
     auto& e = st_->hole(i);
@@ -258,13 +272,15 @@ std::uint64_t ConsumerCore::lift_and_hold(std::uint64_t limit) noexcept {
     const std::uint64_t word = e.slot.load(std::memory_order_relaxed);
     const auto slot = static_cast<std::uint32_t>(word);
     const bool keep = slot < kMaxProducers && st_->slot(slot).pending_pos.load(std::memory_order_acquire) == p &&
-                      owner_alive(st_->slot(slot).owner.load(std::memory_order_acquire));
+                      (!look || owner_alive(st_->slot(slot).owner.load(std::memory_order_acquire)));
     if (!keep) {
       e.pos.store(kNoClaim, std::memory_order_release);
     } else if ((word & kHold) == 0) {
       ++holes;
-    } else if (p >= head && p < limit) {
-      limit = p;
+    } else if (e.end.load(std::memory_order_relaxed) > head) {
+      // A claim that wraps starts before the lap start where its record sits, and head
+      // may already be at that lap start: it stays there.
+      limit = std::min(limit, std::max(p, head));
     }
   }
   if (h.holes.load(std::memory_order_relaxed) != holes) h.holes.store(holes, std::memory_order_release);

@@ -113,13 +113,19 @@ WriteResult ProducerCore::try_write(std::uint16_t type, const std::byte* payload
   auto& s = st_->slot(slot_);
 
   // Normally one pass. A hole in the way (a stalled producer's claim, see format.hpp) costs
-  // one more pass per padding claim that covers it.
+  // one more pass per padding claim that covers it. Holes can leave no gap wide enough for
+  // a large record: after a lap's worth of padding, report `full` instead of padding on.
+  std::uint64_t padded = 0;
   for (;;) {
+    if (padded > st_->capacity()) return WriteResult::full;
     // 1. Claim [t, t + need) with a CAS on tail, never past head + limit. The claim is
     //    announced in our slot first, so the bridge always knows who holds a claim.
     std::uint64_t t = h.tail.load(std::memory_order_relaxed);
     std::uint64_t pad, need;
     bool record;  // false: this claim only pads over a hole
+    // The holes that count are those known when head was read: a claim that head lets
+    // reach a hole's next-lap image was allowed by a head stored after the hole was listed.
+    bool head_fresh = false;
     for (;;) {
       const std::uint64_t room = st_->room_to_end(t);
       pad = room < fs ? room : 0;
@@ -132,23 +138,29 @@ WriteResult ProducerCore::try_write(std::uint16_t type, const std::byte* payload
       }
       need = record ? pad + fs : pad;
       if (t + need - head_cache_ > limit) {
-        head_cache_ = h.head.load(std::memory_order_acquire);
-        if (head_cache_ > t) {  // our view of tail is stale
-          const std::uint64_t fresh = h.tail.load(std::memory_order_acquire);
-          if (fresh < head_cache_ || fresh - head_cache_ > st_->capacity()) return unclaimed(s, WriteResult::corrupt);
-          t = fresh;
+        if (!head_fresh) {
+          // Read head again, then decide again: with the holes as they are now.
+          head_cache_ = h.head.load(std::memory_order_acquire);
+          head_fresh = true;
+          if (head_cache_ > t) {  // our view of tail is stale
+            const std::uint64_t fresh = h.tail.load(std::memory_order_acquire);
+            if (fresh < head_cache_ || fresh - head_cache_ > st_->capacity()) {
+              return unclaimed(s, WriteResult::corrupt);
+            }
+            t = fresh;
+          }
           continue;
         }
-        if (t - head_cache_ > st_->capacity()) return unclaimed(s, WriteResult::corrupt);
-        if (t + need - head_cache_ > limit) {
-          if (count_full) h.full_events.fetch_add(1, std::memory_order_relaxed);
-          return unclaimed(s, WriteResult::full);
-        }
+        if (t < head_cache_ || t - head_cache_ > st_->capacity()) return unclaimed(s, WriteResult::corrupt);
+        if (count_full) h.full_events.fetch_add(1, std::memory_order_relaxed);
+        return unclaimed(s, WriteResult::full);
       }
       s.pending_len.store(need, std::memory_order_relaxed);
       s.pending_pos.store(t, std::memory_order_release);
       if (h.tail.compare_exchange_weak(t, t + need, std::memory_order_acq_rel, std::memory_order_relaxed)) break;
+      head_fresh = false;  // another claim moved tail: head may have moved too
     }
+    if (!record) padded += pad;
     // Data stores below must not become visible before the claim (live readers use tail to
     // detect that a frame they copied was being overwritten).
     std::atomic_thread_fence(std::memory_order_release);

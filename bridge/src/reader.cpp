@@ -207,7 +207,10 @@ LiveReader::~LiveReader() = default;
 
 void LiveReader::seek_oldest() noexcept { core_->seek_from(core_->oldest_start(0)); }
 void LiveReader::seek_head() noexcept {
-  core_->pos_ = core_->st_->header().head.load(std::memory_order_acquire);
+  const std::uint64_t head = core_->st_->header().head.load(std::memory_order_acquire);
+  // A damaged header's head could be anywhere: start from where a frame surely starts.
+  if (head % 8 != 0 || !core_->plausible(head)) return core_->seek_from(core_->oldest_start(0));
+  core_->pos_ = head;
 }
 void LiveReader::seek_tail() noexcept { core_->pos_ = core_->tail(); }
 void LiveReader::seek(std::uint64_t seq) noexcept { core_->seek(seq); }

@@ -63,20 +63,8 @@ class RingState {
   ProducerSlot& slot(std::uint32_t i) const noexcept { return header_->producers[i]; }
   HoleEntry& hole(std::uint32_t i) const noexcept { return header_->hole_table[i]; }
 
-  /// The buffer offsets [o, o + len) of a hole entry's claim, if the entry describes one
-  /// the protocol can produce: inside one lap, not at a lap start, at most half the buffer.
-  /// Entries are untrusted shared memory; anything else is ignored.
-  bool hole_span(std::uint64_t pos, std::uint64_t end, std::uint64_t& o, std::uint64_t& len) const noexcept {
-    if (pos == kNoClaim || pos % 8 != 0 || end <= pos || end - pos > capacity_ / 2) return false;
-    o = pos & mask_;
-    len = end - pos;
-    return o >= kFrameHeader && o + len <= capacity_;
-  }
-  /// Where the hole that a record frame at [r, r + fs) would run into ends, or 0 when no
-  /// hole is in the way (the producer then covers [r, that end) with padding instead).
-  /// A frame may not end within kHoleMargin bytes before a hole either, so that the frame
-  /// after it can still be a padding frame whose commit and length words lie outside it.
-  std::uint64_t hole_end(std::uint64_t r, std::uint64_t fs) const noexcept {
+  /// The end of a hole that [r, r + fs) overlaps or ends too close before, or 0.
+  std::uint64_t blocking_hole_end(std::uint64_t r, std::uint64_t fs) const noexcept {
     const std::uint64_t off = r & mask_;
     for (const auto& e : header_->hole_table) {
       const std::uint64_t p = e.pos.load(std::memory_order_acquire);
@@ -88,6 +76,31 @@ class RingState {
       if (off < o + len && off + fs + kHoleMargin > o) return r - off + o + len;
     }
     return 0;
+  }
+
+  /// The buffer offsets [o, o + len) of a hole entry's claim, if the entry describes one
+  /// the protocol can produce: inside one lap, not at a lap start, leaving room for frames
+  /// around it. Entries are untrusted shared memory; anything else is ignored.
+  bool hole_span(std::uint64_t pos, std::uint64_t end, std::uint64_t& o, std::uint64_t& len) const noexcept {
+    if (pos == kNoClaim || pos % 8 != 0 || end <= pos || end - pos > capacity_ - 2 * kHoleMargin) return false;
+    o = pos & mask_;
+    len = end - pos;
+    return o >= kHoleMargin && o + len <= capacity_;
+  }
+  /// Where the hole that a record frame at [r, r + fs) would run into ends, or 0 when no
+  /// hole is in the way (the producer then covers [r, that end) with padding instead).
+  /// No frame may end within kHoleMargin bytes before a hole, so that no later frame's
+  /// header lies inside it: the padding is stretched over every hole its end would be too
+  /// close to (at most kMaxHoles of them), and it stays inside the lap.
+  std::uint64_t hole_end(std::uint64_t r, std::uint64_t fs) const noexcept {
+    std::uint64_t end = blocking_hole_end(r, fs);
+    if (end == 0) return 0;
+    for (std::uint32_t k = 0; k < kMaxHoles; ++k) {
+      const std::uint64_t next = blocking_hole_end(end, 0);
+      if (next == 0) break;
+      end = next;
+    }
+    return end;
   }
 
   /// Looks up the skip table: where the range the consumer skipped at `pos` ends, or 0.
