@@ -225,9 +225,17 @@ WriteResult ProducerCore::write_for(std::uint16_t type, const std::byte* payload
     r = try_write(type, payload, n, ts, false);
     if (r != WriteResult::full) return r;
   }
+  std::int64_t next_size_check = platform::monotonic_ns();
   for (;;) {
-    const std::int64_t left = deadline - platform::monotonic_ns();
+    const std::int64_t now = platform::monotonic_ns();
+    const std::int64_t left = deadline - now;
     if (left <= 0) return WriteResult::full;
+    // Waiting is when a truncated segment goes unnoticed (nothing touches the lost pages,
+    // and the bridge that would free space has stopped): look every 100 ms, one fstat.
+    if (now >= next_size_check) {
+      if (st_->check_truncated()) return WriteResult::corrupt;
+      next_size_check = now + 100'000'000;
+    }
     h.space_waiters.fetch_add(1, std::memory_order_seq_cst);
     const std::uint32_t seq = h.space_seq.load(std::memory_order_seq_cst);
     r = try_write(type, payload, n, ts, false);
