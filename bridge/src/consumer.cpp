@@ -42,6 +42,15 @@ class ConsumerCore {
     }
     pos_ = start == Consumer::kFromHead ? head : std::clamp(align8(start), head, tail);
     h.bridge_position.store(pos_, std::memory_order_relaxed);
+    // The skip table is a circle: go on after the newest entry a bridge before us left.
+    std::uint64_t newest = 0;
+    for (std::uint32_t i = 0; i < kMaxSkips; ++i) {
+      const auto p = h.skips[i].pos.load(std::memory_order_acquire);
+      if (p != kNoClaim && p >= newest) {
+        newest = p;
+        next_skip_ = i + 1;
+      }
+    }
     heartbeat();
   }
 
