@@ -59,7 +59,8 @@ struct Quiet : Bridged {
 /// Waits (up to 20 s) until the file holds `text`.
 bool wait_for_text(const std::string& file, const std::string& text) {
   const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (read_file(file).find(text) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+  while (read_file(file).find(text) == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(5ms);
   }
   return read_file(file).find(text) != std::string::npos;
@@ -86,16 +87,19 @@ void truncate_segment(const std::string& ring, off_t size) {
 }  // namespace
 
 TEST_SUITE("hostile") {
-  TEST_CASE("a tail cursor set to 2^64-1 is refused by tail, query --live and stat with one line, at once") {
+  TEST_CASE(
+      "a tail cursor set to 2^64-1 is refused by tail, query --live and stat with one line, at "
+      "once") {
     Quiet s;
     s.stop(s.bridge());  // a database for query --live
     {
       RawSegment raw(s.ring_config());
       raw.header().tail.store(~0ull);
     }
-    for (const std::string& cmd : {"tail -c " + q(s.config) + " --last 5 --follow",
-                                  "query -c " + q(s.config) + " --live 'SELECT count(*) FROM live.sensor'",
-                                  "stat -c " + q(s.config)}) {
+    for (const std::string& cmd :
+         {"tail -c " + q(s.config) + " --last 5 --follow",
+          "query -c " + q(s.config) + " --live 'SELECT count(*) FROM live.sensor'",
+          "stat -c " + q(s.config)}) {
       CAPTURE(cmd);
       const auto r = run_limited(cmd);
       INFO(r.err);
@@ -117,7 +121,9 @@ TEST_SUITE("hostile") {
     CHECK(read_file(out).find("impossible") != std::string::npos);
   }
 
-  TEST_CASE("a tail cursor moved far ahead costs tail --follow one bounded re-seek, and SIGTERM still works") {
+  TEST_CASE(
+      "a tail cursor moved far ahead costs tail --follow one bounded re-seek, and SIGTERM still "
+      "works") {
     Quiet s;
     const std::string out = (s.dir / "tail.out").string();
     const pid_t follower = follow(s, out);
@@ -135,7 +141,9 @@ TEST_SUITE("hostile") {
 }
 
 TEST_SUITE("hostile") {
-  TEST_CASE("tail --follow follows a ring that is removed and created again under its name, and says so") {
+  TEST_CASE(
+      "tail --follow follows a ring that is removed and created again under its name, and says "
+      "so") {
     Quiet s;
     const std::string out = (s.dir / "tail.out").string();
     const pid_t follower = follow(s, out, {"--type", "sensor", "--format", "csv"});
@@ -158,10 +166,12 @@ TEST_SUITE("hostile") {
     ::kill(follower, SIGTERM);
     CHECK(wait_exit_for(follower, 5s) == 0);
     const std::string text = read_file(out);
-    for (int k : {100, 109, 1000, 1025, 1049}) CHECK(text.find("s-" + std::to_string(k) + "\r") != std::string::npos);
+    for (int k : {100, 109, 1000, 1025, 1049})
+      CHECK(text.find("s-" + std::to_string(k) + "\r") != std::string::npos);
   }
 
-  TEST_CASE("a segment truncated under producers, the consumer and readers is reported, never a SIGBUS") {
+  TEST_CASE(
+      "a segment truncated under producers, the consumer and readers is reported, never a SIGBUS") {
     RingGuard g{ring_config("truncated", 1 << 20)};
     const Ring ring = Ring::create(g.config, demo_schema());
     Producer p(ring);
@@ -205,8 +215,10 @@ TEST_SUITE("hostile") {
 }
 
 TEST_SUITE("hostile") {
-  TEST_CASE("a ring another user created first with mode 0666 is refused by the bridge, producers and readers" *
-            doctest::skip(::geteuid() != 0)) {  // only root can create a segment as another user
+  TEST_CASE(
+      "a ring another user created first with mode 0666 is refused by the bridge, producers and "
+      "readers" *
+      doctest::skip(::geteuid() != 0)) {  // only root can create a segment as another user
     Bridged s({.tag = "squat"});
     {
       const Ring r = Ring::create(s.ring_config(), demo_schema());
@@ -216,8 +228,9 @@ TEST_SUITE("hostile") {
       REQUIRE(::fchmod(fd, 0666) == 0);
       ::close(fd);
     }
-    for (const std::string& cmd : {"bridge -c " + q(s.config), "produce -c " + q(s.config) + " --type sensor --count 10",
-                                   "tail -c " + q(s.config), "stat -c " + q(s.config)}) {
+    for (const std::string& cmd :
+         {"bridge -c " + q(s.config), "produce -c " + q(s.config) + " --type sensor --count 10",
+          "tail -c " + q(s.config), "stat -c " + q(s.config)}) {
       CAPTURE(cmd);
       const auto r = run_limited(cmd);
       INFO(r.err);
@@ -225,7 +238,8 @@ TEST_SUITE("hostile") {
       CHECK(lines(r.err).size() == 1);
       CHECK(r.err.find("is owned by uid 65534") != std::string::npos);
     }
-    if (std::filesystem::exists(s.db)) CHECK(sql(s.db, "SELECT count(*) FROM _ringlite_progress")[0] == "0");
+    if (std::filesystem::exists(s.db))
+      CHECK(sql(s.db, "SELECT count(*) FROM _ringlite_progress")[0] == "0");
   }
 }
 
@@ -272,7 +286,8 @@ TEST_SUITE("hostile") {
     RingGuard guard{s.ring_config()};
     // The attack as found: 1 MiB of schema, 35,000 tables (70 s of parsing before).
     std::string text;
-    for (int i = 0; text.size() < (1u << 20); ++i) text += "CREATE TABLE t" + std::to_string(i) + " (a INT8);\n";
+    for (int i = 0; text.size() < (1u << 20); ++i)
+      text += "CREATE TABLE t" + std::to_string(i) + " (a INT8);\n";
     plant_ring(s.ring, text);
     auto t0 = std::chrono::steady_clock::now();
     auto r = run_limited("stat -c " + q(s.config), 60);
@@ -301,11 +316,13 @@ TEST_SUITE("hostile") {
 }
 
 TEST_SUITE("hostile") {
-  TEST_CASE("stat --watch follows a ring created again under its name, and ends when it is gone for good") {
+  TEST_CASE(
+      "stat --watch follows a ring created again under its name, and ends when it is gone for "
+      "good") {
     Quiet s;
     const std::string out = (s.dir / "stat.out").string();
-    const pid_t watcher =
-        spawn_cli(cli_path(), {"stat", "-c", s.config, "--watch", "--json", "--interval", "0.05"}, out);
+    const pid_t watcher = spawn_cli(
+        cli_path(), {"stat", "-c", s.config, "--watch", "--json", "--interval", "0.05"}, out);
     const auto wait_for = [&](const std::string& text) { return wait_for_text(out, text); };
     const std::string first = Ring::open(s.ring_config()).stats().ring_id;
     REQUIRE(wait_for(first));
@@ -319,12 +336,15 @@ TEST_SUITE("hostile") {
 }
 
 TEST_SUITE("hostile") {
-  TEST_CASE("a segment truncated under a running bridge and producers stops them with one line, never signal 7") {
+  TEST_CASE(
+      "a segment truncated under a running bridge and producers stops them with one line, never "
+      "signal 7") {
     Bridged s({.tag = "trunc", .capacity = "1MiB"});
     const pid_t bridge = s.bridge();
     const pid_t produce = s.produce(2, 2'000'000);
     ReapOnExit reap_bridge{bridge}, reap_produce{produce};
-    while (std::stoll(sql(s.db, "SELECT count(*) FROM sensor")[0]) < 20'000) std::this_thread::sleep_for(10ms);
+    while (std::stoll(sql(s.db, "SELECT count(*) FROM sensor")[0]) < 20'000)
+      std::this_thread::sleep_for(10ms);
     truncate_segment(s.ring, 8192);
     CHECK(wait_exit_for(bridge, 10s) == 1);
     CHECK(wait_exit_for(produce, 10s) == 1);  // its producers report the damaged ring
@@ -334,10 +354,14 @@ TEST_SUITE("hostile") {
     // Everything committed is intact: the database checks out and every row is a record
     // as written (a record copied from a lost page would be zeros).
     CHECK(sql(s.db, "PRAGMA integrity_check")[0] == "ok");
-    CHECK(sql(s.db, "SELECT count(*) FROM sensor WHERE buffer NOT LIKE 'p_-%' OR a * 0.5 != b")[0] == "0");
+    CHECK(
+        sql(s.db, "SELECT count(*) FROM sensor WHERE buffer NOT LIKE 'p_-%' OR a * 0.5 != b")[0] ==
+        "0");
   }
 
-  TEST_CASE("a ring removed under a running bridge is drained, then the bridge drains the ring under its name") {
+  TEST_CASE(
+      "a ring removed under a running bridge is drained, then the bridge drains the ring under its "
+      "name") {
     Bridged s({.tag = "renamed"});
     const pid_t bridge = s.bridge();
     ReapOnExit reap{bridge};
@@ -365,7 +389,9 @@ TEST_SUITE("hostile") {
     CHECK(sql(s.db, "SELECT count(*) FROM _ringlite_rejects")[0] == "0");
   }
 
-  TEST_CASE("a database file others may write to, or another user created first, is refused by the bridge") {
+  TEST_CASE(
+      "a database file others may write to, or another user created first, is refused by the "
+      "bridge") {
     Bridged s({.tag = "dbsquat"});
     write_file(s.db, "");
     REQUIRE(::chmod(s.db.c_str(), 0666) == 0);

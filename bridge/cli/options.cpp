@@ -93,7 +93,6 @@ void check_value(const std::string& name, bool required, Kind kind, std::string&
   }
 }
 
-
 /// Adds a check that runs after the common rules.
 CLI::Option* add_check(CLI::Option* option,
                        std::function<void(const std::string&, const std::string&)> check) {

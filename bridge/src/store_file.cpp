@@ -143,14 +143,17 @@ DatabaseFile::DatabaseFile(std::string path, std::uint32_t mode, std::string_vie
   if (st.st_uid != uid || extra != 0) {
     ::close(fd_);
     fd_ = -1;
-    throw Error(Errc::permission,
-                st.st_uid != uid
-                    ? fmt::format("cannot open database '{}': it is owned by uid {}, not by this process's uid {} "
-                                  "(another user may have created it first; chown it or choose another path)",
-                                  path_, st.st_uid, uid)
-                    : fmt::format("cannot open database '{}': its mode {:04o} lets {} write to it, which "
-                                  "database.mode {:04o} does not allow",
-                                  path_, st.st_mode & 07777u, (extra & 002u) ? "every user" : "its group", mode));
+    throw Error(
+        Errc::permission,
+        st.st_uid != uid
+            ? fmt::format(
+                  "cannot open database '{}': it is owned by uid {}, not by this process's uid {} "
+                  "(another user may have created it first; chown it or choose another path)",
+                  path_, st.st_uid, uid)
+            : fmt::format("cannot open database '{}': its mode {:04o} lets {} write to it, which "
+                          "database.mode {:04o} does not allow",
+                          path_, st.st_mode & 07777u, (extra & 002u) ? "every user" : "its group",
+                          mode));
   }
   file_ = {static_cast<unsigned long long>(st.st_dev), static_cast<unsigned long long>(st.st_ino),
            true};
