@@ -32,7 +32,6 @@
 #include <thread>
 #include <vector>
 
-#include "platform/platform.hpp"
 #include "ringlite/config.hpp"
 #include "ringlite/error.hpp"
 #include "ringlite/ring.hpp"
@@ -44,7 +43,15 @@
 
 namespace ringlite::bench {
 
-using detail::platform::cpu_relax;  // the library's spin-wait hint
+/// A spin-wait hint to the CPU (PAUSE / YIELD), for the baselines' own spin loops: the
+/// library's is private (benchmarks see installed headers only).
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
 
 /// Spin a little, then give the CPU away: on a shared machine a waiter that only spins
 /// can take the core its peer needs. Reset after progress.

@@ -46,7 +46,6 @@
 #include <vector>
 
 #include "bench_util.hpp"
-#include "detail/ring_state.hpp"
 #include "ringlite/bridge.hpp"
 #include "ringlite/config.hpp"
 #include "ringlite/consumer.hpp"
@@ -441,13 +440,12 @@ RunResult run_ringlite(std::uint64_t n, const Tuning& t = {}) {
   // producer runs, three processes share the cores: look every 2 ms only (waking every
   // 100 us cost the timed pair 10-15% on 2 cores). Then every 100 us, with atomic loads
   // (Ring::stats() would add /proc lookups), so the end is seen within 0.1 ms.
-  const detail::RingHeader& header = ring.state()->header();
   const std::int64_t deadline = deadline_for(n);
   std::int64_t end = 0;
   for (;;) {
     const bool done = ctl.producer_done.load(std::memory_order_acquire) != 0;
     if (done) {
-      if (header.head.load(std::memory_order_acquire) == header.tail.load(std::memory_order_acquire)) {
+      if (const RingCursors c = ring.cursors(); c.head == c.tail) {
         end = now_ns();
         break;
       }
@@ -484,7 +482,7 @@ int store_child(const std::string& path, std::uint64_t n, const Tuning& t, Contr
   Store store = Store::open(dc, schema, "persist_bench");
   const RecordType* type = schema.find("sensor");
   if (type == nullptr || type->size != sizeof(Sensor)) throw std::runtime_error("schema/demo.sql has no 80-byte sensor");
-  constexpr std::uint64_t kFrame = detail::frame_size(sizeof(Sensor));  // seq step, as in the ring
+  constexpr std::uint64_t kFrame = frame_size(sizeof(Sensor));  // seq step, as in the ring
   constexpr std::uint64_t kBatch = 65536;
   const std::string ring_id(32, '0');
   Batch b;

@@ -28,7 +28,6 @@
 #include <vector>
 
 #include "bench_util.hpp"
-#include "detail/format.hpp"
 #include "ringlite/config.hpp"
 #include "ringlite/consumer.hpp"
 #include "ringlite/error.hpp"
@@ -44,7 +43,7 @@ using bench::now_ns;
 using bench::Sensor;
 
 constexpr std::uint64_t kPayload = sizeof(Sensor);
-constexpr std::uint64_t kFrame = detail::frame_size(kPayload);  // what the ring stores per record
+constexpr std::uint64_t kFrame = frame_size(kPayload);  // what the ring stores per record
 static_assert(kFrame == 112);
 constexpr std::size_t kBatch = 4096;  // frames per consumer poll, both sides
 

@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
     const auto ring = ringlite::Ring::open(config.ring, ringlite::Ring::Access::read_only);
 
     // The ring carries its schema: check that our struct is what producers write.
-    const ringlite::RecordType* type = ring.schema().find(Sensor::kRingliteType);
+    const ringlite::RecordType* type = ring.layouts().find(Sensor::kRingliteType);
     if (type == nullptr || type->layout_signature() != Sensor::kRingliteLayout) {
       std::fprintf(stderr, "example_live_reader: %s has no record type matching '%s'\n",
                    ring.display().c_str(), Sensor::kRingliteLayout);

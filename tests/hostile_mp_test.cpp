@@ -245,8 +245,8 @@ TEST_SUITE("hostile") {
 
 namespace {
 
-/// Creates /ringlite.<name> by hand, as an attacker would: a well-formed header around an
-/// embedded schema `text` of any size, and a 64 KiB data buffer.
+/// Creates /ringlite.<name> by hand, as an attacker would: a well-formed header around
+/// embedded layouts `text` of any size, and a 64 KiB data buffer.
 void plant_ring(const std::string& name, const std::string& text) {
   const std::uint64_t data_offset = (detail::kHeaderSize + text.size() + 4095) / 4096 * 4096;
   const std::uint64_t capacity = 1 << 16;
@@ -262,11 +262,11 @@ void plant_ring(const std::string& name, const std::string& text) {
   h->capacity = capacity;
   h->max_record = 1024;
   h->max_producers = detail::kMaxProducers;
-  h->schema_offset = detail::kHeaderSize;
-  h->schema_length = static_cast<std::uint32_t>(text.size());
+  h->layouts_offset = detail::kHeaderSize;
+  h->layouts_length = static_cast<std::uint32_t>(text.size());
   std::uint32_t hash = 2166136261u;  // FNV-1a, as the format says
   for (unsigned char ch : text) hash = (hash ^ ch) * 16777619u;
-  h->schema_hash = hash;
+  h->layouts_hash = hash;
   h->data_offset = data_offset;
   h->segment_size = data_offset + capacity;
   h->creator_pid = static_cast<std::uint32_t>(::getpid());
@@ -278,40 +278,61 @@ void plant_ring(const std::string& name, const std::string& text) {
   ::munmap(addr, data_offset + capacity);
 }
 
+/// Binary layouts (the ring format's) declaring `types` record types t0, t1, ... of one
+/// INT8 field each: more than any ring may have, but well formed otherwise.
+std::string many_types(std::uint16_t types) {
+  std::string b = "RLTY";
+  const auto put16 = [&](std::uint16_t v) {
+    b += static_cast<char>(v & 0xff);
+    b += static_cast<char>(v >> 8);
+  };
+  put16(1);
+  put16(types);
+  for (std::uint16_t i = 0; i < types; ++i) {
+    const std::string name = "t" + std::to_string(i);
+    b += static_cast<char>(name.size());
+    b += '\0';
+    put16(1);
+    b += name;
+    b += std::string("\0\1\0\0\0\0\0\0", 8);  // INT8, name length 1, N 0
+    b += 'a';
+  }
+  return b;
+}
+
 }  // namespace
 
 TEST_SUITE("hostile") {
-  TEST_CASE("a planted ring with a huge embedded schema is refused by stat and ring list at once") {
+  TEST_CASE("a planted ring with huge embedded layouts is refused by stat and ring list at once") {
     Bridged s({.tag = "bomb"});
     RingGuard guard{s.ring_config()};
-    // The attack as found: 1 MiB of schema, 35,000 tables (70 s of parsing before).
-    std::string text;
-    for (int i = 0; text.size() < (1u << 20); ++i)
-      text += "CREATE TABLE t" + std::to_string(i) + " (a INT8);\n";
+    // The attack as found was 1 MiB of schema (35,000 tables; 70 s of parsing, before the
+    // limits): more bytes than the limit are refused before anything is read.
+    std::string text = many_types(60'000);
+    REQUIRE(text.size() > detail::kMaxLayoutBytes);
     plant_ring(s.ring, text);
     auto t0 = std::chrono::steady_clock::now();
     auto r = run_limited("stat -c " + q(s.config), 60);
     CHECK(std::chrono::steady_clock::now() - t0 < 3s);
     CHECK(r.exit_code == 1);
-    CHECK(r.err.find("embedded schema of") != std::string::npos);
+    CHECK(r.err.find("embedded layouts of") != std::string::npos);
     Ring::remove(s.ring_config());
 
-    // Within the size limit, but too many types: refused before SQLite parses any.
-    text.clear();
-    for (int i = 0; i < 9000; ++i) text += "CREATE TABLE t" + std::to_string(i) + " (a INT8);\n";
-    REQUIRE(text.size() < detail::kMaxSchemaBytes);
+    // Within the size limit, but too many types: refused before any is laid out.
+    text = many_types(9000);
+    REQUIRE(text.size() < detail::kMaxLayoutBytes);
     plant_ring(s.ring, text);
     t0 = std::chrono::steady_clock::now();
     r = run_limited("stat -c " + q(s.config), 60);
     CHECK(std::chrono::steady_clock::now() - t0 < 3s);
     CHECK(r.exit_code == 1);
-    CHECK(r.err.find("9000 tables (at most 1024)") != std::string::npos);
+    CHECK(r.err.find("9000 record types (1 to 1024)") != std::string::npos);
     t0 = std::chrono::steady_clock::now();
     r = run_limited("ring list", 60);
     CHECK(std::chrono::steady_clock::now() - t0 < 3s);
     CHECK(r.exit_code == 0);
     CHECK(r.out.find(s.ring + " ") != std::string::npos);
-    CHECK(r.out.find("9000 tables") != std::string::npos);
+    CHECK(r.out.find("9000 record types") != std::string::npos);
   }
 }
 

@@ -58,7 +58,7 @@ std::vector<Rec> read_ring(const Ring& ring) {
   std::vector<Rec> out;
   LiveRecord rec;
   while (r.next(rec) == ReadStatus::ok)
-    out.push_back({ring.schema().find(rec.type)->name, rec.ts_ns, rec.payload});
+    out.push_back({ring.layouts().find(rec.type)->name, rec.ts_ns, rec.payload});
   CHECK(r.laps() == 0);
   return out;
 }

@@ -127,7 +127,7 @@ std::vector<Rec> drain(const Ring& ring, Batch* keep = nullptr) {
     if (b.frames.empty()) break;
     for (const Frame& f : b.frames) {
       const auto p = b.payload(f);
-      out.push_back({ring.schema().find(f.type)->name, f.ts_ns, f.seq, {p.begin(), p.end()}});
+      out.push_back({ring.layouts().find(f.type)->name, f.ts_ns, f.seq, {p.begin(), p.end()}});
     }
     c.advance(b.end);
     if (keep) *keep = std::move(b);
@@ -246,7 +246,7 @@ TEST_SUITE("replay") {
     CHECK(replay(rec.db, b.producer, max_speed(), kNoStop).records == 1);
     auto got = drain(b.ring);
     REQUIRE(got.size() == 1);
-    const RecordType& t = *b.ring.schema().find("everything");
+    const RecordType& t = *b.ring.layouts().find("everything");
     float f32 = 1;
     double f64 = 1;
     std::memcpy(&f32, got[0].payload.data() + t.field("f32")->offset, 4);

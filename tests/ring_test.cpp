@@ -67,8 +67,8 @@ TEST_SUITE("ring") {
     CHECK(s.creator_pid == detail::platform::current_pid());
     CHECK(s.creator_alive);
     CHECK_FALSE(s.stale());
-    CHECK(r.schema() == schema);
-    CHECK(r.schema().find("sensor")->size == 80);
+    CHECK(r.layouts() == schema.layouts());
+    CHECK(r.layouts().find("sensor")->size == 80);
     CHECK_FALSE(r.writable());
   }
 
@@ -148,7 +148,7 @@ TEST_SUITE("ring") {
     REQUIRE(drain(c, b) == 1);
     const Frame& f = b.frames[0];
     CHECK(f.seq == 0);
-    CHECK(f.type == ring.schema().find("sensor")->id);
+    CHECK(f.type == ring.layouts().find("sensor")->id);
     CHECK(f.producer == p.slot());
     CHECK(f.ts_ns == 123456789);
     REQUIRE(f.length == sizeof(Sensor));
@@ -267,7 +267,7 @@ TEST_SUITE("ring") {
     Consumer c(ring);
     Batch b;
     REQUIRE(drain(c, b) == 2);
-    const auto& type = *ring.schema().find("log");
+    const auto& type = *ring.layouts().find("log");
     const auto pl = b.payload(b.frames[0]);
     CHECK(check_record(type, pl).empty());
     Log got;

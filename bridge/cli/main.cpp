@@ -7,12 +7,13 @@
 #include "commands.hpp"
 #include "options.hpp"
 #include "ringlite/error.hpp"
+#include "ringlite/version.hpp"
 
 int main(int argc, char** argv) {
   using namespace ringlite;
   CLI::App app{"ringlite: shared-memory rings persisted into SQLite", "ringlite"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "ringlite 0.1.0");
+  app.set_version_flag("--version", std::string("ringlite ") + kVersion);
   cli::Action action;
   cli::add_bridge(app, action);
   cli::add_produce(app, action);

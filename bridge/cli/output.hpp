@@ -46,7 +46,7 @@ struct Cell {
   void set_blob(std::span<const std::byte> b) {
     kind = Kind::blob, bytes.assign(reinterpret_cast<const char*>(b.data()), b.size());
   }
-  /// A sink for detail::visit_field: decodes a record field into this cell.
+  /// A sink for decode_field (types.hpp): decodes a record field into this cell.
   struct Sink {
     Cell& c;
     void integer(std::int64_t v) const noexcept { c.set_integer(v); }

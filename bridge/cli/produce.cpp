@@ -35,38 +35,20 @@
 namespace ringlite::cli {
 namespace {
 
-template <class T>
-void put(std::vector<std::byte>& buf, std::uint32_t off, T v) {
-  std::memcpy(buf.data() + off, &v, sizeof v);
-}
-
-/// Fills `fixed` (the type's size) and `tails` (one per TEXT/BLOB column) for record k of
-/// producer i.
-void synth(const RecordType& t, int i, std::uint64_t k, std::vector<std::byte>& fixed,
-           std::vector<std::string>& tails) {
+/// Fills `fixed` (the type's size) and `tails` (one per TEXT/BLOB column, pointing into
+/// `label`) for record k of producer i, through the type table's encoder: integer columns
+/// get k (wrapped to their width), BOOL k % 2, reals k * 0.5, the others "p<i>-<k>".
+void synth(const RecordType& t, int i, std::uint64_t k, std::vector<std::byte>& fixed, std::string& label,
+           std::vector<std::string_view>& tails) {
   fixed.assign(t.size, std::byte{0});
   tails.clear();
-  const std::string label = fmt::format("p{}-{}", i, k);
+  label = fmt::format("p{}-{}", i, k);
   for (const auto& f : t.fields) {
-    switch (f.type) {
-      case FieldType::int8: put(fixed, f.offset, static_cast<std::int8_t>(k)); break;
-      case FieldType::int16: put(fixed, f.offset, static_cast<std::int16_t>(k)); break;
-      case FieldType::int32: put(fixed, f.offset, static_cast<std::int32_t>(k)); break;
-      case FieldType::int64: put(fixed, f.offset, static_cast<std::int64_t>(k)); break;
-      case FieldType::uint8: put(fixed, f.offset, static_cast<std::uint8_t>(k)); break;
-      case FieldType::uint16: put(fixed, f.offset, static_cast<std::uint16_t>(k)); break;
-      case FieldType::uint32: put(fixed, f.offset, static_cast<std::uint32_t>(k)); break;
-      case FieldType::uint64: put(fixed, f.offset, static_cast<std::uint64_t>(k)); break;
-      case FieldType::float32: put(fixed, f.offset, static_cast<float>(static_cast<double>(k) * 0.5)); break;
-      case FieldType::float64: put(fixed, f.offset, static_cast<double>(k) * 0.5); break;
-      case FieldType::boolean: put(fixed, f.offset, static_cast<std::uint8_t>(k % 2)); break;
-      case FieldType::chars:
-      case FieldType::bytes:
-        std::memcpy(fixed.data() + f.offset, label.data(), std::min<std::size_t>(label.size(), f.size));
-        break;
-      case FieldType::text:
-      case FieldType::blob: tails.push_back(label); break;
-    }
+    FieldValue v;
+    v.integer = f.type == FieldType::boolean ? static_cast<std::int64_t>(k % 2) : static_cast<std::int64_t>(k);
+    v.real = static_cast<double>(k) * 0.5;
+    v.bytes = label;
+    encode_field(f.type, f.offset, f.length, v, fixed, tails);
   }
 }
 
@@ -150,7 +132,7 @@ int run_producer(const Opts& o, const Config& cfg, int i, Tally& tally,
   std::vector<RawWriter> writers;
   for (const auto& t : o.types) writers.push_back(p.raw_writer(t));
   std::vector<std::byte> fixed;
-  std::vector<std::string> tails;
+  std::string label;
   std::vector<std::string_view> views;
   // Pace every `batch` records: bursts of about a millisecond's worth, at most 64 records.
   const double per_producer = o.rate / o.producers;
@@ -159,8 +141,7 @@ int run_producer(const Opts& o, const Config& cfg, int i, Tally& tally,
   const auto start = std::chrono::steady_clock::now();
   for (std::uint64_t k = 0; k < o.count && !stop.load(std::memory_order_relaxed); ++k) {
     auto& w = writers[k % writers.size()];
-    synth(w.type(), i, k, fixed, tails);
-    views.assign(tails.begin(), tails.end());
+    synth(w.type(), i, k, fixed, label, views);
     const WriteResult r = write_record(w, fixed, views, drop, stop);
     if (r == WriteResult::ok) {
       tally.written.fetch_add(1, std::memory_order_relaxed);
@@ -233,9 +214,9 @@ int run(const Opts& o) {
   const auto cfg = Config::load(o.config);
   const Ring ring = Ring::open(cfg.ring);
   for (const auto& t : o.types) {
-    if (!ring.schema().find(t)) {
+    if (!ring.layouts().find(t)) {
       std::string known;
-      for (const auto& rt : ring.schema().types()) known += (known.empty() ? "" : ", ") + rt.name;
+      for (const auto& rt : ring.layouts().types()) known += (known.empty() ? "" : ", ") + rt.name;
       throw Error(Errc::usage, fmt::format("cannot produce type '{}': {} has no such type (it has: {})", t,
                                            ring.display(), known));
     }

@@ -16,7 +16,6 @@
 #include <thread>
 
 #include "commands.hpp"
-#include "detail/fields.hpp"
 #include "output.hpp"
 #include "ringlite/config.hpp"
 #include "ringlite/error.hpp"
@@ -38,7 +37,7 @@ struct Opts {
 /// Turns records into rows for one RowWriter.
 class Printer {
  public:
-  Printer(const Schema& schema, const RecordType* only, Format format)
+  Printer(const Layouts& schema, const RecordType* only, Format format)
       : schema_(&schema), only_(only), format_(format), out_(make_writer(format, stdout)) {
     if (only_ != nullptr) {
       out_->columns(names(*only_));
@@ -67,7 +66,7 @@ class Printer {
     if (record_column) {
       std::string rec;
       for (const Field& f : t.fields) {
-        detail::visit_field(f, r.payload.data(), field_.sink());
+        decode_field(f.type, f.offset, f.length, r.payload.data(), field_.sink());
         if (!rec.empty()) rec += ' ';
         rec += f.name;
         rec += '=';
@@ -81,7 +80,7 @@ class Printer {
         out_->columns(std::move(keys));
         last_type_ = t.id;
       }
-      for (const Field& f : t.fields) detail::visit_field(f, r.payload.data(), cells_[i++].sink());
+      for (const Field& f : t.fields) decode_field(f.type, f.offset, f.length, r.payload.data(), cells_[i++].sink());
     }
     out_->row(cells_);
   }
@@ -89,7 +88,7 @@ class Printer {
   void flush() { out_->flush(); }
 
   /// Reads records of `schema` from now on (an equal schema of a re-created ring).
-  void rebind(const Schema& schema) {
+  void rebind(const Layouts& schema) {
     schema_ = &schema;
     if (only_ != nullptr) only_ = schema.find(only_->name);
   }
@@ -101,7 +100,7 @@ class Printer {
     return v;
   }
 
-  const Schema* schema_;
+  const Layouts* schema_;
   const RecordType* only_;
   Format format_;
   std::unique_ptr<RowWriter> out_;
@@ -137,7 +136,7 @@ std::optional<LiveReader> follow_name(const LiveReader& reader, const RingConfig
     waiting = true;
     return std::nullopt;
   }
-  if (!(fresh->ring().schema() == ring.schema())) {
+  if (!(fresh->ring().layouts() == ring.layouts())) {
     damaged(ring, "it was re-created with another schema (run tail again to read the new one)");
   }
   fmt::print(stderr, "ringlite: {} was {}; following the new ring (id {})\n", ring.display(),
@@ -155,7 +154,7 @@ int run(const Opts& o) {
   // Before anything slow: a signal during start-up still means "stop".
   const std::atomic<bool>& stopped = o.follow ? stop_on_signals() : never;
   LiveReader reader(Ring::open(cfg.ring, Ring::Access::read_only));
-  const Schema& schema = reader.ring().schema();
+  const Layouts& schema = reader.ring().layouts();
   const RecordType* only = nullptr;
   if (!o.type.empty()) {
     only = schema.find(o.type);
@@ -234,7 +233,7 @@ int run(const Opts& o) {
     if (now >= next_look) {
       next_look = now + std::chrono::milliseconds(250);
       if (auto fresh = follow_name(reader, cfg.ring, waiting)) {
-        printer.rebind(fresh->ring().schema());
+        printer.rebind(fresh->ring().layouts());
         reader = std::move(*fresh);
         lost = reader.lost_bytes();
         continue;

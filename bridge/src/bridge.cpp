@@ -116,12 +116,12 @@ struct Bridge::Impl {
         }
       }
     }
-    if (!(ring->schema() == schema)) {
+    if (!(ring->layouts() == schema.layouts())) {
       throw Error(Errc::schema,
                   fmt::format("cannot drain {}: its schema differs from '{}': {} (remove the ring with "
                               "'ringlite ring remove' when it is drained, or fix the config)",
                               ring->display(), config.schema_file.string(),
-                              schema_difference(ring->schema(), "the ring", schema, "the schema file")));
+                              layouts_difference(ring->layouts(), "the ring", schema, "the schema file")));
     }
     const auto s = ring->stats();
     ring_id = s.ring_id;

@@ -360,11 +360,6 @@ std::string origin_name(const fs::path& origin) {
 
 }  // namespace
 
-std::string RingConfig::display() const {
-  if (name.empty() && !file.empty()) return fmt::format("ring file '{}'", file.string());
-  return fmt::format("ring '{}'", name);
-}
-
 Config Config::load(const fs::path& path) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr)

@@ -28,7 +28,7 @@ constexpr std::int64_t kSizeCheckNs = 100'000'000;
 
 class ConsumerCore {
  public:
-  ConsumerCore(Ring ring, std::uint64_t start) : ring_(std::move(ring)), st_(ring_.state().get()) {
+  ConsumerCore(Ring ring, std::uint64_t start) : ring_(std::move(ring)), st_(&RingAccess::state(ring_)) {
     if (!st_->writable()) throw Error(Errc::usage, fmt::format("cannot consume {}: opened read-only", st_->display()));
     take_role();
     auto& h = st_->header();

@@ -27,7 +27,6 @@
 #include <new>
 #include <string>
 
-#include "detail/fields.hpp"
 #include "detail/store_detail.hpp"
 #include "ringlite/error.hpp"
 #include "ringlite/reader.hpp"
@@ -193,7 +192,7 @@ struct LiveCursor : sqlite3_vtab_cursor {
   std::uint64_t frames = 0;
 };
 
-/// Returns results through visit_field: the one place that maps declared types to SQL.
+/// Returns results through decode_field (types.hpp): the one place that maps declared types to SQL.
 struct ResultSink {
   sqlite3_context* ctx;
   void integer(std::int64_t v) const noexcept { sqlite3_result_int64(ctx, v); }
@@ -216,7 +215,7 @@ int connect(sqlite3* db, void* aux, int argc, const char* const* argv, sqlite3_v
   const std::string_view arg = argc > 3 ? argv[3] : "";
   const auto [end, ec] = std::from_chars(arg.data(), arg.data() + arg.size(), id);
   const RecordType* type =
-      ec == std::errc() && end == arg.data() + arg.size() ? mod->ring.schema().find(id) : nullptr;
+      ec == std::errc() && end == arg.data() + arg.size() ? mod->ring.layouts().find(id) : nullptr;
   if (argc != 4 || type == nullptr) {
     *err = sqlite3_mprintf(
         "cannot create live table '%s': %s has no record type '%s' (usage: ringlite_live(TYPE_ID))",
@@ -226,7 +225,7 @@ int connect(sqlite3* db, void* aux, int argc, const char* const* argv, sqlite3_v
   std::string decl =
       "CREATE TABLE x(seq INTEGER PRIMARY KEY, ts_ns INTEGER NOT NULL, producer INTEGER NOT NULL";
   for (const Field& f : type->fields)
-    decl += fmt::format(", {} {}", quote_id(f.name), detail::sql_type(f.type));
+    decl += fmt::format(", {} {}", quote_id(f.name), sql_type(f.type));
   decl += ')';
   if (const int rc = sqlite3_declare_vtab(db, decl.c_str()); rc != SQLITE_OK) return rc;
   auto* t = new (std::nothrow) LiveTable(mod->ring, type);
@@ -397,7 +396,8 @@ int x_column(sqlite3_vtab_cursor* base, sqlite3_context* ctx, int col) {
     default: {
       const auto i = static_cast<std::size_t>(col - kSystemColumns);
       if (col < kSystemColumns || i >= c.type->fields.size()) return SQLITE_RANGE;
-      detail::visit_field(c.type->fields[i], c.rec.payload.data(), ResultSink{ctx});
+      const Field& f = c.type->fields[i];
+      decode_field(f.type, f.offset, f.length, c.rec.payload.data(), ResultSink{ctx});
     }
   }
   return SQLITE_OK;
@@ -481,7 +481,7 @@ void attach_live(SQLite::Database& database, const Ring& ring, std::string_view 
     const int rc = sqlite3_create_module_v2(db, module.c_str(), &live_module(), aux,
                                             [](void* p) { delete static_cast<Module*>(p); });
     if (rc != SQLITE_OK) throw sql_error(db, rc, schema, "cannot register module");
-    for (const RecordType& t : ring.schema().types()) {
+    for (const RecordType& t : ring.layouts().types()) {
       exec(db,
            fmt::format("CREATE VIRTUAL TABLE {}.{} USING {}({})", quote_id(schema),
                        quote_id(t.name), quote_id(module), t.id),

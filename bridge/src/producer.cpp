@@ -22,7 +22,7 @@ inline constexpr std::uint32_t kNoSlot = ~0u;
 /// The producer's private state: its slot, its cached view of head, scratch space.
 class ProducerCore {
  public:
-  ProducerCore(Ring ring, OnFull on_full) : ring_(std::move(ring)), st_(ring_.state().get()), on_full_(on_full) {
+  ProducerCore(Ring ring, OnFull on_full) : ring_(std::move(ring)), st_(&RingAccess::state(ring_)), on_full_(on_full) {
     if (!st_->writable()) throw Error(Errc::usage, fmt::format("cannot write to {}: opened read-only", st_->display()));
     register_slot();
   }
@@ -334,8 +334,8 @@ WriteResult RawWriter::write_var(std::span<const std::byte> fixed, std::span<con
   return core_->write_for(type_->id, core_->scratch_.data(), n, ts_ns, timeout);
 }
 
-Producer Producer::open(const RingConfig& config, OnFull on_full) {
-  return Producer(Ring::open(config, Ring::Access::read_write), on_full);
+Producer Producer::open(const RingOptions& options, OnFull on_full) {
+  return Producer(Ring::open(options, Ring::Access::read_write), on_full);
 }
 
 Producer::Producer(Ring ring, OnFull on_full) : core_(std::make_unique<detail::ProducerCore>(std::move(ring), on_full)) {}
@@ -351,7 +351,7 @@ const Ring& Producer::ring() const noexcept { return core_->ring_; }
 OnFull Producer::on_full() const noexcept { return core_->on_full_; }
 
 RawWriter Producer::raw_writer(std::string_view type) {
-  const RecordType* rt = core_->ring_.schema().find(type);
+  const RecordType* rt = core_->ring_.layouts().find(type);
   if (!rt) {
     throw Error(Errc::schema, fmt::format("cannot write type '{}' to {}: the ring's schema has no such type", type,
                                           core_->ring_.display()));
@@ -362,7 +362,7 @@ RawWriter Producer::raw_writer(std::string_view type) {
 
 const RecordType& Producer::check_type(std::string_view type, std::size_t size, std::size_t align,
                                        const char* layout) const {
-  const RecordType* rt = core_->ring_.schema().find(type);
+  const RecordType* rt = core_->ring_.layouts().find(type);
   const auto& ring = core_->ring_.display();
   if (!rt) throw Error(Errc::schema, fmt::format("cannot write type '{}' to {}: the ring's schema has no such type", type, ring));
   // The generated header's signature names the column at fault; a hand-written struct has

@@ -14,7 +14,7 @@ inline constexpr int kMaxLapsPerCall = 4;
 
 class ReaderCore {
  public:
-  explicit ReaderCore(Ring ring) : ring_(std::move(ring)), st_(ring_.state().get()) {
+  explicit ReaderCore(Ring ring) : ring_(std::move(ring)), st_(&RingAccess::state(ring_)) {
     start_ = st_->header().start_position;  // validated by Ring::open; never re-read
     buffer_.reserve(st_->max_record());
     seek_from(oldest_start(0));
@@ -199,7 +199,7 @@ ReadStatus ReaderCore::next(LiveRecord& out) noexcept {
 
 }  // namespace detail
 
-LiveReader LiveReader::open(const RingConfig& config) { return LiveReader(Ring::open(config, Ring::Access::read_only)); }
+LiveReader LiveReader::open(const RingOptions& options) { return LiveReader(Ring::open(options, Ring::Access::read_only)); }
 LiveReader::LiveReader(Ring ring) : core_(std::make_unique<detail::ReaderCore>(std::move(ring))) {}
 LiveReader::LiveReader(LiveReader&&) noexcept = default;
 LiveReader& LiveReader::operator=(LiveReader&&) noexcept = default;

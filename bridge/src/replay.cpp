@@ -241,7 +241,7 @@ void Replayer::select_sources(std::vector<Recorded> recorded) {
   }
   const Ring& ring = producer_.ring();
   for (const Recorded* r : chosen) {
-    const RecordType* now = ring.schema().find(r->type.name);
+    const RecordType* now = ring.layouts().find(r->type.name);
     if (!now) {
       throw Error(
           Errc::schema,

@@ -25,21 +25,21 @@ std::uint32_t fnv1a(std::string_view s) noexcept {
   return h;
 }
 
-platform::SegmentName segment_name(const RingConfig& c) {
+platform::SegmentName segment_name(const RingOptions& c) {
   if (c.name.empty() == c.file.empty()) {
     throw Error(Errc::config, "cannot open ring: exactly one of ring.name and ring.file must be set");
   }
   return platform::SegmentName{c.name, c.file};
 }
 
-std::uint32_t effective_max_record(const RingConfig& c) {
+std::uint32_t effective_max_record(const RingOptions& c) {
   if (c.max_record != 0) return c.max_record;
   return static_cast<std::uint32_t>(std::min<std::uint64_t>(c.capacity / 4, 1u << 20));
 }
 
 struct CreateArgs {
-  const RingConfig* config;
-  const std::string* schema_text;
+  const RingOptions* config;
+  const std::string* layouts;  // their binary form
   std::uint64_t data_offset;
   std::uint64_t start;
 };
@@ -55,9 +55,9 @@ void init_segment(void* ctx, std::byte* base, std::size_t size) {
   h->capacity = a.config->capacity;
   h->max_record = effective_max_record(*a.config);
   h->max_producers = kMaxProducers;
-  h->schema_offset = kHeaderSize;
-  h->schema_length = static_cast<std::uint32_t>(a.schema_text->size());
-  h->schema_hash = fnv1a(*a.schema_text);
+  h->layouts_offset = kHeaderSize;
+  h->layouts_length = static_cast<std::uint32_t>(a.layouts->size());
+  h->layouts_hash = fnv1a(*a.layouts);
   h->data_offset = a.data_offset;
   h->segment_size = size;
   platform::random_bytes(h->ring_id, sizeof h->ring_id);
@@ -71,7 +71,7 @@ void init_segment(void* ctx, std::byte* base, std::size_t size) {
   for (auto& s : h->skips) s.pos.store(kNoClaim, std::memory_order_relaxed);
   for (auto& p : h->producers) p.pending_pos.store(kNoClaim, std::memory_order_relaxed);
   for (auto& e : h->hole_table) e.pos.store(kNoClaim, std::memory_order_relaxed);
-  std::memcpy(base + kHeaderSize, a.schema_text->data(), a.schema_text->size());
+  std::memcpy(base + kHeaderSize, a.layouts->data(), a.layouts->size());
   h->version.store(pack_version(kFormatMajor, kFormatMinor), std::memory_order_release);
 }
 
@@ -80,8 +80,9 @@ void init_segment(void* ctx, std::byte* base, std::size_t size) {
 }
 
 // Validates everything open() will rely on, against the mapping's real size. Returns the
-// schema text. Any inconsistency is Error(corrupt) naming the field.
-std::string validate_header(const platform::Mapping& m, const std::string& display) {
+// bytes of the embedded layouts (checked by Layouts::decode next). Any inconsistency is
+// Error(corrupt) naming the field.
+std::span<const std::byte> validate_header(const platform::Mapping& m, const std::string& display) {
   const auto* h = reinterpret_cast<const RingHeader*>(m.data());
   if (h->magic != kMagic) {
     throw Error(Errc::corrupt, fmt::format("cannot open {}: not a ringlite ring (bad magic {:#018x})", display, h->magic));
@@ -99,14 +100,14 @@ std::string validate_header(const platform::Mapping& m, const std::string& displ
   }
   if (h->max_record == 0 || h->max_record > cap / 2) corrupt(display, fmt::format("max_record {}", h->max_record));
   if (h->max_producers != kMaxProducers) corrupt(display, fmt::format("max_producers {}", h->max_producers));
-  if (h->schema_length > kMaxSchemaBytes) {
-    corrupt(display, fmt::format("embedded schema of {} bytes (at most {})", h->schema_length, kMaxSchemaBytes));
+  if (h->layouts_length > kMaxLayoutBytes) {
+    corrupt(display, fmt::format("embedded layouts of {} bytes (at most {})", h->layouts_length, kMaxLayoutBytes));
   }
-  if (h->schema_offset != kHeaderSize || h->schema_length == 0) {
-    corrupt(display, fmt::format("schema at {} length {}", h->schema_offset, h->schema_length));
+  if (h->layouts_offset != kHeaderSize || h->layouts_length == 0) {
+    corrupt(display, fmt::format("layouts at {} length {}", h->layouts_offset, h->layouts_length));
   }
-  if (h->data_offset % kPage != 0 || h->data_offset < kHeaderSize + h->schema_length ||
-      h->data_offset > kHeaderSize + kMaxSchemaBytes + kPage) {
+  if (h->data_offset % kPage != 0 || h->data_offset < kHeaderSize + h->layouts_length ||
+      h->data_offset > kHeaderSize + kMaxLayoutBytes + kPage) {
     corrupt(display, fmt::format("data_offset {}", h->data_offset));
   }
   if (h->segment_size != h->data_offset + cap || h->segment_size > m.size()) {
@@ -117,9 +118,10 @@ std::string validate_header(const platform::Mapping& m, const std::string& displ
   if (tail < head || tail - head > cap || head % 8 != 0 || tail % 8 != 0) {
     corrupt(display, fmt::format("cursors head {} tail {}", head, tail));
   }
-  std::string text(reinterpret_cast<const char*>(m.data() + kHeaderSize), h->schema_length);
-  if (fnv1a(text) != h->schema_hash) corrupt(display, "schema text does not match its hash");
-  return text;
+  const std::span<const std::byte> layouts(m.data() + kHeaderSize, h->layouts_length);
+  const std::string_view text(reinterpret_cast<const char*>(layouts.data()), layouts.size());
+  if (fnv1a(text) != h->layouts_hash) corrupt(display, "the embedded layouts do not match their hash");
+  return layouts;
 }
 
 std::string hex(const std::uint8_t* p, std::size_t n) {
@@ -137,7 +139,7 @@ const char* check_frame(const RingState& r, std::uint64_t pos, const FrameFields
   }
   if (f.length > r.max_record()) return "length exceeds the ring's max_record";
   if (frame_size(f.length) > room) return "frame crosses the end of the buffer";
-  if (r.schema().find(f.type) == nullptr) return "unknown record type";
+  if (r.layouts().find(f.type) == nullptr) return "unknown record type";
   if (f.producer >= kMaxProducers) return "producer slot out of range";
   return nullptr;
 }
@@ -171,7 +173,12 @@ bool RingStats::stale() const noexcept {
   return std::none_of(producers.begin(), producers.end(), [](const ProducerInfo& p) { return p.alive; });
 }
 
-Ring Ring::create(const RingConfig& config, const Schema& schema, std::uint64_t start_position) {
+std::string RingOptions::display() const {
+  if (name.empty() && !file.empty()) return fmt::format("ring file '{}'", file.string());
+  return fmt::format("ring '{}'", name);
+}
+
+Ring Ring::create(const RingOptions& config, const Layouts& layouts, std::uint64_t start_position) {
   const auto name = detail::segment_name(config);
   if (config.capacity < detail::kMinCapacity || config.capacity > detail::kMaxCapacity ||
       !std::has_single_bit(config.capacity)) {
@@ -179,27 +186,30 @@ Ring Ring::create(const RingConfig& config, const Schema& schema, std::uint64_t 
                                           name.display(), config.capacity));
   }
   const auto max_record = detail::effective_max_record(config);
-  for (const auto& t : schema.types()) {
+  if (layouts.types().empty()) {
+    throw Error(Errc::schema, fmt::format("cannot create {}: it needs at least one record type", name.display()));
+  }
+  for (const auto& t : layouts.types()) {
     if (t.size > max_record) {
       throw Error(Errc::config, fmt::format("cannot create {}: record type '{}' ({} bytes) exceeds max_record {}",
                                             name.display(), t.name, t.size, max_record));
     }
   }
-  const std::string text = schema.normalized();
-  if (text.empty() || text.size() > detail::kMaxSchemaBytes) {
-    throw Error(Errc::schema, fmt::format("cannot create {}: schema text is {} bytes (limit {})", name.display(),
-                                          text.size(), detail::kMaxSchemaBytes));
+  const std::string text = layouts.encode();
+  if (text.size() > detail::kMaxLayoutBytes) {
+    throw Error(Errc::schema, fmt::format("cannot create {}: its record layouts take {} bytes (limit {})",
+                                          name.display(), text.size(), detail::kMaxLayoutBytes));
   }
   detail::CreateArgs args{&config, &text, 0, detail::align8(start_position)};
   args.data_offset = (detail::kHeaderSize + text.size() + detail::kPage - 1) / detail::kPage * detail::kPage;
   const std::size_t size = args.data_offset + config.capacity;
   auto mapping = detail::platform::create_segment(name, size, config.mode, &detail::init_segment, &args);
-  return Ring(std::make_shared<detail::RingState>(std::move(mapping), name, schema, config.capacity,
+  return Ring(std::make_shared<detail::RingState>(std::move(mapping), name, Layouts(layouts), config.capacity,
                                                   args.data_offset, max_record,
                                                   config.unblock_timeout.count()));
 }
 
-Ring Ring::open(const RingConfig& config, Access access) {
+Ring Ring::open(const RingOptions& config, Access access) {
   using namespace std::chrono_literals;
   const auto name = detail::segment_name(config);
   auto mapping = detail::platform::open_segment(name, access == Access::read_write, detail::kHeaderSize, 1000ms,
@@ -215,24 +225,22 @@ Ring Ring::open(const RingConfig& config, Access access) {
     }
     std::this_thread::sleep_for(1ms);
   }
-  const std::string text = detail::validate_header(mapping, name.display());
-  Schema schema;
-  try {
-    schema = Schema::parse(text, name.display());
-  } catch (const Error& e) {
-    throw Error(Errc::corrupt, fmt::format("cannot open {}: embedded schema is invalid: {}", name.display(), e.what()));
-  }
+  // The layouts are copied out of the mapping before they are read: nobody can change
+  // them under the decoder.
+  const auto embedded = detail::validate_header(mapping, name.display());
+  const std::vector<std::byte> copy(embedded.begin(), embedded.end());
+  Layouts layouts = Layouts::decode(copy, name.display());
   const auto cap = h->capacity;
   const auto data_offset = h->data_offset;
   const auto max_record = h->max_record;
   // The ring's own unblock timeout wins over the opener's config: all sides agree on it.
   auto timeout = h->unblock_timeout_ns;
   if (timeout <= 0) timeout = config.unblock_timeout.count();
-  return Ring(std::make_shared<detail::RingState>(std::move(mapping), name, std::move(schema), cap, data_offset,
+  return Ring(std::make_shared<detail::RingState>(std::move(mapping), name, std::move(layouts), cap, data_offset,
                                                   max_record, timeout));
 }
 
-void Ring::remove(const RingConfig& config) {
+void Ring::remove(const RingOptions& config) {
   const auto name = detail::segment_name(config);
   // Mark it closed first, so producers that still have it mapped stop writing into an
   // orphan. A segment we cannot validate is removed all the same.
@@ -240,7 +248,7 @@ void Ring::remove(const RingConfig& config) {
     auto m = detail::platform::open_segment(name, true, detail::kHeaderSize, std::chrono::milliseconds(0),
                                             detail::platform::Trust{config.owner, config.mode});
     auto* h = reinterpret_cast<RingHeader*>(m.data());
-    if (h->magic == detail::kMagic) std::atomic_ref<std::uint32_t>(h->flags).fetch_or(1u);
+    if (h->magic == detail::kMagic) std::atomic_ref<std::uint32_t>(h->flags).fetch_or(detail::kFlagClosed);
   } catch (const Error& e) {
     if (e.code() == Errc::not_found) throw Error(Errc::not_found, fmt::format("cannot remove {}: no such ring", name.display()));
   }
@@ -257,20 +265,25 @@ std::vector<std::string> Ring::list() {
   return v;
 }
 
-const Schema& Ring::schema() const noexcept { return state_->schema(); }
+const Layouts& Ring::layouts() const noexcept { return state_->layouts(); }
 std::uint64_t Ring::capacity() const noexcept { return state_->capacity(); }
 std::uint32_t Ring::max_record() const noexcept { return state_->max_record(); }
 const std::string& Ring::display() const noexcept { return state_->display(); }
 bool Ring::writable() const noexcept { return state_->writable(); }
 std::uint64_t Ring::drops() const noexcept { return state_->header().drops.load(std::memory_order_relaxed); }
 bool Ring::truncated() const noexcept { return state_->check_truncated(); }
+RingCursors Ring::cursors() const noexcept {
+  const auto& h = state_->header();
+  return RingCursors{h.head.load(std::memory_order_acquire), h.tail.load(std::memory_order_acquire)};
+}
 
 Ring::NameState Ring::name_state() const noexcept {
   const auto now = detail::platform::segment_id(state_->name());
   if (now == detail::platform::SegmentId{}) return NameState::removed;
   if (!(now == state_->mapping().id())) return NameState::replaced;
   // Ring::remove marks a ring closed just before it unlinks the name.
-  const bool closed = std::atomic_ref<std::uint32_t>(state_->header().flags).load(std::memory_order_relaxed) & 1u;
+  const bool closed =
+      std::atomic_ref<std::uint32_t>(state_->header().flags).load(std::memory_order_relaxed) & detail::kFlagClosed;
   return closed ? NameState::removed : NameState::current;
 }
 
@@ -330,7 +343,7 @@ RingStats Ring::stats() const {
     if (e.pos.load(rlx) == detail::kNoClaim) continue;
     ++((e.slot.load(rlx) & detail::kHold) != 0 ? s.holds : s.holes);
   }
-  s.schema_types = state_->schema().types().size();
+  s.record_types = state_->layouts().types().size();
   return s;
 }
 

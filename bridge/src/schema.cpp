@@ -1,7 +1,8 @@
-// ringlite: record schemas (DESIGN.md, "Schema"). SQLite parses the text in a scratch
-// in-memory database behind an authorizer, so schema text taken from shared memory can only
+// ringlite: record schemas (docs/design.md, "The schema"). SQLite parses the text in a scratch
+// in-memory database behind an authorizer, so schema text taken from a database can only
 // ever create tables and indexes there. This file then reads SQLite's own view of the result
-// (sqlite_master, table_xinfo) and turns each table into a C-struct layout.
+// (sqlite_master, table_xinfo), checks each column against the type table (types.hpp) and
+// lays the record out with the one layout rule (RecordType::make).
 #include "ringlite/schema.hpp"
 
 #include <fmt/core.h>
@@ -21,16 +22,11 @@
 namespace ringlite {
 namespace {
 
-// Frame type ids are u16 and 0 means padding; far fewer are allowed (schema.hpp).
 constexpr std::size_t kMaxTypes = kMaxRecordTypes;
-constexpr std::uint64_t kMaxRecordSize = 1u << 20;
-constexpr std::uint64_t kMaxLength = 65535;
-constexpr std::uint32_t kVarSize = 8;  // u32 offset + u32 length
-constexpr std::uint32_t kVarAlign = 4;
 constexpr const char* kTypeHint =
     "expected INT8..INT64, UINT8..UINT64, FLOAT32, FLOAT64, BOOL, CHAR(N), BYTES(N), TEXT or BLOB";
 
-// Names the bridge prepends to every table (DESIGN.md), and names the generated header uses.
+// Names the bridge prepends to every table, and names the generated header uses.
 constexpr std::array<std::string_view, 3> kSystemColumns = {"seq", "ts_ns", "producer"};
 constexpr std::array<std::string_view, 3> kHeaderNames = {"ringlite_var", "kRingliteType",
                                                           "kRingliteLayout"};
@@ -49,41 +45,6 @@ constexpr std::array<std::string_view, 92> kCppKeywords = {
     "throw", "true", "try", "typedef", "typeid", "typename", "union", "unsigned", "using",
     "virtual", "void", "volatile", "wchar_t", "while", "xor", "xor_eq"};
 // clang-format on
-
-struct TypeInfo {
-  std::string_view name;
-  FieldType type;
-  std::uint32_t size;  // 0: sized by N
-  std::uint32_t align;
-  std::string_view cpp;  // the member's type in the generated header
-};
-// clang-format off
-constexpr std::array<TypeInfo, 15> kTypes = {{
-    {"INT8", FieldType::int8, 1, 1, "::std::int8_t"},
-    {"INT16", FieldType::int16, 2, 2, "::std::int16_t"},
-    {"INT32", FieldType::int32, 4, 4, "::std::int32_t"},
-    {"INT64", FieldType::int64, 8, 8, "::std::int64_t"},
-    {"UINT8", FieldType::uint8, 1, 1, "::std::uint8_t"},
-    {"UINT16", FieldType::uint16, 2, 2, "::std::uint16_t"},
-    {"UINT32", FieldType::uint32, 4, 4, "::std::uint32_t"},
-    {"UINT64", FieldType::uint64, 8, 8, "::std::uint64_t"},
-    {"FLOAT32", FieldType::float32, 4, 4, "float"},
-    {"FLOAT64", FieldType::float64, 8, 8, "double"},
-    {"BOOL", FieldType::boolean, 1, 1, "bool"},
-    {"CHAR", FieldType::chars, 0, 1, "char"},
-    {"BYTES", FieldType::bytes, 0, 1, "unsigned char"},
-    // Fully qualified everywhere: a table named `std` must not hijack the lookup.
-    {"TEXT", FieldType::text, kVarSize, kVarAlign, "::ringlite_types::ringlite_var"},
-    {"BLOB", FieldType::blob, kVarSize, kVarAlign, "::ringlite_types::ringlite_var"},
-}};
-// clang-format on
-
-const TypeInfo& info_of(FieldType t) noexcept {
-  for (const auto& info : kTypes) {
-    if (info.type == t) return info;
-  }
-  return kTypes[0];  // unreachable: every FieldType has a row
-}
 
 // ---- text helpers ----
 
@@ -326,29 +287,23 @@ class Validator {
     const auto name = s.substr(0, name_end);
     const auto rest = trim(s.substr(name_end));
     const auto unsupported = fmt::format("unsupported type '{}' ({})", declared, kTypeHint);
-    for (const auto& t : kTypes) {
-      if (!iequals(t.name, name)) continue;
-      f.type = t.type;
-      f.align = t.align;
-      if (t.size != 0) {
-        f.size = t.size;
-        return rest.empty() ? std::string() : unsupported;
-      }
-      if (rest.size() < 2 || rest.front() != '(' || rest.back() != ')') return unsupported;
-      const auto digits = trim(rest.substr(1, rest.size() - 2));
-      if (digits.empty() || !std::all_of(digits.begin(), digits.end(), is_digit))
-        return unsupported;
-      std::uint64_t n = 0;
-      for (char c : digits)
-        n = std::min(n * 10 + static_cast<std::uint64_t>(c - '0'), kMaxLength + 1);
-      if (n < 1 || n > kMaxLength) {
-        return fmt::format("type '{}': length {} is out of range 1..{}", declared, digits,
-                           kMaxLength);
-      }
-      f.size = f.length = static_cast<std::uint32_t>(n);
-      return {};
+    const TypeInfo* t = find_type(name);
+    if (t == nullptr) return unsupported;
+    f.type = t->type;
+    if (!is_sized(t->type)) return rest.empty() ? std::string() : unsupported;
+    if (rest.size() < 2 || rest.front() != '(' || rest.back() != ')') return unsupported;
+    const auto digits = trim(rest.substr(1, rest.size() - 2));
+    if (digits.empty() || !std::all_of(digits.begin(), digits.end(), is_digit))
+      return unsupported;
+    std::uint64_t n = 0;
+    for (char c : digits)
+      n = std::min(n * 10 + static_cast<std::uint64_t>(c - '0'), std::uint64_t{kMaxSizedLength} + 1);
+    if (n < 1 || n > kMaxSizedLength) {
+      return fmt::format("type '{}': length {} is out of range 1..{}", declared, digits,
+                         kMaxSizedLength);
     }
-    return unsupported;
+    f.length = static_cast<std::uint32_t>(n);
+    return {};
   }
 
   // Constraints and table options live only in the CREATE TABLE text (table_xinfo does not
@@ -413,16 +368,13 @@ class Validator {
     check_name(db, where, name, true);
     const auto extras = column_extras(name, sql);
 
-    RecordType t;
-    t.id = id;
-    t.name = name;
+    std::vector<Field> fields;
     sqlite3_stmt* raw = nullptr;
     sqlite3_prepare_v2(
         db, "SELECT name, type, \"notnull\", dflt_value, pk, hidden FROM pragma_table_xinfo(?1)",
         -1, &raw, nullptr);
     StmtPtr stmt(raw);
     sqlite3_bind_text(raw, 1, name.c_str(), -1, SQLITE_TRANSIENT);
-    std::uint64_t offset = 0;
     while (sqlite3_step(raw) == SQLITE_ROW) {
       Field f;
       f.name = column_text(raw, 0);
@@ -442,25 +394,13 @@ class Validator {
                                    [&](const auto& e) { return iequals(e.first, f.name); });
       if (it == extras.end()) fail(col, "cannot find its definition in the CREATE TABLE text");
       if (!it->second.empty()) fail(col, fmt::format("unsupported constraint '{}'", it->second));
-
-      offset = (offset + f.align - 1) / f.align * f.align;
-      f.offset = static_cast<std::uint32_t>(offset);
-      offset += f.size;
-      t.align = std::max(t.align, f.align);
-      if (offset > kMaxRecordSize) {
-        fail(col,
-             fmt::format("record size {} exceeds the limit of {} bytes", offset, kMaxRecordSize));
-      }
-      t.fields.push_back(std::move(f));
+      fields.push_back(std::move(f));
     }
-    if (t.fields.empty()) fail(where, "no columns");
-    const std::uint64_t size = (offset + t.align - 1) / t.align * t.align;
-    if (size > kMaxRecordSize) {
-      fail(where,
-           fmt::format("record size {} exceeds the limit of {} bytes", size, kMaxRecordSize));
+    try {
+      return RecordType::make(id, name, std::move(fields));  // the one layout rule
+    } catch (const Error& e) {
+      fail("", e.what());  // "table 't' column 'c': record size ..."
     }
-    t.size = static_cast<std::uint32_t>(size);
-    return t;
   }
 
  private:
@@ -504,43 +444,6 @@ void run_schema_text(sqlite3* db, std::string_view sql, std::string_view origin)
 }
 
 }  // namespace
-
-std::string_view type_name(FieldType t) noexcept { return info_of(t).name; }
-
-std::string Field::declared() const {
-  if (type == FieldType::chars || type == FieldType::bytes)
-    return fmt::format("{}({})", type_name(type), length);
-  return std::string(type_name(type));
-}
-
-bool RecordType::variable() const noexcept {
-  return std::any_of(fields.begin(), fields.end(),
-                     [](const Field& f) { return is_variable(f.type); });
-}
-
-const Field* RecordType::field(std::string_view field_name) const noexcept {
-  for (const auto& f : fields) {
-    if (f.name == field_name) return &f;
-  }
-  return nullptr;
-}
-
-std::string RecordType::ddl() const {
-  std::string r = fmt::format("CREATE TABLE {} (", name);
-  for (std::size_t i = 0; i < fields.size(); ++i) {
-    r += fmt::format("{}{} {}", i ? ", " : "", fields[i].name, fields[i].declared());
-  }
-  return r + ")";
-}
-
-std::string RecordType::layout_signature() const {
-  std::string r = name + "{";
-  for (std::size_t i = 0; i < fields.size(); ++i) {
-    r += fmt::format("{}{}:{}@{}", i ? "," : "", fields[i].name, fields[i].declared(),
-                     fields[i].offset);
-  }
-  return r + fmt::format("}}size={},align={}", size, align);
-}
 
 Schema Schema::parse(std::string_view sql, std::string_view origin) {
   // sqlite3_prepare stops at a NUL, which would silently drop the rest of the text.
@@ -607,22 +510,22 @@ Schema Schema::parse(std::string_view sql, std::string_view origin) {
   if (static_cast<std::size_t>(tables) > kMaxTypes) {
     check.fail("", fmt::format("{} tables (at most {})", tables, kMaxTypes));
   }
-  Schema s;
+  std::vector<RecordType> types;
   for (const auto& r : rows) {
     if (r.type == "table" && !istarts_with(r.name, "sqlite_")) {
-      s.types_.push_back(
-          check.table(raw, static_cast<std::uint16_t>(s.types_.size() + 1), r.name, r.sql));
+      types.push_back(check.table(raw, static_cast<std::uint16_t>(types.size() + 1), r.name, r.sql));
     }
   }
+  std::vector<std::vector<std::string>> indexes(types.size());
   for (const auto& r : rows) {
     if (r.type != "index") continue;
-    auto it = std::find_if(s.types_.begin(), s.types_.end(),
+    auto it = std::find_if(types.begin(), types.end(),
                            [&](const RecordType& t) { return iequals(t.name, r.table); });
-    if (it == s.types_.end())
+    if (it == types.end())
       check.fail(fmt::format("index '{}': ", r.name), "not on a schema table");
-    it->indexes.push_back(collapse(r.sql));
+    indexes[it->id - 1].push_back(collapse(r.sql));
   }
-  return s;
+  return Schema(Layouts(std::move(types)), std::move(indexes));
 }
 
 Schema Schema::load_file(const std::filesystem::path& path) {
@@ -642,256 +545,36 @@ Schema Schema::load_file(const std::filesystem::path& path) {
   return parse(text, path.string());
 }
 
-const RecordType* Schema::find(std::string_view name) const noexcept {
-  for (const auto& t : types_) {
-    if (t.name == name) return &t;
-  }
-  return nullptr;
-}
-
-const RecordType* Schema::find(std::uint16_t id) const noexcept {
-  if (id == 0 || id > types_.size()) return nullptr;
-  return &types_[id - 1];
-}
-
 std::string Schema::normalized() const {
   std::string r;
-  for (const auto& t : types_) {
+  for (const auto& t : types()) {
     r += t.ddl() + ";\n";
-    for (const auto& idx : t.indexes) r += idx + ";\n";
+    for (const auto& idx : indexes(t.id)) r += idx + ";\n";
   }
   return r;
 }
 
-std::string Schema::cpp_header(std::string_view source_name) const {
-  std::string source(source_name);
-  for (char& c : source) {
-    if (static_cast<unsigned char>(c) < 0x20) c = '?';  // keep the comment on one line
-  }
-  std::string h = fmt::format(
-      "// Generated from {} by `ringlite schema header`. Do not edit: regenerate it instead.\n"
-      "// Each struct is one record type; the static_asserts prove this compiler lays it out\n"
-      "// exactly as the ring and the bridge expect.\n"
-      "#pragma once\n\n#include <cstddef>\n#include <cstdint>\n\nnamespace ringlite_types {{\n\n"
-      "#ifndef RINGLITE_VAR_DEFINED\n#define RINGLITE_VAR_DEFINED\n"
-      "// A TEXT or BLOB column: where its bytes sit in the record's tail.\n"
-      "struct ringlite_var {{\n  ::std::uint32_t offset;  // from the start of the record\n"
-      "  ::std::uint32_t length;  // in bytes\n}};\n#endif\n",
-      source);
-  for (const auto& t : types_) {
-    h += fmt::format(
-        "\nstruct {} {{\n  static constexpr const char* kRingliteType = \"{}\";\n"
-        "  static constexpr const char* kRingliteLayout = \"{}\";\n",
-        t.name, t.name, t.layout_signature());
-    for (const auto& f : t.fields) {
-      const auto dims = f.length ? fmt::format("[{}]", f.length) : std::string();
-      h += fmt::format("  {} {}{};  // {} @{}\n", info_of(f.type).cpp, f.name, dims, f.declared(),
-                       f.offset);
-    }
-    h += fmt::format(
-        "}};\nstatic_assert(sizeof({0}) == {1}, \"{0}: size\");\n"
-        "static_assert(alignof({0}) == {2}, \"{0}: alignment\");\n",
-        t.name, t.size, t.align);
-    for (const auto& f : t.fields) {
-      h += fmt::format("static_assert(offsetof({0}, {1}) == {2}, \"{0}.{1}: offset\");\n", t.name,
-                       f.name, f.offset);
-    }
-  }
-  return h + "\n}  // namespace ringlite_types\n";
-}
-
-std::string check_record(const RecordType& type, std::span<const std::byte> payload) {
-  const std::uint64_t size = payload.size();
-  if (size < type.size) {
-    return fmt::format("record is {} bytes, shorter than the {}-byte fixed part of '{}'", size,
-                       type.size, type.name);
-  }
-  const bool variable = type.variable();
-  if (!variable && size != type.size) {
-    return fmt::format("record is {} bytes, type '{}' is exactly {}", size, type.name, type.size);
-  }
-  for (const auto& f : type.fields) {
-    // Offsets come from our own layout, but a RecordType is a plain struct: check anyway.
-    if (std::uint64_t{f.offset} + f.size > size) {
-      return fmt::format("column '{}': field at {} extends past the record's {} bytes", f.name,
-                         f.offset, size);
-    }
-    if (f.type == FieldType::boolean) {
-      const auto v = std::to_integer<unsigned>(payload[f.offset]);
-      if (v > 1) return fmt::format("column '{}': BOOL value {} is not 0 or 1", f.name, v);
-    } else if (is_variable(f.type)) {
-      std::uint32_t off = 0;
-      std::uint32_t len = 0;
-      std::memcpy(&off, payload.data() + f.offset, 4);
-      std::memcpy(&len, payload.data() + f.offset + 4, 4);
-      if (off < type.size) {
-        return fmt::format("column '{}': tail offset {} is inside the {}-byte fixed part", f.name,
-                           off, type.size);
-      }
-      if (std::uint64_t{off} + len > size) {
-        return fmt::format("column '{}': tail offset {} + length {} exceeds record size {}", f.name,
-                           off, len, size);
-      }
-    }
-  }
-  return {};
-}
-
-namespace {
-
-// A layout signature read back: "name{f:TYPE@offset,...}size=N,align=M".
-struct SignatureField {
-  std::string name;
-  std::string type;
-  std::uint32_t offset = 0;
-};
-struct Signature {
-  std::string name;
-  std::vector<SignatureField> fields;
-  std::uint32_t size = 0;
-  std::uint32_t align = 0;
-
-  const SignatureField* field(std::string_view field_name) const noexcept {
-    for (const auto& f : fields) {
-      if (f.name == field_name) return &f;
-    }
-    return nullptr;
-  }
-};
-
-bool read_number(std::string_view text, std::uint32_t& out) {
-  if (text.empty() || text.size() > 9) return false;
-  out = 0;
-  for (char c : text) {
-    if (!is_digit(c)) return false;
-    out = out * 10 + static_cast<std::uint32_t>(c - '0');
-  }
-  return true;
-}
-
-std::optional<Signature> parse_signature(std::string_view text) {
-  Signature sig;
-  const auto open = text.find('{');
-  const auto close = text.rfind('}');
-  if (open == std::string_view::npos || close == std::string_view::npos || close < open) {
-    return std::nullopt;
-  }
-  sig.name = std::string(text.substr(0, open));
-  std::string_view body = text.substr(open + 1, close - open - 1);
-  while (!body.empty()) {
-    const auto comma = body.find(',');
-    const std::string_view item = body.substr(0, comma);
-    body = comma == std::string_view::npos ? std::string_view() : body.substr(comma + 1);
-    const auto colon = item.find(':');
-    const auto at = item.rfind('@');
-    SignatureField f;
-    if (colon == std::string_view::npos || at == std::string_view::npos || at < colon ||
-        !read_number(item.substr(at + 1), f.offset)) {
-      return std::nullopt;
-    }
-    f.name = std::string(item.substr(0, colon));
-    f.type = std::string(item.substr(colon + 1, at - colon - 1));
-    sig.fields.push_back(std::move(f));
-  }
-  const std::string_view tail = text.substr(close + 1);
-  const auto comma = tail.find(",align=");
-  if (tail.substr(0, 5) != "size=" || comma == std::string_view::npos ||
-      !read_number(tail.substr(5, comma - 5), sig.size) ||
-      !read_number(tail.substr(comma + 7), sig.align)) {
-    return std::nullopt;
-  }
-  return sig;
-}
-
-std::string join_differences(const std::vector<std::string>& parts) {
-  std::string r;
-  for (const auto& p : parts) r += (r.empty() ? "" : "; ") + p;
-  return r;
-}
-
-}  // namespace
-
-std::string layout_difference(std::string_view a, std::string_view a_name, std::string_view b,
-                              std::string_view b_name) {
-  if (a == b) return {};
-  const auto both = fmt::format(" ({} has {}, {} has {})", a_name, a, b_name, b);
-  const auto pa = parse_signature(a);
-  const auto pb = parse_signature(b);
-  if (!pa || !pb) return "the layouts differ" + both;
-  std::vector<std::string> out;
-  if (pa->name != pb->name) {
-    out.push_back(
-        fmt::format("the type is '{}' in {} but '{}' in {}", pa->name, a_name, pb->name, b_name));
-  }
-  const auto only_in = [&](const SignatureField& f, std::string_view in, std::string_view not_in) {
-    out.push_back(fmt::format("column '{}' ({} at offset {}) is in {} but not in {}", f.name,
-                              f.type, f.offset, in, not_in));
-  };
-  for (const auto& f : pa->fields) {
-    const SignatureField* g = pb->field(f.name);
-    if (!g) {
-      only_in(f, a_name, b_name);
-    } else if (g->type != f.type) {
-      out.push_back(fmt::format("column '{}' is {} at offset {} in {} but {} at offset {} in {}",
-                                f.name, f.type, f.offset, a_name, g->type, g->offset, b_name));
-    }
-  }
-  for (const auto& g : pb->fields) {
-    if (!pa->field(g.name)) only_in(g, b_name, a_name);
-  }
-  if (out.empty()) {
-    // Same columns of the same types: they were reordered. Later offsets only follow the
-    // first move, so name that one.
-    for (const auto& f : pa->fields) {
-      const SignatureField* g = pb->field(f.name);
-      if (g->offset != f.offset) {
-        out.push_back(fmt::format("column '{}' is at offset {} in {} but at offset {} in {}",
-                                  f.name, f.offset, a_name, g->offset, b_name));
-        break;
-      }
-    }
-  }
-  if (out.empty()) {
-    out.push_back(
-        fmt::format("the record is {} bytes aligned {} in {} but {} bytes aligned {} in {}",
-                    pa->size, pa->align, a_name, pb->size, pb->align, b_name));
-  }
-  return join_differences(out) + both;
-}
-
-std::string layout_difference(const RecordType& a, std::string_view a_name, const RecordType& b,
-                              std::string_view b_name) {
-  return layout_difference(a.layout_signature(), a_name, b.layout_signature(), b_name);
+const std::vector<std::string>& Schema::indexes(std::uint16_t id) const {
+  static const std::vector<std::string> kNone;
+  return id >= 1 && id <= indexes_.size() ? indexes_[id - 1] : kNone;
 }
 
 std::string schema_difference(const Schema& a, std::string_view a_name, const Schema& b,
                               std::string_view b_name) {
-  std::vector<std::string> out;
-  const auto indexes = [](const RecordType& t) {
+  std::string out = layouts_difference(a, a_name, b, b_name);
+  const auto listed = [](const std::vector<std::string>& indexes) {
     std::string r;
-    for (const auto& i : t.indexes) r += (r.empty() ? "" : "; ") + i;
+    for (const auto& i : indexes) r += (r.empty() ? "" : "; ") + i;
     return r.empty() ? std::string("none") : "'" + r + "'";
   };
   for (const RecordType& t : a.types()) {
     const RecordType* u = b.find(std::string_view(t.name));
-    if (!u) {
-      out.push_back(fmt::format("type '{}' is in {} but not in {}", t.name, a_name, b_name));
-    } else if (u->id != t.id) {
-      out.push_back(fmt::format("type '{}' has id {} in {} but {} in {}", t.name, t.id, a_name,
-                                u->id, b_name));
-    } else if (auto d = layout_difference(t, a_name, *u, b_name); !d.empty()) {
-      out.push_back(fmt::format("type '{}': {}", t.name, d));
-    } else if (t.indexes != u->indexes) {
-      out.push_back(fmt::format("type '{}' has indexes {} in {} but {} in {}", t.name, indexes(t),
-                                a_name, indexes(*u), b_name));
+    if (u && u->id == t.id && *u == t && a.indexes(t.id) != b.indexes(u->id)) {
+      out += fmt::format("{}type '{}' has indexes {} in {} but {} in {}", out.empty() ? "" : "; ", t.name,
+                         listed(a.indexes(t.id)), a_name, listed(b.indexes(u->id)), b_name);
     }
   }
-  for (const RecordType& u : b.types()) {
-    if (!a.find(std::string_view(u.name))) {
-      out.push_back(fmt::format("type '{}' is in {} but not in {}", u.name, b_name, a_name));
-    }
-  }
-  return join_differences(out);
+  return out;
 }
 
 }  // namespace ringlite

@@ -20,29 +20,9 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-// ringlite's own tables; schema/metadata.sql documents the same DDL (a test keeps the two
-// in step). Who writes and reads each:
-//  _ringlite_types    the bridge, once per new type; read by history queries and replay, so
-//                     they never need the schema file (ddl has the declared ringlite types).
-//  _ringlite_progress the bridge, in every batch's transaction; read on restart to resume
-//                     exactly after what was committed.
-//  _ringlite_rejects  frames that did not decode or that SQLite refused, with raw bytes.
-//  _ringlite_gaps     ranges of the stream without a record (abandoned, corrupt) and
-//                     producer drops; UNIQUE(kind, seq_from) makes re-reporting harmless.
-constexpr const char* kMetadataSql = R"sql(
-CREATE TABLE IF NOT EXISTS _ringlite_types (
-  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, ddl TEXT NOT NULL, layout TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS _ringlite_progress (
-  ring_id TEXT PRIMARY KEY, position INTEGER NOT NULL, drops INTEGER NOT NULL DEFAULT 0,
-  updated_ns INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS _ringlite_rejects (
-  seq INTEGER PRIMARY KEY, ts_ns INTEGER, producer INTEGER, type_id INTEGER,
-  reason TEXT NOT NULL, payload BLOB);
-CREATE TABLE IF NOT EXISTS _ringlite_gaps (
-  id INTEGER PRIMARY KEY, kind TEXT NOT NULL, seq_from INTEGER, seq_to INTEGER,
-  producer INTEGER, pid INTEGER, count INTEGER NOT NULL DEFAULT 1, reason TEXT,
-  recorded_ns INTEGER NOT NULL, UNIQUE(kind, seq_from));
-)sql";
+// ringlite's own tables come from schema/metadata.sql, embedded at build time (kMetadataSql,
+// store_detail.hpp), which says who writes and reads each (docs/design.md, "The database
+// format").
 
 // Setup may wait for a reader or a starting bridge; the batch path retries BUSY itself with
 // backoff (and counts it), so its busy handler only smooths over short lock holds.
@@ -361,7 +341,7 @@ void StoreImpl::create_schema() {
   SQLite::Statement add(db_,
                         "INSERT INTO _ringlite_types(id, name, ddl, layout) VALUES (?, ?, ?, ?)");
   for (const RecordType& t : schema_.types()) {
-    for (const auto& index : t.indexes) db_.exec(if_not_exists(index));
+    for (const auto& index : schema_.indexes(t.id)) db_.exec(if_not_exists(index));
     if (known[t.id]) continue;
     add.bind(1, static_cast<int>(t.id));
     add.bind(2, t.name);

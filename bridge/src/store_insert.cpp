@@ -1,4 +1,4 @@
-// ringlite: the store's hot path (DESIGN.md, "The bridge"): decoding frames by their type's
+// ringlite: the store's hot path (docs/design.md, "The bridge and exactly once"): decoding frames by their type's
 // layout and binding them into cached multi-row INSERT statements. No allocation per row or
 // field: fields are copied out of the payload with memcpy (frames are only 8-byte aligned
 // as a whole) and strings and blobs are bound in place from the batch's arena.
@@ -17,13 +17,6 @@ namespace {
 // Rows per statement: beyond a few hundred the VDBE program only grows, and each row's
 // cost is already dominated by the b-tree insert.
 constexpr std::size_t kMaxRowsPerStatement = 256;
-
-template <typename T>
-T load(const std::byte* p) noexcept {
-  T v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
 
 }  // namespace
 
@@ -58,22 +51,6 @@ std::optional<std::string> query_text(sqlite3* db, const std::string& sql) {
   const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(raw, 0));
   if (!text) return std::nullopt;
   return std::string(text, static_cast<std::size_t>(sqlite3_column_bytes(raw, 0)));
-}
-
-std::string_view sql_type(FieldType t) noexcept {
-  switch (t) {
-    case FieldType::float32:
-    case FieldType::float64:
-      return "REAL";
-    case FieldType::chars:
-    case FieldType::text:
-      return "TEXT";
-    case FieldType::bytes:
-    case FieldType::blob:
-      return "BLOB";
-    default:
-      return "INTEGER";
-  }
 }
 
 TableInserter::TableInserter(sqlite3* db, const RecordType& type)
@@ -112,67 +89,21 @@ int TableInserter::bind_row(sqlite3_stmt* st, int first, const Frame& f,
   int rc = sqlite3_bind_int64(st, first, static_cast<sqlite3_int64>(f.seq));
   rc |= sqlite3_bind_int64(st, first + 1, f.ts_ns);
   rc |= sqlite3_bind_int64(st, first + 2, f.producer);
-  int i = first + 3;
-  for (const Column& c : columns_) {
-    const std::byte* p = payload + c.offset;
-    switch (c.type) {
-      case FieldType::int8:
-        rc |= sqlite3_bind_int64(st, i, load<std::int8_t>(p));
-        break;
-      case FieldType::int16:
-        rc |= sqlite3_bind_int64(st, i, load<std::int16_t>(p));
-        break;
-      case FieldType::int32:
-        rc |= sqlite3_bind_int64(st, i, load<std::int32_t>(p));
-        break;
-      case FieldType::int64:
-        rc |= sqlite3_bind_int64(st, i, load<std::int64_t>(p));
-        break;
-      case FieldType::uint8:
-        rc |= sqlite3_bind_int64(st, i, load<std::uint8_t>(p));
-        break;
-      case FieldType::uint16:
-        rc |= sqlite3_bind_int64(st, i, load<std::uint16_t>(p));
-        break;
-      case FieldType::uint32:
-        rc |= sqlite3_bind_int64(st, i, load<std::uint32_t>(p));
-        break;
-      case FieldType::uint64:  // stored as its two's-complement bits (DESIGN.md)
-        rc |= sqlite3_bind_int64(st, i, std::bit_cast<sqlite3_int64>(load<std::uint64_t>(p)));
-        break;
-      case FieldType::float32:
-        rc |= sqlite3_bind_double(st, i, load<float>(p));
-        break;
-      case FieldType::float64:
-        rc |= sqlite3_bind_double(st, i, load<double>(p));
-        break;
-      case FieldType::boolean:
-        rc |= sqlite3_bind_int(st, i, std::to_integer<int>(*p) != 0 ? 1 : 0);
-        break;
-      case FieldType::chars: {
-        const auto* s = reinterpret_cast<const char*>(p);
-        rc |= sqlite3_bind_text(st, i, s, static_cast<int>(strnlen(s, c.length)), SQLITE_STATIC);
-        break;
-      }
-      case FieldType::bytes:
-        rc |= sqlite3_bind_blob(st, i, p, static_cast<int>(c.length), SQLITE_STATIC);
-        break;
-      case FieldType::text:
-      case FieldType::blob: {
-        // check_record() has proven (offset, length) lies inside the payload.
-        const auto off = load<std::uint32_t>(p);
-        const auto len = static_cast<int>(load<std::uint32_t>(p + 4));
-        if (c.type == FieldType::text) {
-          rc |= sqlite3_bind_text(st, i, reinterpret_cast<const char*>(payload + off), len,
-                                  SQLITE_STATIC);
-        } else {
-          rc |= sqlite3_bind_blob(st, i, payload + off, len, SQLITE_STATIC);
-        }
-        break;
-      }
+  // The type table decodes each field (types.hpp); strings and blobs are bound in place.
+  struct Bind {
+    sqlite3_stmt* st;
+    int i;
+    int integer(std::int64_t v) const noexcept { return sqlite3_bind_int64(st, i, v); }
+    int real(double v) const noexcept { return sqlite3_bind_double(st, i, v); }
+    int text(std::string_view s) const noexcept {
+      return sqlite3_bind_text(st, i, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
     }
-    ++i;
-  }
+    int blob(std::span<const std::byte> b) const noexcept {
+      return sqlite3_bind_blob(st, i, b.data(), static_cast<int>(b.size()), SQLITE_STATIC);
+    }
+  };
+  int i = first + 3;
+  for (const Column& c : columns_) rc |= decode_field(c.type, c.offset, c.length, payload, Bind{st, i++});
   return rc;
 }
 

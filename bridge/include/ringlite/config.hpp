@@ -1,5 +1,6 @@
-// ringlite: the TOML config (DESIGN.md, "Config"). Parsed by toml++; every key is checked,
-// and an unknown key, a bad size or a bad duration is an error naming the key and the file.
+// ringlite: the TOML config (docs/design.md, "Config"). Parsed by toml++; every key is
+// checked, and an unknown key, a bad size or a bad duration is an error naming the key and
+// the file. Part of the SQL tier; the ring itself takes a plain RingOptions (ring.hpp).
 #pragma once
 
 #include <chrono>
@@ -10,24 +11,12 @@
 #include <string>
 #include <string_view>
 
+#include "ringlite/ring.hpp"
+
 namespace ringlite {
 
-/// [ring]: where the ring lives and how big it is.
-struct RingConfig {
-  std::string name;                     ///< shm name ("demo" -> /ringlite.demo); or...
-  std::filesystem::path file;           ///< ...a file-backed ring (absolute after load)
-  std::uint64_t capacity = 64ull << 20; ///< data bytes, a power of two
-  std::uint32_t mode = 0600;            ///< permission bits of the segment
-  /// The uid that must own the segment for this process to open it. Unset: the process's
-  /// own effective uid. A ring owned by anyone else, or writable by more users than `mode`
-  /// lets write, is refused: another user could read the records or inject rows.
-  std::optional<std::uint32_t> owner;
-  std::chrono::nanoseconds unblock_timeout = std::chrono::seconds(2);
-  std::uint32_t max_record = 0;         ///< largest payload; 0 = min(capacity/4, 1 MiB)
-
-  /// "ring 'demo'" or "ring file '/x/demo.ring'": how messages name this ring.
-  std::string display() const;
-};
+/// [ring]: the ring's options (ring.hpp). The older name, kept for code written against 0.1.
+using RingConfig = RingOptions;
 
 /// [database]: where records persist and under which pragmas.
 struct DatabaseConfig {
@@ -49,7 +38,7 @@ struct BatchConfig {
 /// The whole config file. Relative paths are resolved against the config file's folder.
 struct Config {
   std::filesystem::path source;  ///< the file it came from ("" when built in code)
-  RingConfig ring;
+  RingOptions ring;
   std::filesystem::path schema_file;
   DatabaseConfig database;
   BatchConfig batch;

@@ -1,4 +1,4 @@
-// ringlite: the consuming side of a ring, used by the bridge (DESIGN.md, "The bridge").
+// ringlite: the consuming side of a ring, used by the bridge (docs/design.md, "The bridge and exactly once").
 // There is one consumer per ring. It reads committed frames in position order from its
 // read position, steps over padding, unblocks claims whose producer died or stalled past
 // unblock_timeout, and advances `head` only when told to (after the bridge's COMMIT), so

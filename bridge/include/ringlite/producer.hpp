@@ -1,4 +1,4 @@
-// ringlite: writing records into a ring (DESIGN.md, "Producers"). A Producer owns one row
+// ringlite: writing records into a ring (docs/design.md, "Claiming space"). A Producer owns one row
 // of the ring's producer table; its writers claim space with one CAS on the ring's tail,
 // copy the record, and publish it with one CAS on the frame's commit word. No locks, no
 // syscalls on the hot path; a producer that dies mid-write is cleaned up by the bridge.
@@ -14,7 +14,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "ringlite/config.hpp"
+#include "ringlite/ring.hpp"
 #include "ringlite/ring.hpp"
 
 namespace ringlite {
@@ -127,7 +127,7 @@ class Producer {
  public:
   /// Opens the configured ring read-write and takes a row in its producer table.
   /// Throws Error(not_found) if there is no ring, Error(busy) if the table is full.
-  static Producer open(const RingConfig& config, OnFull on_full = OnFull::block);
+  static Producer open(const RingOptions& options, OnFull on_full = OnFull::block);
   explicit Producer(Ring ring, OnFull on_full = OnFull::block);
   Producer(Producer&&) noexcept;
   Producer& operator=(Producer&&) noexcept;

@@ -1,4 +1,4 @@
-// ringlite: live readers (DESIGN.md, "Live readers"). A LiveReader maps the ring read-only
+// ringlite: live readers (docs/design.md, "Live readers"). A LiveReader maps the ring read-only
 // and reads committed frames anywhere in the retained history (the newest `capacity`
 // bytes), copying each frame and then checking that nobody overwrote it meanwhile
 // (seqlock style). It never writes to the ring, so it can never slow producers or the
@@ -10,7 +10,7 @@
 #include <memory>
 #include <vector>
 
-#include "ringlite/config.hpp"
+#include "ringlite/ring.hpp"
 #include "ringlite/ring.hpp"
 
 namespace ringlite {
@@ -38,7 +38,7 @@ class ReaderCore;
 class LiveReader {
  public:
   /// Opens the configured ring read-only. Throws like Ring::open.
-  static LiveReader open(const RingConfig& config);
+  static LiveReader open(const RingOptions& options);
   /// Reads `ring` (any access mode); starts at the oldest retained record.
   explicit LiveReader(Ring ring);
   LiveReader(LiveReader&&) noexcept;

@@ -1,22 +1,54 @@
-// ringlite: a named shared-memory ring (DESIGN.md, "The ring"). Ring is a handle to one
-// mapping of a segment; Producer, Consumer and LiveReader are built on it. Copies of a Ring
-// share the mapping, which stays valid while any copy (or anything built on it) lives.
+// ringlite: a named shared-memory ring (docs/design.md, "The ring format"). Ring is a handle
+// to one mapping of a segment; Producer, Consumer and LiveReader are built on it. Copies of
+// a Ring share the mapping, which stays valid while any copy (or anything built on it)
+// lives. Part of ringlite::core: no SQL, no config file format.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "ringlite/config.hpp"
-#include "ringlite/schema.hpp"
+#include "ringlite/layout.hpp"
 
 namespace ringlite {
 
 namespace detail {
 class RingState;
-}
+struct RingAccess;
+}  // namespace detail
+
+/// Where a ring lives and how big it is: what the [ring] section of a config says, as a
+/// plain struct (core reads no config files).
+struct RingOptions {
+  std::string name;                      ///< shm name ("demo" -> /ringlite.demo); or...
+  std::filesystem::path file;            ///< ...a file-backed ring
+  std::uint64_t capacity = 64ull << 20;  ///< data bytes, a power of two from 4KiB to 64GiB
+  std::uint32_t mode = 0600;             ///< permission bits of the segment
+  /// The uid that must own the segment for this process to open it. Unset: the process's
+  /// own effective uid. A ring owned by anyone else, or writable by more users than `mode`
+  /// lets write, is refused: another user could read the records or inject rows.
+  std::optional<std::uint32_t> owner;
+  std::chrono::nanoseconds unblock_timeout = std::chrono::seconds(2);
+  std::uint32_t max_record = 0;  ///< largest payload; 0 = min(capacity/4, 1 MiB)
+
+  /// "ring 'demo'" or "ring file '/x/demo.ring'": how messages name this ring.
+  std::string display() const;
+};
+
+/// Bytes a record of `payload` bytes takes in a ring: a 32-byte frame header, then the
+/// payload, rounded up to 8.
+constexpr std::uint64_t frame_size(std::uint64_t payload) noexcept { return (32 + payload + 7) & ~std::uint64_t{7}; }
+
+/// The two cursors, read with two atomic loads (no liveness lookups, unlike stats()).
+struct RingCursors {
+  std::uint64_t head = 0;  ///< the consumer's durable position
+  std::uint64_t tail = 0;  ///< the end of the last claim
+};
 
 /// One row of the producer table, as `ringlite stat` shows it.
 struct ProducerInfo {
@@ -51,7 +83,7 @@ struct RingStats {
   std::uint32_t holes = 0;  ///< claims of stalled producers that later laps pad over
   std::uint32_t holds = 0;  ///< ...that head waits at instead (they start a lap)
   std::vector<ProducerInfo> producers;  ///< occupied slots only
-  std::size_t schema_types = 0;
+  std::size_t record_types = 0;
 
   std::uint64_t used() const noexcept { return tail - head; }  ///< bytes not yet persisted
   double fill() const noexcept { return capacity ? double(used()) / double(capacity) : 0.0; }
@@ -63,17 +95,20 @@ class Ring {
  public:
   enum class Access { read_only, read_write };
 
-  /// Creates the segment with O_EXCL and the configured mode, embeds `schema`, and starts
-  /// both cursors at `start_position` (rounded up to 8). Blocks only on the OS calls.
-  /// Throws Error(exists) if the name is taken; on any failure nothing is left behind.
-  static Ring create(const RingConfig& config, const Schema& schema, std::uint64_t start_position = 0);
-  /// Maps an existing ring; waits up to 1 s for a concurrent creator to finish. Validates
-  /// the whole header (magic, version, sizes, offsets, schema). Throws Error(not_found),
-  /// Error(version) for another major version, Error(corrupt) for anything inconsistent.
-  static Ring open(const RingConfig& config, Access access = Access::read_write);
+  /// Creates the segment with O_EXCL and the configured mode, embeds `layouts` (in their
+  /// binary form), and starts both cursors at `start_position` (rounded up to 8). Blocks
+  /// only on the OS calls. Throws Error(exists) if the name is taken; on any failure
+  /// nothing is left behind.
+  static Ring create(const RingOptions& options, const Layouts& layouts, std::uint64_t start_position = 0);
+  /// Maps an existing ring; waits up to 1 s for a concurrent creator to finish. Checks
+  /// whose it is (RingOptions::owner, mode), then validates the whole header (magic,
+  /// version, sizes, offsets) and the embedded layouts as untrusted input. Throws
+  /// Error(not_found), Error(permission), Error(version) for another major version,
+  /// Error(corrupt) for anything inconsistent.
+  static Ring open(const RingOptions& options, Access access = Access::read_write);
   /// Marks the ring closed (attached producers get `closed`) and removes its name.
   /// Throws Error(not_found).
-  static void remove(const RingConfig& config);
+  static void remove(const RingOptions& options);
   /// Names of the shared-memory rings on this machine (file-backed rings are not listed).
   static std::vector<std::string> list();
   /// What a ring name must be when `name` is not one ("a plain name without '/' or '..'",
@@ -81,7 +116,8 @@ class Ring {
   /// command line apply too.
   static std::string_view name_problem(std::string_view name) noexcept;
 
-  const Schema& schema() const noexcept;
+  /// The record types the ring carries.
+  const Layouts& layouts() const noexcept;
   std::uint64_t capacity() const noexcept;
   std::uint32_t max_record() const noexcept;
   const std::string& display() const noexcept;
@@ -92,6 +128,8 @@ class Ring {
   RingStats stats() const;
   /// Records producers dropped on a full ring so far (one load; for hot loops).
   std::uint64_t drops() const noexcept;
+  /// Head and tail now (two loads; for hot loops). Never blocks.
+  RingCursors cursors() const noexcept;
 
   /// True when the segment no longer has the size it had when it was mapped (someone
   /// shrank it behind ringlite's back). Touching the lost part then reads zeros instead of
@@ -105,10 +143,9 @@ class Ring {
   /// One open and stat of the name; never blocks.
   NameState name_state() const noexcept;
 
-  /// The shared state behind this handle (for Producer, Consumer, LiveReader).
-  const std::shared_ptr<detail::RingState>& state() const noexcept { return state_; }
 
  private:
+  friend struct detail::RingAccess;  // Producer, Consumer and LiveReader reach the mapping
   explicit Ring(std::shared_ptr<detail::RingState> s) : state_(std::move(s)) {}
   std::shared_ptr<detail::RingState> state_;
 };

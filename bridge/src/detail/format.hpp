@@ -1,15 +1,19 @@
-// ringlite ring format, version 2.0. Changing any struct, offset or constant in this file
-// changes the on-segment format: bump kFormatMajor (incompatible) or kFormatMinor.
+// ringlite ring format, version 3.0 (docs/design.md, "The ring format"). Changing any
+// struct, offset or constant in this file changes the on-segment format: bump kFormatMajor
+// (incompatible) or kFormatMinor. History: 1.0 the first format; 2.0 holes for stalled
+// producers and a 32-byte claim guard; 3.0 binary record layouts instead of SQL text.
 //
 // A segment is laid out as
 //
 //   [0, 4096)                          RingHeader (this file)
-//   [4096, data_offset)                schema text: the normalized SQL (Schema::normalized())
+//   [4096, data_offset)                the record layouts in their binary form
+//                                      (Layouts::encode(), layout.cpp; no SQL parser needed)
 //   [data_offset, data_offset+capacity) the data buffer, a ring of frames
 //
 // Everything a process reads from a segment is untrusted: another process (or a stray
 // write) may have left any bytes there. Readers check every length and offset against the
-// mapping size before use (see validate_header() in ring.cpp and the frame checks).
+// mapping size before use (see validate_header() in ring.cpp, Layouts::decode() and the
+// frame checks).
 //
 // Positions. head and tail are absolute byte positions in the stream, 64-bit, never reset;
 // a position maps to buffer offset `pos & (capacity - 1)`. A frame's position is its seq.
@@ -56,14 +60,17 @@ namespace ringlite::detail {
 static_assert(std::endian::native == std::endian::little, "the ring format is little-endian");
 
 inline constexpr std::uint64_t kMagic = 0x4554494C474E4952ull;  // "RINGLITE" little-endian
-inline constexpr std::uint32_t kFormatMajor = 2;
+inline constexpr std::uint32_t kFormatMajor = 3;
 inline constexpr std::uint32_t kFormatMinor = 0;
 inline constexpr std::uint32_t kHeaderSize = 4096;
 inline constexpr std::uint32_t kMaxProducers = 48;
 inline constexpr std::uint32_t kMaxSkips = 8;
-// The embedded schema is parsed by every opener: its size (and, in schema.hpp, its type
-// count) is bounded so that a planted segment cannot keep a reader busy for long.
-inline constexpr std::uint32_t kMaxSchemaBytes = 256u << 10;
+// The embedded layouts are decoded by every opener: their size (and, in layout.hpp, their
+// type count) is bounded so that a planted segment cannot keep a reader busy for long.
+inline constexpr std::uint32_t kMaxLayoutBytes = 256u << 10;
+/// RingHeader::flags bit 0: the ring was removed (Ring::remove sets it just before it
+/// unlinks the name); producers still attached get `closed`, readers report it removed.
+inline constexpr std::uint32_t kFlagClosed = 1;
 inline constexpr std::uint64_t kMinCapacity = 4096;
 inline constexpr std::uint64_t kMaxCapacity = 64ull << 30;
 inline constexpr std::uint64_t kNoClaim = ~0ull;
@@ -93,7 +100,7 @@ constexpr std::uint64_t commit_word(std::uint64_t pos, CommitState s) { return p
 struct FrameHeader {
   std::uint64_t commit;    //  0: commit_word(pos, state); anything else: not committed
   std::uint32_t length;    //  8: payload bytes (the frame spans align8(32 + length))
-  std::uint16_t type;      // 12: record type id (1-based schema order); 0 = padding
+  std::uint16_t type;      // 12: record type id (1-based, layouts order); 0 = padding
   std::uint16_t flags;     // 14: 0 (reserved)
   std::uint32_t producer;  // 16: the writer's slot in the producer table
   std::uint32_t reserved;  // 20: 0
@@ -160,9 +167,10 @@ static_assert(sizeof(HoleEntry) == 24);
 /// Who writes what: the creator writes the identity block once, and `version` last (with
 /// a release store), so an opener that sees a version sees a complete header. Producers
 /// write `tail`, their own producer slot and the full/drop counters. The consumer (bridge)
-/// writes `head`, the bridge block, the skip table and its counters. Live readers write
-/// nothing (their mapping is read-only). A stale header (all owners dead) stays readable:
-/// `ringlite stat` reports it as stale and `ringlite ring remove` deletes it.
+/// writes `head`, the bridge block, the skip and hole tables and its counters; Ring::remove
+/// sets the closed flag. Live readers write nothing (their mapping is read-only). A stale
+/// header (all owners dead) stays readable: `ringlite stat` reports it as stale and
+/// `ringlite ring remove` deletes it.
 struct RingHeader {
   // --- identity, written once by the creator (bytes 0..127) ---
   std::uint64_t magic;               //   0: kMagic
@@ -171,19 +179,19 @@ struct RingHeader {
   std::uint64_t capacity;            //  16: data bytes, power of two
   std::uint32_t max_record;          //  24: largest payload a producer may write
   std::uint32_t max_producers;       //  28: kMaxProducers
-  std::uint64_t schema_offset;       //  32: kHeaderSize
-  std::uint32_t schema_length;       //  40: bytes of schema text
-  std::uint32_t schema_hash;         //  44: FNV-1a 32 of the schema text
-  std::uint64_t data_offset;         //  48: page aligned, after the schema text
+  std::uint64_t layouts_offset;      //  32: kHeaderSize
+  std::uint32_t layouts_length;      //  40: bytes of binary layouts, 1..kMaxLayoutBytes
+  std::uint32_t layouts_hash;        //  44: FNV-1a 32 of those bytes
+  std::uint64_t data_offset;         //  48: page aligned, after the layouts
   std::uint64_t segment_size;        //  56: data_offset + capacity
   std::uint8_t ring_id[16];          //  64: random, tells this ring from a re-created one
   std::int64_t created_ns;           //  80: realtime
   std::uint32_t creator_pid;         //  88
-  std::uint32_t flags;               //  92: 0
+  std::uint32_t flags;               //  92: kFlagClosed; other bits 0
   std::uint64_t creator_start;       //  96: creator's process start token
   std::uint64_t start_position;      // 104: head and tail at creation
   std::int64_t unblock_timeout_ns;   // 112: how long a claim may stay uncommitted
-  std::uint64_t reserved0;           // 120
+  std::uint64_t reserved0;           // 120: 0
 
   // --- cursors, each on its own cache line: producers hammer tail, the bridge head ---
   alignas(64) std::atomic<std::uint64_t> head;  // 128: consumer's durable position

@@ -1,7 +1,7 @@
 // ringlite: the database side of replay (replay.cpp). Reads a ringlite database read-only:
 // the recorded types (from _ringlite_types, so no schema file is needed), one cursor per
 // selected type in seq order, and turns each row back into the record's payload bytes (the
-// inverse of visit_field() in fields.hpp). Nothing here is public.
+// inverse of decode_field() in types.hpp). Nothing here is public.
 #pragma once
 
 #include <sqlite3.h>
@@ -50,90 +50,39 @@ inline std::string last_ts_sql(const RecordType& t) {
          " WHERE seq BETWEEN ?1 AND ?2 AND ts_ns BETWEEN ?3 AND ?4 ORDER BY seq DESC LIMIT 1";
 }
 
-template <typename T>
-void store_le(std::byte* p, T v) noexcept {
-  std::memcpy(p, &v, sizeof v);
-}
-
 /// The column index of a record's first user column in select_sql()'s rows.
 inline constexpr int kFirstUserColumn = 2;
 
 /// Rebuilds the payload of the row `st` is on: `fixed` gets the type's fixed part (padding
 /// zeroed), `tails` the TEXT/BLOB values in column order, pointing into SQLite's row (valid
-/// until `st` steps). Integers are truncated to the column's width, UINT64 comes back from
-/// its int64 bits, FLOAT32 from the double SQLite holds (exact: it was widened from a
-/// float), BOOL as 0/1, CHAR(N) as the text's bytes NUL-padded to N, BYTES(N) as the blob's
-/// bytes zero-padded to N. A NULL reads as 0 or empty. So a record whose padding bytes were
-/// zero and whose tails were packed in column order (what write_var() makes) comes back
-/// byte for byte; NaN does not (SQLite stores it as NULL).
+/// until `st` steps). Each column is read as its type's storage class says and encoded by
+/// the type table (encode_field in types.hpp); a NULL reads as 0 or empty. So a record whose
+/// padding bytes were zero and whose tails were packed in column order (what write_var()
+/// makes) comes back byte for byte; NaN does not (SQLite stores it as NULL).
 inline void encode_row(const RecordType& t, sqlite3_stmt* st, std::vector<std::byte>& fixed,
                        std::vector<std::string_view>& tails) {
-  fixed.resize(t.size);
-  std::memset(fixed.data(), 0, fixed.size());
+  fixed.assign(t.size, std::byte{0});
   tails.clear();
   int col = kFirstUserColumn;
   for (const Field& f : t.fields) {
-    std::byte* p = fixed.data() + f.offset;
-    switch (f.type) {
-      case FieldType::int8:
-        store_le(p, static_cast<std::int8_t>(sqlite3_column_int64(st, col)));
-        break;
-      case FieldType::int16:
-        store_le(p, static_cast<std::int16_t>(sqlite3_column_int64(st, col)));
-        break;
-      case FieldType::int32:
-        store_le(p, static_cast<std::int32_t>(sqlite3_column_int64(st, col)));
-        break;
-      case FieldType::int64:
-        store_le(p, static_cast<std::int64_t>(sqlite3_column_int64(st, col)));
-        break;
-      case FieldType::uint8:
-        store_le(p, static_cast<std::uint8_t>(sqlite3_column_int64(st, col)));
-        break;
-      case FieldType::uint16:
-        store_le(p, static_cast<std::uint16_t>(sqlite3_column_int64(st, col)));
-        break;
-      case FieldType::uint32:
-        store_le(p, static_cast<std::uint32_t>(sqlite3_column_int64(st, col)));
-        break;
-      case FieldType::uint64:
-        store_le(p, std::bit_cast<std::uint64_t>(
-                        static_cast<std::int64_t>(sqlite3_column_int64(st, col))));
-        break;
-      case FieldType::float32:
-        store_le(p, static_cast<float>(sqlite3_column_double(st, col)));
-        break;
-      case FieldType::float64:
-        store_le(p, sqlite3_column_double(st, col));
-        break;
-      case FieldType::boolean:
-        store_le(p, static_cast<std::uint8_t>(sqlite3_column_int64(st, col) != 0 ? 1 : 0));
-        break;
-      case FieldType::chars: {
-        const auto* s = sqlite3_column_text(st, col);  // text first, then its byte count
-        const auto n = static_cast<std::size_t>(sqlite3_column_bytes(st, col));
-        if (s) std::memcpy(p, s, n < f.length ? n : f.length);
-        break;
-      }
-      case FieldType::bytes: {
-        const void* b = sqlite3_column_blob(st, col);
-        const auto n = static_cast<std::size_t>(sqlite3_column_bytes(st, col));
-        if (b) std::memcpy(p, b, n < f.length ? n : f.length);
-        break;
-      }
-      case FieldType::text: {
+    FieldValue v;
+    switch (type_info(f.type).storage) {
+      case StorageClass::integer: v.integer = sqlite3_column_int64(st, col); break;
+      case StorageClass::real: v.real = sqlite3_column_double(st, col); break;
+      case StorageClass::text: {  // the text first, then its byte count
         const auto* s = reinterpret_cast<const char*>(sqlite3_column_text(st, col));
         const auto n = static_cast<std::size_t>(sqlite3_column_bytes(st, col));
-        tails.emplace_back(s ? std::string_view(s, n) : std::string_view());
+        if (s) v.bytes = std::string_view(s, n);
         break;
       }
-      case FieldType::blob: {
+      case StorageClass::blob: {
         const auto* b = static_cast<const char*>(sqlite3_column_blob(st, col));
         const auto n = static_cast<std::size_t>(sqlite3_column_bytes(st, col));
-        tails.emplace_back(b ? std::string_view(b, n) : std::string_view());
+        if (b) v.bytes = std::string_view(b, n);
         break;
       }
     }
+    encode_field(f.type, f.offset, f.length, v, fixed, tails);
     ++col;
   }
 }

@@ -1,6 +1,6 @@
 // The shared state behind a Ring handle: the mapping, validated geometry (copied out of
-// the header once, so later header corruption cannot move a pointer), the schema, and the
-// word-level accessors every side of the ring uses.
+// the header once, so later header corruption cannot move a pointer), the record layouts,
+// and the word-level accessors every side of the ring uses.
 #pragma once
 
 #include <atomic>
@@ -9,18 +9,19 @@
 
 #include "detail/format.hpp"
 #include "platform/platform.hpp"
-#include "ringlite/schema.hpp"
+#include "ringlite/layout.hpp"
+#include "ringlite/ring.hpp"
 
 namespace ringlite::detail {
 
 class RingState {
  public:
-  RingState(platform::Mapping m, platform::SegmentName name, Schema schema, std::uint64_t capacity,
+  RingState(platform::Mapping m, platform::SegmentName name, Layouts layouts, std::uint64_t capacity,
             std::uint64_t data_offset, std::uint32_t max_record, std::int64_t unblock_timeout_ns)
       : mapping_(std::move(m)),
         name_(std::move(name)),
         display_(name_.display()),
-        schema_(std::move(schema)),
+        layouts_(std::move(layouts)),
         header_(reinterpret_cast<RingHeader*>(mapping_.data())),
         data_(mapping_.data() + data_offset),
         capacity_(capacity),
@@ -34,7 +35,7 @@ class RingState {
   std::uint64_t mask() const noexcept { return mask_; }
   std::uint32_t max_record() const noexcept { return max_record_; }
   std::int64_t unblock_timeout_ns() const noexcept { return unblock_timeout_ns_; }
-  const Schema& schema() const noexcept { return schema_; }
+  const Layouts& layouts() const noexcept { return layouts_; }
   const platform::SegmentName& name() const noexcept { return name_; }
   const std::string& display() const noexcept { return display_; }
   bool writable() const noexcept { return mapping_.writable(); }
@@ -118,13 +119,19 @@ class RingState {
   platform::Mapping mapping_;
   platform::SegmentName name_;
   std::string display_;
-  Schema schema_;
+  Layouts layouts_;
   RingHeader* header_;
   std::byte* data_;
   std::uint64_t capacity_;
   std::uint64_t mask_;
   std::uint32_t max_record_;
   std::int64_t unblock_timeout_ns_;
+};
+
+/// How Producer, Consumer and LiveReader (all in core) reach the state behind a Ring: the
+/// only way in, so that nothing public hands out a detail type.
+struct RingAccess {
+  static RingState& state(const Ring& ring) noexcept { return *ring.state_; }
 };
 
 /// Copies `n` bytes into ring memory at `dst` (8-aligned) with relaxed atomic word stores,

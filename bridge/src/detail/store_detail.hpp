@@ -21,6 +21,10 @@
 
 namespace ringlite::detail {
 
+/// schema/metadata.sql, the DDL of ringlite's own tables (CREATE TABLE IF NOT EXISTS), as
+/// embedded at build time: the one source of that DDL.
+extern const char* const kMetadataSql;
+
 struct StmtFinalize {
   void operator()(sqlite3_stmt* s) const noexcept { sqlite3_finalize(s); }
 };
@@ -120,8 +124,6 @@ class DatabaseFile {
   bool file_gone_ = false;
 };
 
-/// "INTEGER", "REAL", "TEXT" or "BLOB": the column type a field gets in its table.
-std::string_view sql_type(FieldType t) noexcept;
 
 /// A frame the store could not insert into its table, and why.
 struct Reject {
