@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "detail/replay_source.hpp"
+#include "detail/store_detail.hpp"
 #include "platform/platform.hpp"
 #include "ringlite/error.hpp"
 #include "ringlite/store.hpp"
@@ -44,9 +45,6 @@ constexpr int kBusyTimeoutMs = 5000;
 constexpr std::int64_t kMaxI64 = std::numeric_limits<std::int64_t>::max();
 constexpr std::int64_t kMinI64 = std::numeric_limits<std::int64_t>::min();
 
-constexpr bool is_busy_code(int rc) noexcept {
-  return (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
-}
 
 /// A type recorded in the database (its row in _ringlite_types, its DDL parsed).
 struct Recorded {
@@ -136,7 +134,7 @@ void Replayer::validate_options() const {
 }
 
 [[noreturn]] void Replayer::fail_sql(Errc code, std::string_view what, int rc) const {
-  if (is_busy_code(rc)) code = Errc::busy;
+  if (is_busy(rc)) code = Errc::busy;
   throw Error(code,
               fmt::format("cannot replay database '{}': {}: {}", path_, what, sqlite3_errmsg(h_)),
               0, rc);
@@ -150,35 +148,19 @@ void Replayer::open_database() {
     throw Error(Errc::config, fmt::format("cannot replay database '{}': no such file", path_));
   if (fs::is_directory(st))
     throw Error(Errc::config, fmt::format("cannot replay database '{}': is a directory", path_));
-  int app = 0, version = 0, tables = 0;
   try {
     db_.emplace(path_, SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX);
     h_ = db_->getHandle();
     sqlite3_extended_result_codes(h_, 1);
     sqlite3_busy_timeout(h_, kBusyTimeoutMs);
-    app = db_->execAndGet("PRAGMA application_id").getInt();
-    version = db_->execAndGet("PRAGMA user_version").getInt();
-    tables = db_->execAndGet(
-                    "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = "
-                    "'_ringlite_types'")
-                 .getInt();
+    check_database_identity(h_, fmt::format("cannot replay database '{}'", path_), false);
   } catch (const SQLite::Exception& e) {
     const int rc = e.getExtendedErrorCode();
-    throw Error(is_busy_code(rc) ? Errc::busy : Errc::config,
+    throw Error(is_busy(rc) ? Errc::busy : Errc::config,
                 fmt::format("cannot replay database '{}': {}", path_, e.what()), 0, rc);
-  }
-  if (app != kApplicationId || tables == 0) {
-    throw Error(Errc::schema,
-                fmt::format("cannot replay database '{}': not a ringlite database (application_id "
-                            "0x{:08x}{})",
-                            path_, static_cast<std::uint32_t>(app),
-                            tables == 0 ? ", no _ringlite_types table" : ""));
-  }
-  if (version != kUserVersion) {
-    throw Error(Errc::version,
-                fmt::format("cannot replay database '{}': database format version {} is not this "
-                            "build's version {}",
-                            path_, version, kUserVersion));
+  } catch (const SqlError& e) {
+    throw Error(is_busy(e.code()) ? Errc::busy : Errc::config,
+                fmt::format("cannot replay database '{}': {}", path_, e.what()), 0, e.code());
   }
 }
 
@@ -266,7 +248,7 @@ void Replayer::select_sources(std::vector<Recorded> recorded) {
       if (sqlite3_prepare_v3(h_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &st, nullptr) !=
           SQLITE_OK) {
         const int rc = sqlite3_extended_errcode(h_);
-        throw Error(is_busy_code(rc) ? Errc::busy : Errc::schema,
+        throw Error(is_busy(rc) ? Errc::busy : Errc::schema,
                     fmt::format("cannot replay type '{}' from database '{}': {}", r->type.name,
                                 path_, sqlite3_errmsg(h_)),
                     0, rc);

@@ -250,26 +250,7 @@ class StoreImpl {
 
 // Returns true for a new database: no application id and nothing in it yet.
 bool StoreImpl::check_identity() {
-  const int app = db_.execAndGet("PRAGMA application_id").getInt();
-  const int version = db_.execAndGet("PRAGMA user_version").getInt();
-  const int objects =
-      db_.execAndGet(
-             "SELECT count(*) FROM sqlite_schema WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")
-          .getInt();
-  if (app == 0 && objects == 0) return true;
-  if (app != kApplicationId) {
-    throw Error(Errc::schema, fmt::format("cannot open database '{}': not a ringlite database "
-                                          "(application_id 0x{:08x})",
-                                          path_, static_cast<std::uint32_t>(app)));
-  }
-  if (version != kUserVersion) {
-    throw Error(Errc::version,
-                fmt::format("cannot open database '{}': database format version {} is {} this "
-                            "build's version {}",
-                            path_, version, version > kUserVersion ? "newer than" : "older than",
-                            kUserVersion));
-  }
-  return false;
+  return check_database_identity(h_, fmt::format("cannot open database '{}'", path_), true);
 }
 
 void StoreImpl::create_schema() {
@@ -704,6 +685,26 @@ std::vector<std::pair<std::string, std::string>> StoreImpl::pragmas() {
     }
     return out;
   });
+}
+
+bool check_database_identity(sqlite3* db, std::string_view context, bool allow_new) {
+  const auto number = [&](const char* sql) { return std::stoll(query_text(db, sql).value_or("0")); };
+  const auto app = number("PRAGMA application_id");
+  const auto version = number("PRAGMA user_version");
+  const auto objects = number("SELECT count(*) FROM sqlite_schema WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'");
+  if (allow_new && app == 0 && objects == 0) return true;
+  const bool has_types =
+      number("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '_ringlite_types'") != 0;
+  if (app != kApplicationId || (!allow_new && !has_types)) {
+    throw Error(Errc::schema, fmt::format("{}: not a ringlite database (application_id 0x{:08x}{})", context,
+                                          static_cast<std::uint32_t>(app),
+                                          app == kApplicationId ? ", no _ringlite_types table" : ""));
+  }
+  if (version != kUserVersion) {
+    throw Error(Errc::version, fmt::format("{}: database format version {} is {} this build's version {}", context,
+                                           version, version > kUserVersion ? "newer than" : "older than", kUserVersion));
+  }
+  return false;
 }
 
 }  // namespace detail

@@ -25,6 +25,14 @@ namespace ringlite::detail {
 /// embedded at build time: the one source of that DDL.
 extern const char* const kMetadataSql;
 
+/// Whether `db` is a database this build reads and writes: application_id kApplicationId
+/// and user_version kUserVersion. Returns true for a new file (no application id, nothing
+/// in it) when `allow_new`; throws Error(schema) for a file that is not ringlite's (or, when
+/// `!allow_new`, lacks _ringlite_types), Error(version) for another format version. Messages
+/// start with `context` ("cannot open database 'x'"). The one identity check: the store and
+/// replay both use it.
+bool check_database_identity(sqlite3* db, std::string_view context, bool allow_new);
+
 struct StmtFinalize {
   void operator()(sqlite3_stmt* s) const noexcept { sqlite3_finalize(s); }
 };
