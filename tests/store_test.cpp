@@ -338,7 +338,7 @@ TEST_SUITE("store") {
     CHECK_FALSE(types.executeStep());
   }
 
-  TEST_CASE("the metadata tables are the ones schema/metadata.sql documents") {
+  TEST_CASE("a new database gets exactly the metadata tables of schema/metadata.sql") {
     TempDir dir("store");
     const auto path = dir / "a.db";
     { const Store store = Store::open(config(path), ringlite::test::demo_schema(), kOrigin); }
