@@ -1,5 +1,5 @@
 -- The demo schema: the seeds' sensor record, and a variable-length log line.
--- Each CREATE TABLE is a record type; declared types give the binary layout (DESIGN.md).
+-- Each CREATE TABLE is a record type; declared types give the binary layout (docs/design.md, "Record layouts and the type table").
 -- `ringlite schema header schema/demo.sql` prints the matching C++ structs.
 
 -- The seeds' MYSTRUCT: { int a; float b; double c; char buffer[64]; }

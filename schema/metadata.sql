@@ -1,4 +1,4 @@
--- ringlite's own tables in every database the bridge writes (DESIGN.md, "Schema", "The bridge").
+-- ringlite's own tables in every database the bridge writes (docs/design.md, "The schema", "The bridge and exactly once").
 -- The bridge creates them (bridge/src/store.cpp embeds this same DDL; tests/store_test.cpp
 -- checks the two agree) in the same transaction as the typed tables, and marks the file:
 --

@@ -1,4 +1,4 @@
-// ringlite produce: the synthetic load generator (DESIGN.md, "Command line"). Forks P
+// ringlite produce: the synthetic load generator (docs/design.md, "Command line"). Forks P
 // producer processes; record k (0-based) of producer i fills integer columns with k
 // (wrapped to the column's range), float columns with k * 0.5, BOOL with k % 2, and
 // CHAR/TEXT/BYTES/BLOB columns with "p<i>-<k>", so a test can check that every record

@@ -1,5 +1,5 @@
 // ringlite query: runs SQL against the database, read-only; with --live the ring is
-// attached as virtual tables `live.<type>` (DESIGN.md, "Readers and replay").
+// attached as virtual tables `live.<type>` (docs/design.md, "Readers, live SQL and replay").
 //
 // The database is opened with SQLITE_OPEN_READONLY (a missing file is never created) and
 // `PRAGMA query_only=1`; besides, a statement that SQLite says would write (INSERT, CREATE,

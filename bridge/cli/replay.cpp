@@ -1,5 +1,5 @@
 // ringlite replay -c CONFIG [--ring NAME] [--type T]... [--from X] [--to X] [--speed X|max]
-// [--loop]: writes the config's database back into a ring (DESIGN.md, "Readers and
+// [--loop]: writes the config's database back into a ring (docs/design.md, "Readers, live SQL and
 // replay"): the config's ring, or the shared-memory ring NAME. The ring must exist (a
 // bridge or `ringlite ring create` makes it): replay never creates one, so records cannot
 // land in a ring nobody drains. --from/--to take a seq number or an ISO-8601 time (UTC

@@ -1,4 +1,4 @@
-// ringlite: the TOML config (DESIGN.md, "Config"). toml++ does the syntax; this file checks
+// ringlite: the TOML config (docs/design.md, "Config"). toml++ does the syntax; this file checks
 // every key against the layout below, so a typo is an error instead of a silent default.
 #include "ringlite/config.hpp"
 

@@ -1,4 +1,4 @@
-// SQL over the live ring: one SQLite virtual table per record type (DESIGN.md, "Readers and
+// SQL over the live ring: one SQLite virtual table per record type (docs/design.md, "Readers, live SQL and
 // replay"). The module's client data holds the Ring; each table keeps its own copy, so a
 // table stays valid as long as SQLite keeps it, whatever happens to the module.
 //

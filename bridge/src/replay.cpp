@@ -1,4 +1,4 @@
-// ringlite: replaying recorded history back into a ring (DESIGN.md, "Readers and replay").
+// ringlite: replaying recorded history back into a ring (docs/design.md, "Readers, live SQL and replay").
 // Setup (options, the database's identity and recorded types, the ring's layouts) goes
 // through SQLiteCpp and throws before anything is written; the per-record path uses raw
 // statements: one cursor per selected type, merged by seq (a k-way merge on a small heap),

@@ -1,4 +1,4 @@
-// ringlite: the database side of the bridge (DESIGN.md, "Schema", "Config", "The bridge").
+// ringlite: the database side of the bridge (docs/design.md, "The schema", "Config", "The bridge and exactly once").
 // Setup (pragmas, tables, the schema check) goes through SQLiteCpp; the per-batch path
 // uses raw statements prepared once (store_insert.cpp), because it runs for every record.
 #include "ringlite/store.hpp"

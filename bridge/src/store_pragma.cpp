@@ -1,4 +1,4 @@
-// ringlite: the database pragmas (DESIGN.md, "Config"). SQLite ignores an unknown pragma and
+// ringlite: the database pragmas (docs/design.md, "Config"). SQLite ignores an unknown pragma and
 // many invalid values without an error (the seeds' `sqlite3_exec(db, "synchronous = OFF")`
 // did nothing at all), so every pragma is applied, read back and compared.
 #include <fmt/core.h>

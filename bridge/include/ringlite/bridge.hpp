@@ -1,4 +1,4 @@
-// ringlite: the bridge (DESIGN.md, "The bridge"): drains a ring into SQLite in batched
+// ringlite: the bridge (docs/design.md, "The bridge and exactly once"): drains a ring into SQLite in batched
 // transactions and advances the ring's head only after COMMIT, so a crash at any point
 // loses nothing and duplicates nothing.
 #pragma once

@@ -1,4 +1,4 @@
-// ringlite: SQL over the live ring (DESIGN.md, "Readers and replay"). attach_live() makes
+// ringlite: SQL over the live ring (docs/design.md, "Readers, live SQL and replay"). attach_live() makes
 // every record type of a ring a virtual table `live.<type>` on a SQLite connection, with
 // the same columns as the persisted table, so one statement can read history, the live
 // ring, or both:

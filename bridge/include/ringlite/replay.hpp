@@ -1,4 +1,4 @@
-// ringlite: replaying recorded history back into a ring (DESIGN.md, "Readers and
+// ringlite: replaying recorded history back into a ring (docs/design.md, "Readers, live SQL and
 // replay"). Reads the database's tables (their layouts come from _ringlite_types, so no
 // schema file is needed), merges them in seq order and writes each record into a ring as
 // a registered producer, byte for byte, with its recorded ts_ns, paced at the recorded

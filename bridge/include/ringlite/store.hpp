@@ -1,4 +1,4 @@
-// ringlite: the database side of the bridge (DESIGN.md, "Schema", "Config", "The bridge").
+// ringlite: the database side of the bridge (docs/design.md, "The schema", "Config", "The bridge and exactly once").
 // A Store owns one SQLite connection (SQLiteCpp): it applies and verifies the configured
 // pragmas, creates the typed tables and ringlite's own metadata tables (or checks that
 // existing ones match the schema), and persists batches of frames together with the
