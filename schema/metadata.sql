@@ -1,12 +1,12 @@
--- ringlite's own tables in every database the bridge writes (docs/design.md, "The schema", "The bridge and exactly once").
--- The bridge creates them (bridge/src/store.cpp embeds this same DDL; tests/store_test.cpp
--- checks the two agree) in the same transaction as the typed tables, and marks the file:
+-- ringlite's own tables in every database the bridge writes (docs/design.md, "The database
+-- format"). This file is their one source: the build embeds it into the store, which runs it
+-- in the same transaction as it creates the typed tables, and marks the file:
 --
 --   PRAGMA application_id = 1380731220;  -- 0x524C4954, "RLIT": a ringlite database
 --   PRAGMA user_version = 1;             -- the format of these tables
 --
 -- A database with another application_id, or with tables but no application_id, is refused;
--- so is one with a newer user_version.
+-- so is one with another user_version.
 --
 -- Every record type of the schema also gets a table named after it:
 --
