@@ -339,6 +339,27 @@ TEST_SUITE("bridge_multiprocess") {
     CHECK(sql(s.db, "SELECT count(*) FROM _ringlite_rejects")[0] == "1");
     CHECK(sql(s.db, "SELECT length(payload) FROM _ringlite_rejects")[0] == "26");
     CHECK(sql(s.db, "SELECT reason FROM _ringlite_rejects")[0].find("message") != std::string::npos);
+    CHECK(s.stats().rejects == 1);  // and `ringlite stat` counts it
+  }
+
+  TEST_CASE("a ring that lost records the database already holds is refused, not drained over them") {
+    Setup s;
+    const pid_t bridge = s.bridge();
+    CHECK(wait_exit(s.produce(1, 1000)) == 0);
+    REQUIRE(s.wait_drained(20s));
+    s.stop(bridge);
+    {
+      // As after a power loss under a file-backed ring: its cursors went back to the start.
+      RawSegment raw(s.ring_config());
+      raw.header().head.store(raw.header().start_position);
+      raw.header().tail.store(raw.header().start_position);
+    }
+    const auto r = run_cli("bridge -c '" + s.config + "'");
+    INFO(r.err);
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("is behind position") != std::string::npos);
+    CHECK(r.err.find("ring remove") != std::string::npos);
+    CHECK(sql(s.db, "SELECT count(*) FROM sensor")[0] == "1000");
   }
 
   TEST_CASE("a bridge started against a changed schema is refused with the difference named") {

@@ -128,6 +128,16 @@ struct Bridge::Impl {
     drops_seen = s.drops;
     std::uint64_t start = Consumer::kFromHead;
     if (const auto p = store->progress(ring_id)) {
+      // The database holds this ring's records up to p. A ring whose tail is behind that
+      // lost what it held (a file-backed ring after a power loss, a ring file restored from
+      // a copy): new records would take positions the database already holds.
+      if (*p > s.tail) {
+        throw Error(Errc::corrupt,
+                    fmt::format("cannot drain {}: its tail {} is behind position {}, which database '{}' already holds "
+                                "from it, so the ring lost records it had (a file-backed ring after a power loss?); "
+                                "remove it ('ringlite ring remove') and let the bridge create it again",
+                                ring->display(), s.tail, *p, store->path()));
+      }
       start = *p;
     } else {
       const auto next = store->next_position();
@@ -273,6 +283,7 @@ void Bridge::Drain::commit() {
       const auto r = s_.store->write_batch(batch_, s_.ring_id, new_drops);
       total_.records += r.inserted;
       total_.rejects += r.rejected;
+      if (r.rejected != 0) c_->count_rejects(r.rejected);
       total_.gaps += r.gaps;
       total_.busy_retries += r.busy_retries;
       break;

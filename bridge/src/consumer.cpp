@@ -418,6 +418,9 @@ PollStatus Consumer::poll(Batch& batch, std::size_t max_frames) noexcept { retur
 void Consumer::advance(std::uint64_t pos) noexcept { core_->advance(pos); }
 bool Consumer::wait(std::chrono::nanoseconds timeout) noexcept { return core_->wait(timeout); }
 void Consumer::heartbeat() noexcept { core_->heartbeat(); }
+void Consumer::count_rejects(std::uint64_t n) noexcept {
+  core_->st_->header().rejects.fetch_add(n, std::memory_order_relaxed);
+}
 std::uint64_t Consumer::position() const noexcept { return core_->pos_; }
 std::uint64_t Consumer::head() const noexcept { return core_->st_->header().head.load(std::memory_order_acquire); }
 std::uint64_t Consumer::tail() const noexcept { return core_->st_->header().tail.load(std::memory_order_acquire); }

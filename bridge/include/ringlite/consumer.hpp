@@ -91,6 +91,8 @@ class Consumer {
   bool wait(std::chrono::nanoseconds timeout) noexcept;
   /// Refreshes the heartbeat `ringlite stat` shows.
   void heartbeat() noexcept;
+  /// Adds to the ring's count of records the consumer could not store (`ringlite stat`).
+  void count_rejects(std::uint64_t n) noexcept;
 
   std::uint64_t position() const noexcept;  ///< read position
   std::uint64_t head() const noexcept;      ///< the ring's head
