@@ -1,7 +1,7 @@
 # Sourced by scripts/test and scripts/demo: installs the Debian packages ringlite needs,
 # and only those that are missing. Nothing is fetched from anywhere but Debian's archive.
 ringlite_packages=(
-  g++ cmake make pkg-config sqlite3
+  g++ cmake make pkg-config sqlite3 clang-format
   libsqlite3-dev libsqlitecpp-dev libfmt-dev doctest-dev libcli11-dev libtomlplusplus-dev
 )
 
