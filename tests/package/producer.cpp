@@ -6,6 +6,8 @@
 // The struct comes from the installed `ringlite schema header schema/demo.sql`.
 //
 //   usage: <program> RING [COUNT]     (COUNT defaults to 1000)
+#include "ringlite/producer.hpp"
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -14,7 +16,6 @@
 
 #include "demo_records.hpp"
 #include "ringlite/error.hpp"
-#include "ringlite/producer.hpp"
 #include "ringlite/version.hpp"
 
 #ifndef PRODUCER_TAG
@@ -39,12 +40,13 @@ int main(int argc, char** argv) {
       s.c = static_cast<double>(i) * 0.25;
       std::snprintf(s.buffer, sizeof s.buffer, "producer %d #%ld", PRODUCER_TAG, i);
       if (auto r = sensors.write(s, std::chrono::seconds(5)); r != ringlite::WriteResult::ok) {
-        std::fprintf(stderr, "%s: cannot write record %ld to %s: %s\n", argv[0], i, options.display().c_str(),
-                     std::string(ringlite::to_string(r)).c_str());
+        std::fprintf(stderr, "%s: cannot write record %ld to %s: %s\n", argv[0], i,
+                     options.display().c_str(), std::string(ringlite::to_string(r)).c_str());
         return 1;
       }
     }
-    std::printf("ringlite %s: wrote %ld sensor records tagged %d\n", ringlite::kVersion, count, PRODUCER_TAG);
+    std::printf("ringlite %s: wrote %ld sensor records tagged %d\n", ringlite::kVersion, count,
+                PRODUCER_TAG);
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s: %s\n", argv[0], e.what());
