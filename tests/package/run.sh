@@ -2,7 +2,7 @@
 # The package test (CTest "package", after fmt's find-package-test): installs the build to a
 # fresh prefix and uses it as a user would, so that packaging cannot rot.
 #   1. cmake --install BUILD_DIR --prefix <temp>
-#   2. builds, against that prefix only:
+#   2. compiles each installed header on its own, and builds, against that prefix only:
 #      cmake-core/  find_package(ringlite 0.2 REQUIRED COMPONENTS core), ringlite::core
 #      cmake-sql/   find_package(ringlite 0.2 REQUIRED), ringlite::ringlite
 #      pkg-config/  a Makefile using pkg-config ringlite-core and ringlite
@@ -63,7 +63,18 @@ export PKG_CONFIG_PATH="$prefix/$libdir/pkgconfig"
 version=$(pkg-config --modversion ringlite-core) || fail "pkg-config cannot read ringlite-core.pc"
 echo "   ringlite $version, $kind libraries"
 
-# 2. The consumers, each in its own build folder; nothing but the prefix is searched.
+# 2. Every installed header compiles on its own, from the prefix alone (no header includes
+# one that was not installed, and none warns in a user's -Wall -Wextra -Wpedantic build).
+echo "== compile each installed header on its own"
+headers=$(cd "$prefix/include" && ls ringlite/*.hpp)
+for h in $headers; do echo "$h"; done |
+  xargs -P 2 -I{} sh -c 'echo "#include \"{}\"" | "$1" -std=c++20 -fsyntax-only -Wall -Wextra -Wpedantic -Werror \
+    -I"$2" -x c++ - 2>&1 || echo "package test: installed header {} does not compile on its own"' \
+    sh "$cxx" "$prefix/include" >"$tmp/headers.log"
+[ -s "$tmp/headers.log" ] && { cat "$tmp/headers.log" >&2; fail "installed headers do not compile on their own"; }
+[ "$(wc -w <<<"$headers")" -ge 14 ] || fail "only $(wc -w <<<"$headers") headers installed: $headers"
+
+# The consumers, each in its own build folder; nothing but the prefix is searched.
 cmake_consumer() {  # cmake_consumer DIR: configures and builds tests/package/DIR
   run "$1.log" "build $1 (CMake, find_package)" \
     "$cmake" -S "$here/$1" -B "$tmp/$1" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER="$cxx" \
