@@ -10,7 +10,7 @@
 #   3. runs the installed `ringlite bridge` on a private ring, both producers against it
 #      (1000 sensor records each, told apart by sensor.a), waits until all 2000 are in the
 #      database, stops the bridge with SIGTERM (exit 0) and checks the rows;
-#   4. checks with nm/readelf that the core-only producers contain and need no SQLite.
+#   4. checks with nm and ldd that the core-only producers contain and load no SQLite.
 #
 #   run.sh BUILD_DIR LIBDIR SOURCE_DIR CMAKE CXX [CONFIG]
 # LIBDIR is CMAKE_INSTALL_LIBDIR. RINGLITE_PACKAGE_KEEP=1 keeps the temp folder.
@@ -76,10 +76,10 @@ for h in $headers; do echo "$h"; done |
 
 # The consumers, each in its own build folder; nothing but the prefix is searched.
 cmake_consumer() {  # cmake_consumer DIR: configures and builds tests/package/DIR
-  run "$1.log" "build $1 (CMake, find_package)" \
+  run "$1.log" "configure $1 (CMake, find_package)" \
     "$cmake" -S "$here/$1" -B "$tmp/$1" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER="$cxx" \
     -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF -DRINGLITE_SCHEMA="$schema"
-  run "$1.log" "build $1 (CMake, find_package)" "$cmake" --build "$tmp/$1" -j 2
+  run "$1.log" "build $1" "$cmake" --build "$tmp/$1" -j 2
   local found
   found=$(sed -n 's/^ringlite_DIR:PATH=//p' "$tmp/$1/CMakeCache.txt")
   [ "$found" = "$prefix/$libdir/cmake/ringlite" ] || fail "$1 found ringlite in '$found', not in $prefix"
