@@ -58,10 +58,12 @@ if(RINGLITE_PC_THREADS STREQUAL "")
   set(RINGLITE_PC_THREADS "-pthread")
 endif()
 
-# The private dependencies, for `pkg-config --static` (static libraries only). fmt and
-# sqlite3 are named by their .pc files (Debian 12: libfmt-dev, libsqlite3-dev). SQLiteCpp
-# ships no .pc file, and tomlplusplus.pc would add its -DTOML_* to every user's --cflags,
-# so those two are named by their libraries, as their CMake targets locate them.
+# The dependencies. A static library does not carry its own, so a static install (the
+# default) names them in Requires and Libs, and plain `pkg-config --cflags --libs` links;
+# a shared install names them in the .private fields, for `--static` only. fmt and sqlite3
+# are named by their .pc files (Debian 12: libfmt-dev, libsqlite3-dev). SQLiteCpp ships no
+# .pc file, and tomlplusplus.pc would add its -DTOML_* to every user's --cflags, so those two
+# are named by their libraries, as their CMake targets locate them.
 function(ringlite_pc_link out target)  # "-L<dir> -l<name>" for an imported library
   get_target_property(type ${target} TYPE)
   if(type STREQUAL "INTERFACE_LIBRARY")  # header-only: nothing to link
@@ -74,20 +76,28 @@ function(ringlite_pc_link out target)  # "-L<dir> -l<name>" for an imported libr
   string(REGEX REPLACE "^lib" "" name "${name}")
   set(${out} "-L${dir} -l${name}" PARENT_SCOPE)
 endfunction()
+ringlite_pc_link(sqlitecpp SQLiteCpp)
+ringlite_pc_link(tomlplusplus tomlplusplus::tomlplusplus)
+# SQLiteCpp's target links SQLite::SQLite3, Threads and dl; sqlite3 and Threads come from
+# Requires and ringlite-core, dl from here.
+string(JOIN " " sql_libs ${sqlitecpp} ${tomlplusplus})
+if(CMAKE_DL_LIBS)
+  string(APPEND sql_libs " -l${CMAKE_DL_LIBS}")
+endif()
+set(RINGLITE_PC_CORE_REQUIRES "")
 set(RINGLITE_PC_CORE_REQUIRES_PRIVATE "")
+set(RINGLITE_PC_SQL_REQUIRES "")
 set(RINGLITE_PC_SQL_REQUIRES_PRIVATE "")
+set(RINGLITE_PC_SQL_LIBS "")
 set(RINGLITE_PC_SQL_LIBS_PRIVATE "")
 if(RINGLITE_STATIC)
+  set(RINGLITE_PC_CORE_REQUIRES "fmt")
+  set(RINGLITE_PC_SQL_REQUIRES "sqlite3 fmt")
+  set(RINGLITE_PC_SQL_LIBS "${sql_libs}")
+else()
   set(RINGLITE_PC_CORE_REQUIRES_PRIVATE "fmt")
   set(RINGLITE_PC_SQL_REQUIRES_PRIVATE "sqlite3 fmt")
-  ringlite_pc_link(sqlitecpp SQLiteCpp)
-  ringlite_pc_link(tomlplusplus tomlplusplus::tomlplusplus)
-  # SQLiteCpp's target links SQLite::SQLite3, Threads and dl; sqlite3 and Threads come from
-  # Requires, dl from here.
-  string(JOIN " " RINGLITE_PC_SQL_LIBS_PRIVATE ${sqlitecpp} ${tomlplusplus})
-  if(CMAKE_DL_LIBS)
-    string(APPEND RINGLITE_PC_SQL_LIBS_PRIVATE " -l${CMAKE_DL_LIBS}")
-  endif()
+  set(RINGLITE_PC_SQL_LIBS_PRIVATE "${sql_libs}")
 endif()
 foreach(pc ringlite-core ringlite)
   configure_file(cmake/${pc}.pc.in ${PROJECT_BINARY_DIR}/package/${pc}.pc @ONLY)

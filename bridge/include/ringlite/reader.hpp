@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "ringlite/ring.hpp"
-#include "ringlite/ring.hpp"
 
 namespace ringlite {
 
