@@ -117,7 +117,8 @@ class SharedMemory {
   explicit SharedMemory(std::size_t size) : size_(size) {
     addr_ = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (addr_ == MAP_FAILED) {
-      throw std::runtime_error(fmt::format("cannot map {} bytes of shared memory: {}", size, std::strerror(errno)));
+      throw std::runtime_error(
+          fmt::format("cannot map {} bytes of shared memory: {}", size, std::strerror(errno)));
     }
   }
   ~SharedMemory() { ::munmap(addr_, size_); }
@@ -229,10 +230,10 @@ struct StartLine {
 // Ring::remove). Empty entries are skipped.
 
 namespace cleanup {
-inline char shm_path[128] = {};     // the run's ring, "/ringlite.<name>"
-inline char files[4][4096] = {};    // database files
-inline char dir[4096] = {};         // the scratch folder holding them (rmdir: once they are gone)
-inline pid_t children[4] = {};      // killed first: they may hold the ring open
+inline char shm_path[128] = {};   // the run's ring, "/ringlite.<name>"
+inline char files[4][4096] = {};  // database files
+inline char dir[4096] = {};       // the scratch folder holding them (rmdir: once they are gone)
+inline pid_t children[4] = {};    // killed first: they may hold the ring open
 
 inline void on_signal(int sig) {
   for (pid_t p : children) {
@@ -275,7 +276,8 @@ int run_main(const char* program, Run&& run, bool input_errors_exit_2 = true) {
 
 /// The children the signal handler kills: exactly `pids` from now on (none: `track({})`).
 inline void track(const pid_t* pids, std::size_t n) {
-  for (std::size_t i = 0; i < std::size(cleanup::children); ++i) cleanup::children[i] = i < n ? pids[i] : 0;
+  for (std::size_t i = 0; i < std::size(cleanup::children); ++i)
+    cleanup::children[i] = i < n ? pids[i] : 0;
 }
 inline void track(std::initializer_list<pid_t> pids) { track(pids.begin(), pids.size()); }
 inline void track(const std::vector<pid_t>& pids) { track(pids.data(), pids.size()); }
@@ -343,7 +345,8 @@ class Args {
     name_ = argv_[i_];
     value_ = {};
     has_value_ = false;
-    if (const auto eq = name_.find('='); equals_ && name_.starts_with("--") && eq != std::string_view::npos) {
+    if (const auto eq = name_.find('=');
+        equals_ && name_.starts_with("--") && eq != std::string_view::npos) {
       value_ = name_.substr(eq + 1);
       name_ = name_.substr(0, eq);
       has_value_ = true;
@@ -366,7 +369,8 @@ class Args {
     std::uint64_t n = 0;
     const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
     if (v.empty() || ec != std::errc{} || p != v.data() + v.size() || n < min || n > max) {
-      error(fmt::format("bad value for {}: '{}' (expected an integer from {} to {})", opt, v, min, max));
+      error(fmt::format("bad value for {}: '{}' (expected an integer from {} to {})", opt, v, min,
+                        max));
     }
     return n;
   }
@@ -432,7 +436,8 @@ struct Load {
     if (std::FILE* la = std::fopen("/proc/loadavg", "r")) {
       double l5 = 0, l15 = 0;
       int tasks = 0;
-      if (std::fscanf(la, "%lf %lf %lf %d/%d", &l.average, &l5, &l15, &l.running, &tasks) != 5) l.average = 0;
+      if (std::fscanf(la, "%lf %lf %lf %d/%d", &l.average, &l5, &l15, &l.running, &tasks) != 5)
+        l.average = 0;
       std::fclose(la);
     }
     return l;

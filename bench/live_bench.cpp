@@ -243,5 +243,6 @@ int run(const Options& o) {
 
 int main(int argc, char** argv) {
   const Options o = parse_options(argc, argv);
-  return bench::run_main("live_bench", [&] { return run(o); }, /*input_errors_exit_2=*/false);
+  return bench::run_main(
+      "live_bench", [&] { return run(o); }, /*input_errors_exit_2=*/false);
 }

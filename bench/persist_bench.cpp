@@ -62,8 +62,8 @@ using bench::now_ns;
 using bench::Sensor;
 namespace fs = std::filesystem;
 
-constexpr std::uint64_t kDirectTxn = 10'000;   // records per transaction in the direct run
-constexpr double kLatencyRate = 100'000;        // records/s in the latency run
+constexpr std::uint64_t kDirectTxn = 10'000;  // records per transaction in the direct run
+constexpr double kLatencyRate = 100'000;      // records/s in the latency run
 constexpr double kLatencySeconds = 2.5;
 constexpr std::int64_t kReaderPeriodNs = 1'000'000;
 constexpr std::int64_t kBudgetNs = 75'000'000'000;  // throughput reps stop when this is spent
@@ -83,7 +83,9 @@ struct Tuning {
 std::int64_t cpu_ns() noexcept {
   rusage ru{};
   ::getrusage(RUSAGE_SELF, &ru);
-  const auto ns = [](const timeval& tv) { return static_cast<std::int64_t>(tv.tv_sec) * 1'000'000'000 + tv.tv_usec * 1000; };
+  const auto ns = [](const timeval& tv) {
+    return static_cast<std::int64_t>(tv.tv_sec) * 1'000'000'000 + tv.tv_usec * 1000;
+  };
   return ns(ru.ru_utime) + ns(ru.ru_stime);
 }
 
@@ -150,7 +152,8 @@ class ScopedDb {
     path_ = (fs::path(bench::cleanup::dir) / fmt::format("{}.{}.db", kind, counter++)).string();
     const char* suffix[3] = {"", "-wal", "-shm"};
     for (int i = 0; i < 3; ++i) {
-      std::snprintf(bench::cleanup::files[i], sizeof bench::cleanup::files[i], "%s%s", path_.c_str(), suffix[i]);
+      std::snprintf(bench::cleanup::files[i], sizeof bench::cleanup::files[i], "%s%s",
+                    path_.c_str(), suffix[i]);
     }
   }
   ~ScopedDb() { remove_db_files(); }
@@ -225,7 +228,8 @@ void apply_safe_preset(const Db& db, const Tuning& t) {
 
 // The table the Store creates for the sensor type.
 constexpr const char* kCreateSensor =
-    "CREATE TABLE sensor(seq INTEGER PRIMARY KEY, ts_ns INTEGER NOT NULL, producer INTEGER NOT NULL, "
+    "CREATE TABLE sensor(seq INTEGER PRIMARY KEY, ts_ns INTEGER NOT NULL, producer INTEGER NOT "
+    "NULL, "
     "a INTEGER, b REAL, c REAL, buffer TEXT)";
 
 /// Every record 0..n-1 is in the table once with its values, whoever wrote it.
@@ -237,7 +241,8 @@ void check_table(const std::string& path, std::uint64_t n) {
   const std::string want = fmt::format("{} {} {} 0", n, n, n * (n - 1) / 2);
   if (got != want) {
     throw std::runtime_error(
-        fmt::format("database '{}' does not hold the records written: count, distinct, sum(a), bad rows = '{}', "
+        fmt::format("database '{}' does not hold the records written: count, distinct, sum(a), bad "
+                    "rows = '{}', "
                     "expected '{}'",
                     path, got, want));
   }
@@ -257,7 +262,8 @@ int direct_child(const std::string& path, std::uint64_t n, const Tuning& t, Cont
   Db db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
   apply_safe_preset(db, t);
   db.exec(kCreateSensor);
-  sqlite3_stmt* st = db.prepare("INSERT INTO sensor(seq,ts_ns,producer,a,b,c,buffer) VALUES (?,?,?,?,?,?,?)");
+  sqlite3_stmt* st =
+      db.prepare("INSERT INTO sensor(seq,ts_ns,producer,a,b,c,buffer) VALUES (?,?,?,?,?,?,?)");
   Sensor rec{};
   ctl.start.wait();
   const std::int64_t t0 = now_ns();
@@ -270,9 +276,11 @@ int direct_child(const std::string& path, std::uint64_t n, const Tuning& t, Cont
     ::sqlite3_bind_int64(st, 4, rec.a);
     ::sqlite3_bind_double(st, 5, rec.b);
     ::sqlite3_bind_double(st, 6, rec.c);
-    ::sqlite3_bind_text(st, 7, rec.buffer, static_cast<int>(::strnlen(rec.buffer, sizeof rec.buffer)), SQLITE_STATIC);
+    ::sqlite3_bind_text(st, 7, rec.buffer,
+                        static_cast<int>(::strnlen(rec.buffer, sizeof rec.buffer)), SQLITE_STATIC);
     if (::sqlite3_step(st) != SQLITE_DONE) {
-      throw std::runtime_error(fmt::format("cannot insert record {}: {}", k, ::sqlite3_errmsg(db.get())));
+      throw std::runtime_error(
+          fmt::format("cannot insert record {}: {}", k, ::sqlite3_errmsg(db.get())));
     }
     ::sqlite3_reset(st);
     if (k % kDirectTxn == kDirectTxn - 1 || k + 1 == n) db.exec("COMMIT");
@@ -295,7 +303,8 @@ int seed_child(const std::string& path, std::uint64_t n, const Tuning& t, Contro
   for (std::uint64_t k = 0; k < n; ++k) {
     bench::fill_sensor(rec, k);
     std::snprintf(sql, sizeof sql,
-                  "INSERT INTO sensor(seq,ts_ns,producer,a,b,c,buffer) VALUES (%llu,%lld,0,%d,%.9g,%.17g,'%s')",
+                  "INSERT INTO sensor(seq,ts_ns,producer,a,b,c,buffer) VALUES "
+                  "(%llu,%lld,0,%d,%.9g,%.17g,'%s')",
                   static_cast<unsigned long long>(k), static_cast<long long>(realtime_ns()), rec.a,
                   static_cast<double>(rec.b), rec.c, rec.buffer);
     db.exec(sql);
@@ -363,7 +372,10 @@ int bridge_child(const Config& cfg, Control& ctl) {
   Bridge bridge(cfg);
   ctl.bridge_ready.store(1, std::memory_order_release);
   ctl.bridge = bridge.run(
-      g_bridge_stop, [](const std::string& line) { std::fprintf(stderr, "persist_bench: bridge: %s\n", line.c_str()); },
+      g_bridge_stop,
+      [](const std::string& line) {
+        std::fprintf(stderr, "persist_bench: bridge: %s\n", line.c_str());
+      },
       0);
   ctl.bridge_cpu_ns = cpu_ns();
   return 0;
@@ -375,7 +387,8 @@ pid_t start_bridge(const Setup& s, Control& ctl) {
   const std::int64_t deadline = now_ns() + 30'000'000'000;
   while (ctl.bridge_ready.load(std::memory_order_acquire) == 0) {
     int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) throw std::runtime_error("the bridge exited during start-up");
+    if (::waitpid(pid, &status, WNOHANG) == pid)
+      throw std::runtime_error("the bridge exited during start-up");
     if (now_ns() > deadline) {
       ::kill(pid, SIGKILL);
       ::waitpid(pid, &status, 0);
@@ -408,7 +421,8 @@ int producer_child(const Config& cfg, std::uint64_t n, double rate, Control& ctl
       return 6;
     }
     // Paced in steps of 10 records (100 us at 100k/s): finer than the 1 ms reader poll.
-    if (period_ns > 0 && k % 10 == 9) sleep_until(t0 + static_cast<std::int64_t>(static_cast<double>(k + 1) * period_ns));
+    if (period_ns > 0 && k % 10 == 9)
+      sleep_until(t0 + static_cast<std::int64_t>(static_cast<double>(k + 1) * period_ns));
   }
   ctl.first_write_ns = t0;
   ctl.last_write_ns = now_ns();
@@ -431,8 +445,9 @@ RunResult run_ringlite(std::uint64_t n, const Tuning& t = {}) {
     ::kill(bridge, SIGKILL);
     ::kill(producer, SIGKILL);
     bench::wait_all({bridge, producer}, now_ns() + 10'000'000'000);
-    return std::runtime_error(fmt::format("ringlite run failed: {}; ring head {} tail {}, {} records written", what,
-                                          st.head, st.tail, st.records_written));
+    return std::runtime_error(
+        fmt::format("ringlite run failed: {}; ring head {} tail {}, {} records written", what,
+                    st.head, st.tail, st.records_written));
   };
   ctl.start.release(1);
 
@@ -451,7 +466,8 @@ RunResult run_ringlite(std::uint64_t n, const Tuning& t = {}) {
       }
     } else {
       int status = 0;
-      if (::waitpid(producer, &status, WNOHANG) == producer) throw fail("the producer exited early");
+      if (::waitpid(producer, &status, WNOHANG) == producer)
+        throw fail("the producer exited early");
     }
     if (now_ns() > deadline) throw fail("timed out");
     std::this_thread::sleep_for(std::chrono::microseconds(done ? 100 : 2000));
@@ -459,8 +475,10 @@ RunResult run_ringlite(std::uint64_t n, const Tuning& t = {}) {
   RunResult r;
   r.rps = static_cast<double>(n) * 1e9 / static_cast<double>(end - ctl.first_write_ns);
   r.full_events = ring.stats().full_events;
-  if (auto err = bench::wait_all({producer}, now_ns() + 10'000'000'000); !err.empty()) throw fail("producer: " + err);
-  if (auto err = stop_bridge(bridge); !err.empty()) throw std::runtime_error("ringlite run failed: bridge: " + err);
+  if (auto err = bench::wait_all({producer}, now_ns() + 10'000'000'000); !err.empty())
+    throw fail("producer: " + err);
+  if (auto err = stop_bridge(bridge); !err.empty())
+    throw std::runtime_error("ringlite run failed: bridge: " + err);
   track({});
   r.bridge = ctl.bridge;
   r.bridge_cpu_ns = ctl.bridge_cpu_ns;
@@ -481,7 +499,8 @@ int store_child(const std::string& path, std::uint64_t n, const Tuning& t, Contr
   if (t.page_size != 0) dc.pragmas["page_size"] = std::to_string(t.page_size);
   Store store = Store::open(dc, schema, "persist_bench");
   const RecordType* type = schema.find("sensor");
-  if (type == nullptr || type->size != sizeof(Sensor)) throw std::runtime_error("schema/demo.sql has no 80-byte sensor");
+  if (type == nullptr || type->size != sizeof(Sensor))
+    throw std::runtime_error("schema/demo.sql has no 80-byte sensor");
   constexpr std::uint64_t kFrame = frame_size(sizeof(Sensor));  // seq step, as in the ring
   constexpr std::uint64_t kBatch = 65536;
   const std::string ring_id(32, '0');
@@ -497,7 +516,10 @@ int store_child(const std::string& path, std::uint64_t n, const Tuning& t, Contr
     for (std::uint64_t k = k0; k < k0 + m; ++k) {
       bench::fill_sensor(rec, k);
       const auto* bytes = reinterpret_cast<const std::byte*>(&rec);
-      b.frames.push_back(Frame{.seq = k * kFrame, .type = type->id, .producer = 0, .ts_ns = realtime_ns(),
+      b.frames.push_back(Frame{.seq = k * kFrame,
+                               .type = type->id,
+                               .producer = 0,
+                               .ts_ns = realtime_ns(),
                                .offset = static_cast<std::uint32_t>(b.arena.size()),
                                .length = static_cast<std::uint32_t>(sizeof rec)});
       b.arena.insert(b.arena.end(), bytes, bytes + sizeof rec);
@@ -506,7 +528,8 @@ int store_child(const std::string& path, std::uint64_t n, const Tuning& t, Contr
     const std::int64_t t0 = now_ns();
     const BatchResult r = store.write_batch(b, ring_id);
     timed += now_ns() - t0;
-    if (r.inserted != m) throw std::runtime_error(fmt::format("write_batch inserted {} of {} rows", r.inserted, m));
+    if (r.inserted != m)
+      throw std::runtime_error(fmt::format("write_batch inserted {} of {} rows", r.inserted, m));
   }
   ctl.first_write_ns = 0;  // the rate is records over the time inside write_batch
   ctl.end_ns = timed;
@@ -541,8 +564,8 @@ int reader_child(const std::string& path, std::uint64_t n, Control& ctl) {
     ++polls;
     const std::int64_t now = now_ns();
     if (now > deadline) {
-      std::fprintf(stderr, "persist_bench: reader: saw %zu of %llu rows before the deadline\n", latency.size(),
-                   static_cast<unsigned long long>(n));
+      std::fprintf(stderr, "persist_bench: reader: saw %zu of %llu rows before the deadline\n",
+                   latency.size(), static_cast<unsigned long long>(n));
       return 8;
     }
     next = std::max(next + kReaderPeriodNs, now);
@@ -568,7 +591,8 @@ Latency run_latency(std::uint64_t n) {
   track({bridge});
   const pid_t reader = bench::spawn([&] { return reader_child(s.db_path(), n, ctl); });
   track({bridge, reader});
-  const pid_t producer = bench::spawn([&] { return producer_child(s.config(), n, kLatencyRate, ctl); });
+  const pid_t producer =
+      bench::spawn([&] { return producer_child(s.config(), n, kLatencyRate, ctl); });
   track({bridge, reader, producer});
   ctl.start.release(2);
   if (auto err = bench::wait_all({reader, producer}, deadline_for(n)); !err.empty()) {
@@ -576,12 +600,14 @@ Latency run_latency(std::uint64_t n) {
     bench::wait_all({bridge}, now_ns() + 10'000'000'000);
     throw std::runtime_error("latency run failed: " + err);
   }
-  if (auto err = stop_bridge(bridge); !err.empty()) throw std::runtime_error("latency run failed: bridge: " + err);
+  if (auto err = stop_bridge(bridge); !err.empty())
+    throw std::runtime_error("latency run failed: bridge: " + err);
   track({});
   check_table(s.db_path(), n);
   Latency l;
   static_cast<Control::Visible&>(l) = ctl.visible;
-  l.produced_rps = static_cast<double>(n) * 1e9 / static_cast<double>(ctl.last_write_ns - ctl.first_write_ns);
+  l.produced_rps =
+      static_cast<double>(n) * 1e9 / static_cast<double>(ctl.last_write_ns - ctl.first_write_ns);
   l.bridge = ctl.bridge;
   return l;
 }
@@ -639,7 +665,8 @@ std::string where_text(const char* dir) {
   struct statfs fs {};
   if (::statfs(dir, &fs) != 0) return dir;
   constexpr long kTmpfs = 0x01021994;
-  return fmt::format("{}{}", dir, static_cast<long>(fs.f_type) == kTmpfs ? " (tmpfs: no disk writes)" : "");
+  return fmt::format("{}{}", dir,
+                     static_cast<long>(fs.f_type) == kTmpfs ? " (tmpfs: no disk writes)" : "");
 }
 
 double per_record_ns(std::int64_t ns, std::uint64_t records) {
@@ -652,7 +679,8 @@ int run(const Options& o) {
   const std::uint64_t n = o.records;
   const std::uint64_t n_seed = std::max<std::uint64_t>(n / 5, 1);
   const auto n_lat = std::max<std::uint64_t>(
-      std::min<std::uint64_t>(n / 4, static_cast<std::uint64_t>(kLatencyRate * kLatencySeconds)), 20'000);
+      std::min<std::uint64_t>(n / 4, static_cast<std::uint64_t>(kLatencyRate * kLatencySeconds)),
+      20'000);
   const Tuning big_pages{.page_size = 16384};
 
   Best direct, seed, ringlite, store, direct16, ringlite16;
@@ -673,21 +701,27 @@ int run(const Options& o) {
 
   const double a = direct.best.rps, b = seed.best.rps, c = ringlite.best.rps;
   if (o.json) {
-    fmt::print("{{\"direct_rps\":{:.0f},\"seed_rps\":{:.0f},\"ringlite_rps\":{:.0f},\"ratio_direct\":{:.4f},"
-               "\"ratio_seed\":{:.4f},\"visible_ms_p50\":{:.3f},\"visible_ms_p99\":{:.3f}}}\n",
-               a, b, c, c / a, c / b, lat.p50_ms, lat.p99_ms);
+    fmt::print(
+        "{{\"direct_rps\":{:.0f},\"seed_rps\":{:.0f},\"ringlite_rps\":{:.0f},\"ratio_direct\":{:."
+        "4f},"
+        "\"ratio_seed\":{:.4f},\"visible_ms_p50\":{:.3f},\"visible_ms_p99\":{:.3f}}}\n",
+        a, b, c, c / a, c / b, lat.p50_ms, lat.p99_ms);
     return 0;
   }
-  fmt::print("ringlite persist_bench: sensor records (a INT32, b FLOAT32, c FLOAT64, buffer CHAR(64)), preset safe "
-             "(WAL, synchronous=NORMAL), a fresh database per run in {}, SQLite {}, {} cores, best of {}\n",
-             where_text(bench::cleanup::dir), ::sqlite3_libversion(), std::thread::hardware_concurrency(), direct.all.size());
+  fmt::print(
+      "ringlite persist_bench: sensor records (a INT32, b FLOAT32, c FLOAT64, buffer CHAR(64)), "
+      "preset safe "
+      "(WAL, synchronous=NORMAL), a fresh database per run in {}, SQLite {}, {} cores, best of "
+      "{}\n",
+      where_text(bench::cleanup::dir), ::sqlite3_libversion(), std::thread::hardware_concurrency(),
+      direct.all.size());
   load.print();
-  fmt::print("| {:<62} | {:>9} | {:>10} | {:>7} | {:>9} | {:<32} |\n", "run", "records", "records/s", "ns/rec",
-             "vs direct", "each rep");
+  fmt::print("| {:<62} | {:>9} | {:>10} | {:>7} | {:>9} | {:<32} |\n", "run", "records",
+             "records/s", "ns/rec", "vs direct", "each rep");
   fmt::print("|{:-<64}|{:-<11}|{:-<12}|{:-<9}|{:-<11}|{:-<34}|\n", "", "", "", "", "", "");
   const auto row = [&](std::string_view name, std::uint64_t count, const Best& r) {
-    fmt::print("| {:<62} | {:>9} | {:>10} | {:>7.0f} | {:>9.2f} | {:<32} |\n", name, count, rate(r.best.rps),
-               1e9 / r.best.rps, r.best.rps / a, reps_text(r.all));
+    fmt::print("| {:<62} | {:>9} | {:>10} | {:>7.0f} | {:>9.2f} | {:<32} |\n", name, count,
+               rate(r.best.rps), 1e9 / r.best.rps, r.best.rps / a, reps_text(r.all));
   };
   row("(a) direct: prepared 1-row INSERT, 10k records per txn", n, direct);
   row("(b) seed: sqlite3_exec(snprintf'd INSERT) per record, 1 txn", n_seed, seed);
@@ -699,25 +733,37 @@ int run(const Options& o) {
   }
   fmt::print("\n(c)/(a) = {:.2f} (target >= 1.2), (c)/(b) = {:.2f} (target >= 4)\n", c / a, c / b);
   if (o.explain) {
-    fmt::print("with page_size 16384 on both sides: (c)/(a) = {:.2f}\n", ringlite16.best.rps / direct16.best.rps);
+    fmt::print("with page_size 16384 on both sides: (c)/(a) = {:.2f}\n",
+               ringlite16.best.rps / direct16.best.rps);
   }
   const RunResult& rb = ringlite.best;
-  fmt::print("bridge in the best (c) run: {} records in {} transactions ({:.0f} records each), {} rejects, {} gaps; "
-             "CPU {:.0f} ns/record in the bridge, {:.0f} ns/record in the producer; the producer found the ring full "
-             "{} times\n",
-             rb.bridge.records, rb.bridge.batches,
-             rb.bridge.batches ? static_cast<double>(rb.bridge.records) / static_cast<double>(rb.bridge.batches) : 0.0,
-             rb.bridge.rejects, rb.bridge.gaps, per_record_ns(rb.bridge_cpu_ns, rb.bridge.records),
-             per_record_ns(rb.producer_cpu_ns, rb.bridge.records), rb.full_events);
-  fmt::print("\nwrite-to-visible latency at {:.0f} records/s (paced; {} records over {:.1f} s, {} transactions of "
-             "{:.0f} records): p50 {:.2f} ms, p90 {:.2f} ms, p99 {:.2f} ms, max {:.2f} ms\n",
-             lat.produced_rps, lat.records, static_cast<double>(lat.records) / lat.produced_rps, lat.bridge.batches,
-             lat.bridge.batches ? static_cast<double>(lat.bridge.records) / static_cast<double>(lat.bridge.batches)
-                                : 0.0,
-             lat.p50_ms, lat.p90_ms, lat.p99_ms, lat.max_ms);
-  fmt::print("  from write() (ts_ns, CLOCK_REALTIME) until a reader polling every 1 ms through the stock sqlite3 "
-             "library returned the row ({} polls); bridge max_delay 20 ms\n",
-             lat.polls);
+  fmt::print(
+      "bridge in the best (c) run: {} records in {} transactions ({:.0f} records each), {} "
+      "rejects, {} gaps; "
+      "CPU {:.0f} ns/record in the bridge, {:.0f} ns/record in the producer; the producer found "
+      "the ring full "
+      "{} times\n",
+      rb.bridge.records, rb.bridge.batches,
+      rb.bridge.batches
+          ? static_cast<double>(rb.bridge.records) / static_cast<double>(rb.bridge.batches)
+          : 0.0,
+      rb.bridge.rejects, rb.bridge.gaps, per_record_ns(rb.bridge_cpu_ns, rb.bridge.records),
+      per_record_ns(rb.producer_cpu_ns, rb.bridge.records), rb.full_events);
+  fmt::print(
+      "\nwrite-to-visible latency at {:.0f} records/s (paced; {} records over {:.1f} s, {} "
+      "transactions of "
+      "{:.0f} records): p50 {:.2f} ms, p90 {:.2f} ms, p99 {:.2f} ms, max {:.2f} ms\n",
+      lat.produced_rps, lat.records, static_cast<double>(lat.records) / lat.produced_rps,
+      lat.bridge.batches,
+      lat.bridge.batches
+          ? static_cast<double>(lat.bridge.records) / static_cast<double>(lat.bridge.batches)
+          : 0.0,
+      lat.p50_ms, lat.p90_ms, lat.p99_ms, lat.max_ms);
+  fmt::print(
+      "  from write() (ts_ns, CLOCK_REALTIME) until a reader polling every 1 ms through the stock "
+      "sqlite3 "
+      "library returned the row ({} polls); bridge max_delay 20 ms\n",
+      lat.polls);
   return 0;
 }
 
@@ -725,7 +771,8 @@ int run(const Options& o) {
 void make_tmp_dir() {
   char* const tmp = bench::cleanup::dir;
   const char* base = std::getenv("TMPDIR");
-  std::snprintf(tmp, sizeof bench::cleanup::dir, "%s/persist_bench.XXXXXX", base && *base ? base : "/tmp");
+  std::snprintf(tmp, sizeof bench::cleanup::dir, "%s/persist_bench.XXXXXX",
+                base && *base ? base : "/tmp");
   if (::mkdtemp(tmp) == nullptr) {
     const std::string why = std::strerror(errno);
     const std::string dir = tmp;

@@ -72,7 +72,8 @@ class Scratch {
     auto& files = bench::cleanup::files;
     std::snprintf(bench::cleanup::dir, sizeof bench::cleanup::dir, "%s", tmpl.c_str());
     for (int i = 0; i < 2; ++i) {
-      std::snprintf(files[2 * i], sizeof files[0], "%s/%s.db", tmpl.c_str(), i == 0 ? "big" : "paced");
+      std::snprintf(files[2 * i], sizeof files[0], "%s/%s.db", tmpl.c_str(),
+                    i == 0 ? "big" : "paced");
       std::snprintf(files[2 * i + 1], sizeof files[0], "%s/%s.db-journal", tmpl.c_str(),
                     i == 0 ? "big" : "paced");
     }
@@ -352,5 +353,6 @@ int run(const Options& o) {
 
 int main(int argc, char** argv) {
   const Options o = parse_options(argc, argv);
-  return bench::run_main("replay_bench", [&] { return run(o); }, /*input_errors_exit_2=*/false);
+  return bench::run_main(
+      "replay_bench", [&] { return run(o); }, /*input_errors_exit_2=*/false);
 }

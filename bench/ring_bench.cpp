@@ -99,9 +99,10 @@ std::int64_t deadline_for(const Options& o) {
 /// Where a failed run left the ring, for the error message.
 std::string ring_state(const Ring& ring) {
   const RingStats st = ring.stats();
-  std::string s = fmt::format("ring head {} tail {} read position {}, {} records written, {} full events, "
-                              "{} unblocked",
-                              st.head, st.tail, st.bridge_position, st.records_written, st.full_events, st.unblocked);
+  std::string s = fmt::format(
+      "ring head {} tail {} read position {}, {} records written, {} full events, "
+      "{} unblocked",
+      st.head, st.tail, st.bridge_position, st.records_written, st.full_events, st.unblocked);
   for (const ProducerInfo& p : st.producers) {
     s += fmt::format("; producer slot {} pid {} records {} pending {}", p.slot, p.pid, p.records,
                      p.pending ? std::to_string(p.pending_pos) : "none");
@@ -129,8 +130,9 @@ void check_checksums(const Control& c, int producers, std::uint64_t total) {
     n += c.child[i].records;
   }
   if (n != total || c.child[0].records != total || c.child[0].checksum != sum) {
-    throw std::runtime_error(fmt::format("records lost or altered: wrote {} (sum {}), read {} (sum {})", n, sum,
-                                         c.child[0].records, c.child[0].checksum));
+    throw std::runtime_error(
+        fmt::format("records lost or altered: wrote {} (sum {}), read {} (sum {})", n, sum,
+                    c.child[0].records, c.child[0].checksum));
   }
 }
 
@@ -308,7 +310,8 @@ int ring_producer(const RingConfig& cfg, Control& ctl, int index, std::uint64_t 
     rec.a = static_cast<std::int32_t>(k);
     const std::int64_t ts = v.given_ts ? static_cast<std::int64_t>(k + 1) : 0;
     if (const WriteResult wr = w.write(rec, ts); wr != WriteResult::ok) {
-      std::fprintf(stderr, "ring_bench: producer %d: write returned %s\n", index, std::string(to_string(wr)).c_str());
+      std::fprintf(stderr, "ring_bench: producer %d: write returned %s\n", index,
+                   std::string(to_string(wr)).c_str());
       return 6;
     }
     sum += static_cast<std::uint32_t>(rec.a);
@@ -324,17 +327,17 @@ RunResult run_ring(const Options& o, const Schema& schema, int producers, Varian
   Control& ctl = *mem.make<Control>();
   const std::uint64_t total = o.records;
   std::vector<pid_t> pids;
-  pids.push_back(bench::spawn(
-      [&] { return ring_consumer(sr.config(), ctl, total, v.spin); }));
+  pids.push_back(bench::spawn([&] { return ring_consumer(sr.config(), ctl, total, v.spin); }));
   for (int i = 1; i <= producers; ++i) {
     const std::uint64_t share = total / static_cast<std::uint64_t>(producers) +
                                 (i == 1 ? total % static_cast<std::uint64_t>(producers) : 0);
-    pids.push_back(bench::spawn([&, i, share] { return ring_producer(sr.config(), ctl, i, share, v); }));
+    pids.push_back(
+        bench::spawn([&, i, share] { return ring_producer(sr.config(), ctl, i, share, v); }));
   }
   const std::int64_t t0 = ctl.start.release(static_cast<std::uint32_t>(pids.size()));
   if (auto err = run_children(pids, deadline_for(o)); !err.empty()) {
-    throw std::runtime_error(fmt::format("ringlite run ({} producer(s)) failed: {}; {}", producers, err,
-                                         ring_state(sr.ring())));
+    throw std::runtime_error(fmt::format("ringlite run ({} producer(s)) failed: {}; {}", producers,
+                                         err, ring_state(sr.ring())));
   }
   check_checksums(ctl, producers, total);
   RunResult res;
@@ -364,7 +367,8 @@ struct WriteCost {
 
 /// Write cost: one producer times each try_write; only `ok` calls (the ring had room) are
 /// samples. The consumer drains concurrently, as in the throughput run.
-WriteCost run_write_cost(const Options& o, const Schema& schema, double ns_per_tick, bool spinning_consumer) {
+WriteCost run_write_cost(const Options& o, const Schema& schema, double ns_per_tick,
+                         bool spinning_consumer) {
   bench::ScopedRing sr(bench::unique_ring("ring_bench", o.capacity), schema);
   bench::SharedMemory mem(sizeof(Control));
   Control& ctl = *mem.make<Control>();
@@ -393,7 +397,8 @@ WriteCost run_write_cost(const Options& o, const Schema& schema, double ns_per_t
         ++r.fulls;
         cpu_relax();
       } else {
-        std::fprintf(stderr, "ring_bench: producer: try_write returned %s\n", std::string(to_string(wr)).c_str());
+        std::fprintf(stderr, "ring_bench: producer: try_write returned %s\n",
+                     std::string(to_string(wr)).c_str());
         return 6;
       }
     }
@@ -405,7 +410,8 @@ WriteCost run_write_cost(const Options& o, const Schema& schema, double ns_per_t
     r.p999 = ns(bench::quantile(ticks, 0.999));
     r.max = ns(ticks.back());
     r.overhead_ns = ns(overhead);
-    const auto slow = std::upper_bound(ticks.begin(), ticks.end(), static_cast<std::uint64_t>(1000.0 / ns_per_tick));
+    const auto slow = std::upper_bound(ticks.begin(), ticks.end(),
+                                       static_cast<std::uint64_t>(1000.0 / ns_per_tick));
     r.slow = static_cast<std::uint64_t>(ticks.end() - slow);
     r.samples = total;
     r.records = total;
@@ -414,7 +420,8 @@ WriteCost run_write_cost(const Options& o, const Schema& schema, double ns_per_t
   });
   ctl.start.release(2);
   if (auto err = run_children({consumer, producer}, deadline_for(o)); !err.empty()) {
-    throw std::runtime_error(fmt::format("write-cost run failed: {}; {}", err, ring_state(sr.ring())));
+    throw std::runtime_error(
+        fmt::format("write-cost run failed: {}; {}", err, ring_state(sr.ring())));
   }
   check_checksums(ctl, 1, total);
   return {ctl.child[1], ctl.child[0]};
@@ -464,7 +471,8 @@ Options parse_options(int argc, char** argv) {
         args.error(fmt::format("bad value for --capacity: '{}' (expected bytes, e.g. 1MiB)", v));
       }
       if (o.capacity < 4096 || o.capacity > (1ull << 30) || (o.capacity & (o.capacity - 1)) != 0) {
-        args.error(fmt::format("bad value for --capacity: '{}' (expected a power of two from 4KiB to 1GiB)", v));
+        args.error(fmt::format(
+            "bad value for --capacity: '{}' (expected a power of two from 4KiB to 1GiB)", v));
       }
     } else {
       args.unknown();
@@ -481,12 +489,13 @@ std::string size_text(std::uint64_t b) {
 
 std::string diag_text(const ChildResult& c, std::uint64_t full_events) {
   const std::uint64_t nonempty = c.polls - c.empty_polls;
-  std::string s = fmt::format("{:.0f} frames/poll, {:.1f}% of polls empty",
-                              nonempty ? static_cast<double>(c.records) / static_cast<double>(nonempty) : 0.0,
-                              c.polls ? 100.0 * static_cast<double>(c.empty_polls) / static_cast<double>(c.polls) : 0.0);
+  std::string s = fmt::format(
+      "{:.0f} frames/poll, {:.1f}% of polls empty",
+      nonempty ? static_cast<double>(c.records) / static_cast<double>(nonempty) : 0.0,
+      c.polls ? 100.0 * static_cast<double>(c.empty_polls) / static_cast<double>(c.polls) : 0.0);
   if (c.waits != 0) {
-    s += fmt::format(", {} wait() calls ({} slept >= 5 ms, {:.0f} ms asleep in all)", c.waits, c.long_waits,
-                     static_cast<double>(c.wait_ns) / 1e6);
+    s += fmt::format(", {} wait() calls ({} slept >= 5 ms, {:.0f} ms asleep in all)", c.waits,
+                     c.long_waits, static_cast<double>(c.wait_ns) / 1e6);
   }
   if (c.clamped != 0) s += fmt::format(", {} advance() calls left head short", c.clamped);
   if (full_events != 0) s += fmt::format(", {} full events", full_events);
@@ -495,15 +504,17 @@ std::string diag_text(const ChildResult& c, std::uint64_t full_events) {
 
 std::string write_cost_text(const WriteCost& w) {
   const ChildResult& p = w.producer;
-  return fmt::format("p50 {:.0f} ns, p99 {:.0f} ns, p99.9 {:.0f} ns, max {:.0f} ns; {} of {} writes over 1 us, "
-                     "consumer wait() calls {}, try_write full {} times",
-                     p.p50, p.p99, p.p999, p.max, p.slow, p.samples, w.consumer.waits, p.fulls);
+  return fmt::format(
+      "p50 {:.0f} ns, p99 {:.0f} ns, p99.9 {:.0f} ns, max {:.0f} ns; {} of {} writes over 1 us, "
+      "consumer wait() calls {}, try_write full {} times",
+      p.p50, p.p99, p.p999, p.max, p.slow, p.samples, w.consumer.waits, p.fulls);
 }
 
 using Best = bench::Best<RunResult>;
 
 int run(const Options& o) {
-  const Schema schema = Schema::load_file(std::filesystem::path(RINGLITE_SOURCE_DIR) / "schema" / "demo.sql");
+  const Schema schema =
+      Schema::load_file(std::filesystem::path(RINGLITE_SOURCE_DIR) / "schema" / "demo.sql");
   const double ns_per_tick = bench::Ticks::calibrate();
 
   // Other work on the machine skews every number here: say how busy it was.
@@ -528,37 +539,50 @@ int run(const Options& o) {
 
   const double f = floor.best.rps, r1 = ring1.best.rps, r2 = ring2.best.rps;
   if (o.json) {
-    fmt::print("{{\"floor_rps\":{:.0f},\"ring_rps\":{:.0f},\"ratio\":{:.4f},\"write_ns_p50\":{:.1f},"
-               "\"write_ns_p99\":{:.1f},\"write_ns_p999\":{:.1f},\"multi_rps\":{:.0f}}}\n",
-               f, r1, r1 / f, w.p50, w.p99, w.p999, r2);
+    fmt::print(
+        "{{\"floor_rps\":{:.0f},\"ring_rps\":{:.0f},\"ratio\":{:.4f},\"write_ns_p50\":{:.1f},"
+        "\"write_ns_p99\":{:.1f},\"write_ns_p999\":{:.1f},\"multi_rps\":{:.0f}}}\n",
+        f, r1, r1 / f, w.p50, w.p99, w.p999, r2);
     return 0;
   }
-  fmt::print("ringlite ring_bench: 112-byte frames (32-byte header + 80-byte sensor payload) on both sides, "
-             "{} buffer, {} cores, {} records per run, best of {}\n",
-             size_text(o.capacity), std::thread::hardware_concurrency(), o.records, floor.all.size());
+  fmt::print(
+      "ringlite ring_bench: 112-byte frames (32-byte header + 80-byte sensor payload) on both "
+      "sides, "
+      "{} buffer, {} cores, {} records per run, best of {}\n",
+      size_text(o.capacity), std::thread::hardware_concurrency(), o.records, floor.all.size());
   load.print();
-  fmt::print("| {:<44} | {:>11} | {:<26} | {:<20} |\n", "run", "records/s", "vs floor", "each rep (M/s)");
+  fmt::print("| {:<44} | {:>11} | {:<26} | {:<20} |\n", "run", "records/s", "vs floor",
+             "each rep (M/s)");
   fmt::print("|{:-<46}|{:-<13}|{:-<28}|{:-<22}|\n", "", "", "", "");
   const auto row = [&](std::string_view name, const Best& b, const std::string& vs) {
-    fmt::print("| {:<44} | {:>11} | {:<26} | {:<20} |\n", name, bench::rate(b.best.rps), vs, bench::millions(b.all));
+    fmt::print("| {:<44} | {:>11} | {:<26} | {:<20} |\n", name, bench::rate(b.best.rps), vs,
+               bench::millions(b.all));
   };
   row("copy-loop floor (SPSC)", floor, "1.00");
   row("ringlite, 1 producer", ring1, fmt::format("{:.2f}", r1 / f));
-  row("ringlite, 2 producers", ring2, fmt::format("{:.2f} ({:.2f} of 1 producer)", r2 / f, r2 / r1));
+  row("ringlite, 2 producers", ring2,
+      fmt::format("{:.2f} ({:.2f} of 1 producer)", r2 / f, r2 / r1));
   if (o.explain) {
-    row("explain: 1 producer, ts_ns given (no clock)", ts_given, fmt::format("{:.2f}", ts_given.best.rps / f));
-    row("explain: 1 producer, consumer spins", spinning, fmt::format("{:.2f}", spinning.best.rps / f));
+    row("explain: 1 producer, ts_ns given (no clock)", ts_given,
+        fmt::format("{:.2f}", ts_given.best.rps / f));
+    row("explain: 1 producer, consumer spins", spinning,
+        fmt::format("{:.2f}", spinning.best.rps / f));
     row("explain: 1 producer, ts given + spins", both, fmt::format("{:.2f}", both.best.rps / f));
   }
-  fmt::print("\nwrite cost (1 producer, ring not full): p50 {:.0f} ns, p99 {:.0f} ns, p99.9 {:.0f} ns\n", w.p50,
-             w.p99, w.p999);
-  fmt::print("  {} ok try_write calls timed with the TSC ({:.0f} ns timer overhead subtracted; calls that returned "
-             "full are not samples)\n",
-             w.samples, w.overhead_ns);
+  fmt::print(
+      "\nwrite cost (1 producer, ring not full): p50 {:.0f} ns, p99 {:.0f} ns, p99.9 {:.0f} ns\n",
+      w.p50, w.p99, w.p999);
+  fmt::print(
+      "  {} ok try_write calls timed with the TSC ({:.0f} ns timer overhead subtracted; calls that "
+      "returned "
+      "full are not samples)\n",
+      w.samples, w.overhead_ns);
   fmt::print("  {}\n", write_cost_text(wc));
-  fmt::print("  write() stamps ts_ns with CLOCK_REALTIME: {:.0f} ns a read on this machine\n", w.clock_ns);
+  fmt::print("  write() stamps ts_ns with CLOCK_REALTIME: {:.0f} ns a read on this machine\n",
+             w.clock_ns);
   if (o.explain) {
-    fmt::print("  with a spinning consumer: {}\n", write_cost_text(run_write_cost(o, schema, ns_per_tick, true)));
+    fmt::print("  with a spinning consumer: {}\n",
+               write_cost_text(run_write_cost(o, schema, ns_per_tick, true)));
   }
   fmt::print("\nconsumer (best rep of each run):\n");
   fmt::print("  floor:       {}\n", diag_text(floor.best.consumer, 0));

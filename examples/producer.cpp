@@ -8,6 +8,8 @@
 // (static_asserts) and again against the ring's schema when the writer is created.
 //
 //   usage: example_producer [CONFIG] [COUNT]     (defaults: examples/demo.toml, 1000)
+#include "ringlite/producer.hpp"
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -16,7 +18,6 @@
 #include "demo_records.hpp"
 #include "ringlite/config.hpp"
 #include "ringlite/error.hpp"
-#include "ringlite/producer.hpp"
 
 int main(int argc, char** argv) {
   const char* config_path = argc > 1 ? argv[1] : "examples/demo.toml";
@@ -35,7 +36,8 @@ int main(int argc, char** argv) {
       std::snprintf(s.buffer, sizeof s.buffer, "MYSTRUCT #%ld", i);
       // write() waits (up to 1 s here) for the bridge to free space when the ring is full.
       if (auto r = sensors.write(s, std::chrono::seconds(1)); r != ringlite::WriteResult::ok) {
-        std::fprintf(stderr, "example_producer: record %ld: %s\n", i, std::string(ringlite::to_string(r)).c_str());
+        std::fprintf(stderr, "example_producer: record %ld: %s\n", i,
+                     std::string(ringlite::to_string(r)).c_str());
         return 1;
       }
     }
@@ -45,7 +47,8 @@ int main(int argc, char** argv) {
     line.code = 200;
     const std::string text = "wrote " + std::to_string(count) + " sensor records";
     if (logs.write(line, {text}, std::chrono::seconds(1)) != ringlite::WriteResult::ok) return 1;
-    std::printf("example_producer: %s and 1 log line to %s\n", text.c_str(), producer.ring().display().c_str());
+    std::printf("example_producer: %s and 1 log line to %s\n", text.c_str(),
+                producer.ring().display().c_str());
     return 0;
   } catch (const ringlite::Error& e) {
     std::fprintf(stderr, "example_producer: %s\n", e.what());

@@ -10,9 +10,9 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <new>
 #include <filesystem>
 #include <limits>
+#include <new>
 #include <random>
 #include <string>
 #include <thread>
@@ -35,7 +35,10 @@ namespace fs = std::filesystem;
 
 struct Setup : Bridged {
   explicit Setup(const std::string& extra_database = "")
-      : Bridged({.tag = "bridge", .extra_database = extra_database, .stats_interval = "1", .unblock_timeout = "500ms"}) {}
+      : Bridged({.tag = "bridge",
+                 .extra_database = extra_database,
+                 .stats_interval = "1",
+                 .unblock_timeout = "500ms"}) {}
 };
 
 // The position up to which a database holds this ring's records (its progress row).
@@ -104,10 +107,12 @@ void lose_database_under_running_bridge(Loss how) {
   }
   // What the deleted file (or WAL) took is in the snapshot; everything after it, and what
   // the bridge wrote into the lost file, is in the file at the path.
-  const auto in_either = "(SELECT seq, buffer FROM sensor UNION SELECT seq, buffer FROM snap.sensor)";
+  const auto in_either =
+      "(SELECT seq, buffer FROM sensor UNION SELECT seq, buffer FROM snap.sensor)";
   sqlite3* h = nullptr;
   REQUIRE(sqlite3_open_v2(s.db.c_str(), &h, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
-  REQUIRE(sqlite3_exec(h, ("ATTACH '" + snapshot + "' AS snap").c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(h, ("ATTACH '" + snapshot + "' AS snap").c_str(), nullptr, nullptr,
+                       nullptr) == SQLITE_OK);
   sqlite3_stmt* st = nullptr;
   const std::string q = std::string("SELECT count(*), count(DISTINCT buffer) FROM ") + in_either;
   REQUIRE(sqlite3_prepare_v2(h, q.c_str(), -1, &st, nullptr) == SQLITE_OK);
@@ -135,7 +140,8 @@ struct WriteLock {
 };
 
 // Runs `ringlite <args>` with the config written to a new file with this [database] path.
-RunResult run_with_database_path(const Bridged& s, const std::string& verb, const std::string& path) {
+RunResult run_with_database_path(const Bridged& s, const std::string& verb,
+                                 const std::string& path) {
   auto text = read_file(s.config);
   const std::string was = "path = \"" + s.db + "\"";
   text.replace(text.find(was), was.size(), "path = \"" + path + "\"");
@@ -149,7 +155,8 @@ RunResult run_with_database_path(const Bridged& s, const std::string& verb, cons
 class Endless {
  public:
   Endless(const RingConfig& rc, int producers) {
-    void* m = ::mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    void* m =
+        ::mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     REQUIRE(m != MAP_FAILED);
     shared_ = new (m) Shared{};
     for (int i = 0; i < producers; ++i) {
@@ -210,12 +217,15 @@ unsigned file_mode(const std::string& path) {
 }  // namespace
 
 TEST_SUITE("bridge_multiprocess") {
-  TEST_CASE("records land exactly once while the bridge is SIGKILLed and restarted at random moments") {
+  TEST_CASE(
+      "records land exactly once while the bridge is SIGKILLed and restarted at random moments") {
     Setup s;
     kill_and_restart_under_load(s, 4, 250'000, 10, 240s);
   }
 
-  TEST_CASE("SIGTERM drains and commits what is in the ring, exits 0, and a restart resumes without loss") {
+  TEST_CASE(
+      "SIGTERM drains and commits what is in the ring, exits 0, and a restart resumes without "
+      "loss") {
     constexpr int kProducers = 2, kCount = 200'000;
     Setup s;
     pid_t bridge = s.bridge();
@@ -238,7 +248,9 @@ TEST_SUITE("bridge_multiprocess") {
     check_exactly_once(s.db, kProducers, kCount);
   }
 
-  TEST_CASE("a reader polling through the stock sqlite3 library never sees an error and the WAL stays bounded") {
+  TEST_CASE(
+      "a reader polling through the stock sqlite3 library never sees an error and the WAL stays "
+      "bounded") {
     Setup s;
     const pid_t bridge = s.bridge();
     REQUIRE(s.wait_drained(20s));
@@ -262,7 +274,8 @@ TEST_SUITE("bridge_multiprocess") {
         sqlite3_finalize(st);
         ++polls;
         struct stat wal {};
-        if (::stat((s.db + "-wal").c_str(), &wal) == 0) max_wal = std::max<long long>(max_wal, wal.st_size);
+        if (::stat((s.db + "-wal").c_str(), &wal) == 0)
+          max_wal = std::max<long long>(max_wal, wal.st_size);
         std::this_thread::sleep_for(2ms);
       }
       sqlite3_close(h);
@@ -272,7 +285,8 @@ TEST_SUITE("bridge_multiprocess") {
     CHECK(s.wait_drained(60s));
     // Everything is committed: the polling reader must come to see all of it.
     const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (last_count < 600'000 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
+    while (last_count < 600'000 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(5ms);
     done = true;
     reader.join();
     ::kill(bridge, SIGTERM);
@@ -286,7 +300,8 @@ TEST_SUITE("bridge_multiprocess") {
     CHECK(max_wal < 48ll << 20);
   }
 
-  TEST_CASE("a full database stops the drain without loss, and everything lands once there is room") {
+  TEST_CASE(
+      "a full database stops the drain without loss, and everything lands once there is room") {
     // max_page_count caps the database (4 KiB pages): it fills up after some records.
     Setup s("[database.pragmas]\nmax_page_count = 600\n");
     pid_t bridge = s.bridge();
@@ -313,7 +328,9 @@ TEST_SUITE("bridge_multiprocess") {
     check_exactly_once(s.db, 1, 100'000);
   }
 
-  TEST_CASE("a record whose body is corrupt lands in _ringlite_rejects and the rest of its batch commits") {
+  TEST_CASE(
+      "a record whose body is corrupt lands in _ringlite_rejects and the rest of its batch "
+      "commits") {
     Setup s;
     const pid_t bridge = s.bridge();
     REQUIRE(s.wait_drained(20s));
@@ -338,11 +355,13 @@ TEST_SUITE("bridge_multiprocess") {
     CHECK(sql(s.db, "SELECT count(*) FROM log")[0] == "0");
     CHECK(sql(s.db, "SELECT count(*) FROM _ringlite_rejects")[0] == "1");
     CHECK(sql(s.db, "SELECT length(payload) FROM _ringlite_rejects")[0] == "26");
-    CHECK(sql(s.db, "SELECT reason FROM _ringlite_rejects")[0].find("message") != std::string::npos);
+    CHECK(sql(s.db, "SELECT reason FROM _ringlite_rejects")[0].find("message") !=
+          std::string::npos);
     CHECK(s.stats().rejects == 1);  // and `ringlite stat` counts it
   }
 
-  TEST_CASE("a ring that lost records the database already holds is refused, not drained over them") {
+  TEST_CASE(
+      "a ring that lost records the database already holds is refused, not drained over them") {
     Setup s;
     const pid_t bridge = s.bridge();
     CHECK(wait_exit(s.produce(1, 1000)) == 0);
@@ -372,8 +391,9 @@ TEST_SUITE("bridge_multiprocess") {
     rc.name = s.ring;
     Ring::remove(rc);
     const auto changed = (s.dir / "changed.sql").string();
-    write_file(changed, "CREATE TABLE sensor (a INT32, b FLOAT64, c FLOAT64, buffer CHAR(64));\n"
-                        "CREATE TABLE log (level UINT8, code INT32, message TEXT);\n");
+    write_file(changed,
+               "CREATE TABLE sensor (a INT32, b FLOAT64, c FLOAT64, buffer CHAR(64));\n"
+               "CREATE TABLE log (level UINT8, code INT32, message TEXT);\n");
     auto text = read_file(s.config);
     text.replace(text.find((source_dir() / "schema" / "demo.sql").string()),
                  (source_dir() / "schema" / "demo.sql").string().size(), changed);
@@ -418,15 +438,20 @@ TEST_SUITE("bridge_multiprocess") {
     ::kill(bridge, SIGTERM);
     CHECK(wait_exit(bridge) == 0);
   }
-  TEST_CASE("the database deleted under a running bridge stops it before head passes what the path holds") {
+  TEST_CASE(
+      "the database deleted under a running bridge stops it before head passes what the path "
+      "holds") {
     lose_database_under_running_bridge(Loss::deleted);
   }
 
-  TEST_CASE("the database replaced under a running bridge stops it, and the new file gets every record once") {
+  TEST_CASE(
+      "the database replaced under a running bridge stops it, and the new file gets every record "
+      "once") {
     lose_database_under_running_bridge(Loss::replaced);
   }
 
-  TEST_CASE("the WAL deleted under a running bridge stops it before head passes what the path holds") {
+  TEST_CASE(
+      "the WAL deleted under a running bridge stops it before head passes what the path holds") {
     lose_database_under_running_bridge(Loss::wal_deleted);
   }
 
@@ -437,7 +462,8 @@ TEST_SUITE("bridge_multiprocess") {
     fs::remove(s.db);
     CHECK(wait_exit_for(bridge, 10s) == 1);
     CHECK(s.bridge_log().find("ringlite: cannot write database '" + s.db +
-                              "': the file was deleted or moved away while open\n") != std::string::npos);
+                              "': the file was deleted or moved away while open\n") !=
+          std::string::npos);
   }
 
   TEST_CASE("a bridge of a second ring on the same database is refused and no record is rejected") {
@@ -447,9 +473,10 @@ TEST_SUITE("bridge_multiprocess") {
     REQUIRE(a.wait_drained(20s));
     const pid_t bridge_b = spawn_cli(cli_path(), {"bridge", "-c", b.config}, b.log);
     const int code = wait_exit_for(bridge_b, 10s);
-    const std::string refused = "ringlite: cannot open database '" + a.db + "': another process (pid " +
-                                std::to_string(bridge_a) +
-                                ") writes to it (a database takes the records of one ring at a time)\n";
+    const std::string refused =
+        "ringlite: cannot open database '" + a.db + "': another process (pid " +
+        std::to_string(bridge_a) +
+        ") writes to it (a database takes the records of one ring at a time)\n";
     CHECK(code == 1);
     CHECK(b.bridge_log() == refused);
     const auto created = run_cli("ring create -c '" + b.config + "'");
@@ -467,10 +494,14 @@ TEST_SUITE("bridge_multiprocess") {
     check_exactly_once(a.db, 1, 20'000);
   }
 
-  TEST_CASE("a row the database refuses lands in _ringlite_rejects with its bytes and the bridge drains on") {
+  TEST_CASE(
+      "a row the database refuses lands in _ringlite_rejects with its bytes and the bridge drains "
+      "on") {
     TempDir schema_dir("poison");
     const auto schema = (schema_dir / "tick.sql").string();
-    write_file(schema, "CREATE TABLE tick (n INT64, label CHAR(8));\nCREATE INDEX tick_abs ON tick(abs(n));\n");
+    write_file(
+        schema,
+        "CREATE TABLE tick (n INT64, label CHAR(8));\nCREATE INDEX tick_abs ON tick(abs(n));\n");
     Bridged s({.tag = "poison", .schema = schema});
     const pid_t bridge = s.bridge();
     const ReapOnExit reap{bridge};
@@ -494,7 +525,8 @@ TEST_SUITE("bridge_multiprocess") {
     CHECK(sql(s.db, "SELECT count(*) FROM tick")[0] == "499");
     CHECK(sql(s.db, "SELECT count(*) FROM tick WHERE label = 'k250'")[0] == "0");
     CHECK(sql(s.db, "SELECT count(*) FROM _ringlite_rejects")[0] == "1");
-    CHECK(sql(s.db, "SELECT reason FROM _ringlite_rejects")[0] == "cannot insert into table 'tick': integer overflow");
+    CHECK(sql(s.db, "SELECT reason FROM _ringlite_rejects")[0] ==
+          "cannot insert into table 'tick': integer overflow");
     Tick poison{std::numeric_limits<std::int64_t>::min(), {}};
     std::memcpy(poison.label, "k250", 4);
     std::string hex;
@@ -510,7 +542,9 @@ TEST_SUITE("bridge_multiprocess") {
     s.stop(bridge);
   }
 
-  TEST_CASE("a database locked for longer than any retry budget stalls the bridge without loss, never ends it") {
+  TEST_CASE(
+      "a database locked for longer than any retry budget stalls the bridge without loss, never "
+      "ends it") {
     Setup s;
     const pid_t bridge = s.bridge();
     REQUIRE(s.wait_drained(20s));
@@ -555,7 +589,8 @@ TEST_SUITE("bridge_multiprocess") {
       std::this_thread::sleep_for(1s);
     }
     const auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (!(s.stats().bridge_alive && s.stats().bridge_pid == static_cast<std::uint32_t>(bridge))) {
+    while (
+        !(s.stats().bridge_alive && s.stats().bridge_pid == static_cast<std::uint32_t>(bridge))) {
       REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, s.bridge_log());
       std::this_thread::sleep_for(10ms);
     }
@@ -565,7 +600,9 @@ TEST_SUITE("bridge_multiprocess") {
     check_exactly_once(s.db, 1, 1000);
   }
 
-  TEST_CASE("SIGTERM stops a bridge whose producers outpace it within seconds, and a restart lands all once") {
+  TEST_CASE(
+      "SIGTERM stops a bridge whose producers outpace it within seconds, and a restart lands all "
+      "once") {
     // Batches smaller than what the ring holds, and producers that write until told to
     // stop: there is always another full batch to read, for as long as the test wants.
     Bridged s({.tag = "outpace", .max_records = "500"});
@@ -579,7 +616,8 @@ TEST_SUITE("bridge_multiprocess") {
     const auto took = std::chrono::steady_clock::now() - t0;
     INFO(s.bridge_log());
     CHECK(code == 0);
-    MESSAGE("stopped in ", std::chrono::duration_cast<std::chrono::milliseconds>(took).count(), " ms");
+    MESSAGE("stopped in ", std::chrono::duration_cast<std::chrono::milliseconds>(took).count(),
+            " ms");
     CHECK(s.stats().head < s.stats().tail);  // what came after the stop waits in the ring
     bridge = s.bridge();
     std::this_thread::sleep_for(500ms);
@@ -589,7 +627,8 @@ TEST_SUITE("bridge_multiprocess") {
     check_exactly_once(s.db, written);
   }
 
-  TEST_CASE("the database, its -wal and its -shm get the ring's mode or database.mode, not the umask's") {
+  TEST_CASE(
+      "the database, its -wal and its -shm get the ring's mode or database.mode, not the umask's") {
     const mode_t old = ::umask(022);
     {
       Setup s;
@@ -614,7 +653,8 @@ TEST_SUITE("bridge_multiprocess") {
     ::umask(old);
   }
 
-  TEST_CASE("a database path that cannot be a database exits 2 with one line naming database.path") {
+  TEST_CASE(
+      "a database path that cannot be a database exits 2 with one line naming database.path") {
     Setup s;
     const auto folder = (s.dir / "sub").string();
     fs::create_directories(folder);
@@ -626,12 +666,14 @@ TEST_SUITE("bridge_multiprocess") {
     fs::permissions(ro, fs::perms::owner_read | fs::perms::owner_exec);
     const auto read_only = ((::geteuid() == 0 ? fs::path("/sys") : ro) / "h.db").string();
     for (const std::string verb : {"bridge", "ring create"}) {
-      for (const auto& path : {(s.dir / "no" / "such" / "h.db").string(), read_only, folder, text}) {
+      for (const auto& path :
+           {(s.dir / "no" / "such" / "h.db").string(), read_only, folder, text}) {
         CAPTURE(verb);
         CAPTURE(path);
         const auto r = run_with_database_path(s, verb, path);
         CHECK(r.exit_code == 2);
-        CHECK(r.err.find("ringlite: invalid config '" + (s.dir / "bad.toml").string() + "': 'database.path' ") == 0);
+        CHECK(r.err.find("ringlite: invalid config '" + (s.dir / "bad.toml").string() +
+                         "': 'database.path' ") == 0);
         CHECK(r.err.find("'" + path + "'") != std::string::npos);
         CHECK(r.err.find('\n') == r.err.size() - 1);
       }
@@ -640,27 +682,36 @@ TEST_SUITE("bridge_multiprocess") {
     CHECK_THROWS_AS(s.stats(), Error);  // no ring was created on the way
   }
 
-  TEST_CASE("a ring whose schema differs from the config's is refused naming the column and both layouts") {
+  TEST_CASE(
+      "a ring whose schema differs from the config's is refused naming the column and both "
+      "layouts") {
     Setup s;
     const pid_t bridge = s.bridge();
     REQUIRE(s.wait_drained(20s));
     s.stop(bridge);
     const auto changed = (s.dir / "changed.sql").string();
-    write_file(changed, "CREATE TABLE sensor (a INT32, b FLOAT64, c FLOAT64, buffer CHAR(64));\n"
-                        "CREATE TABLE log (level UINT8, code INT32, message TEXT);\n"
-                        "CREATE INDEX log_level ON log(level);\n");
+    write_file(changed,
+               "CREATE TABLE sensor (a INT32, b FLOAT64, c FLOAT64, buffer CHAR(64));\n"
+               "CREATE TABLE log (level UINT8, code INT32, message TEXT);\n"
+               "CREATE INDEX log_level ON log(level);\n");
     auto text = read_file(s.config);
     const auto demo = (source_dir() / "schema" / "demo.sql").string();
     text.replace(text.find(demo), demo.size(), changed);
-    text.replace(text.find(s.db), s.db.size(), (s.dir / "fresh.db").string());  // the ring is the news
+    text.replace(text.find(s.db), s.db.size(),
+                 (s.dir / "fresh.db").string());  // the ring is the news
     write_file(s.config, text);
     const auto r = run_cli("bridge -c '" + s.config + "'");
     CHECK(r.exit_code == 2);
-    CHECK(r.err == "ringlite: cannot drain ring '" + s.ring + "': its schema differs from '" + changed +
-                       "': type 'sensor': column 'b' is FLOAT32 at offset 4 in the ring but FLOAT64 at offset 8 in "
-                       "the schema file (the ring has "
-                       "sensor{a:INT32@0,b:FLOAT32@4,c:FLOAT64@8,buffer:CHAR(64)@16}size=80,align=8, the schema "
-                       "file has sensor{a:INT32@0,b:FLOAT64@8,c:FLOAT64@16,buffer:CHAR(64)@24}size=88,align=8) "
-                       "(remove the ring with 'ringlite ring remove' when it is drained, or fix the config)\n");
+    CHECK(r.err ==
+          "ringlite: cannot drain ring '" + s.ring + "': its schema differs from '" + changed +
+              "': type 'sensor': column 'b' is FLOAT32 at offset 4 in the ring but FLOAT64 at "
+              "offset 8 in "
+              "the schema file (the ring has "
+              "sensor{a:INT32@0,b:FLOAT32@4,c:FLOAT64@8,buffer:CHAR(64)@16}size=80,align=8, the "
+              "schema "
+              "file has "
+              "sensor{a:INT32@0,b:FLOAT64@8,c:FLOAT64@16,buffer:CHAR(64)@24}size=88,align=8) "
+              "(remove the ring with 'ringlite ring remove' when it is drained, or fix the "
+              "config)\n");
   }
 }

@@ -14,7 +14,8 @@ TEST_SUITE("bridge_stress") {
   }
 
   TEST_CASE("exactly once with the durable preset, committing as soon as the ring is empty") {
-    Bridged s({.tag = "bstress1", .preset = "durable", .max_delay = "0ms", .unblock_timeout = "500ms"});
+    Bridged s(
+        {.tag = "bstress1", .preset = "durable", .max_delay = "0ms", .unblock_timeout = "500ms"});
     kill_and_restart_under_load(s, 2, 200'000, 30, 1500s);
   }
 }

@@ -21,7 +21,8 @@ namespace {
 /// schemas and the Markdown documents.
 std::vector<fs::path> project_files() {
   std::vector<fs::path> out;
-  for (const char* top : {"bridge", "tests", "bench", "examples", "schema", "scripts", "cmake", "docs"}) {
+  for (const char* top :
+       {"bridge", "tests", "bench", "examples", "schema", "scripts", "cmake", "docs"}) {
     for (const auto& e : fs::recursive_directory_iterator(source_dir() / top)) {
       if (e.is_regular_file()) out.push_back(e.path());
     }
@@ -68,8 +69,8 @@ TEST_SUITE("docs") {
         const std::string list = (*it)[1];
         for (std::sregex_iterator q(list.begin(), list.end(), quoted); q != end; ++q) {
           ++citations;
-          CHECK_MESSAGE(known.count((*q)[1]) == 1, file.string(), " cites a heading docs/design.md does not have: \"",
-                        (*q)[1].str(), "\"");
+          CHECK_MESSAGE(known.count((*q)[1]) == 1, file.string(),
+                        " cites a heading docs/design.md does not have: \"", (*q)[1].str(), "\"");
         }
       }
     }
@@ -77,9 +78,11 @@ TEST_SUITE("docs") {
   }
 
   TEST_CASE("nothing cites a design text outside the project") {
-    const std::string outside = std::string("DESIGN") + ".md";  // spelled apart: this file is scanned too
+    const std::string outside =
+        std::string("DESIGN") + ".md";  // spelled apart: this file is scanned too
     for (const auto& file : project_files()) {
-      CHECK_MESSAGE(read_file(file).find(outside) == std::string::npos, file.string(), " cites ", outside);
+      CHECK_MESSAGE(read_file(file).find(outside) == std::string::npos, file.string(), " cites ",
+                    outside);
     }
   }
 }

@@ -60,23 +60,34 @@ struct TypeRow {
 
 const std::vector<TypeRow>& rows() {
   static const std::vector<TypeRow> r = {
-      {"INT8", FieldType::int8, 1, 1, StorageClass::integer, "::std::int8_t", ival(-129), 127, 0, ""},
-      {"INT16", FieldType::int16, 2, 2, StorageClass::integer, "::std::int16_t", ival(-32768), -32768, 0, ""},
-      {"INT32", FieldType::int32, 4, 4, StorageClass::integer, "::std::int32_t", ival(1LL << 31), INT32_MIN, 0, ""},
-      {"INT64", FieldType::int64, 8, 8, StorageClass::integer, "::std::int64_t", ival(INT64_MIN), INT64_MIN, 0, ""},
-      {"UINT8", FieldType::uint8, 1, 1, StorageClass::integer, "::std::uint8_t", ival(255), 255, 0, ""},
-      {"UINT16", FieldType::uint16, 2, 2, StorageClass::integer, "::std::uint16_t", ival(65536 + 7), 7, 0, ""},
-      {"UINT32", FieldType::uint32, 4, 4, StorageClass::integer, "::std::uint32_t", ival(4294967295LL), 4294967295LL, 0, ""},
+      {"INT8", FieldType::int8, 1, 1, StorageClass::integer, "::std::int8_t", ival(-129), 127, 0,
+       ""},
+      {"INT16", FieldType::int16, 2, 2, StorageClass::integer, "::std::int16_t", ival(-32768),
+       -32768, 0, ""},
+      {"INT32", FieldType::int32, 4, 4, StorageClass::integer, "::std::int32_t", ival(1LL << 31),
+       INT32_MIN, 0, ""},
+      {"INT64", FieldType::int64, 8, 8, StorageClass::integer, "::std::int64_t", ival(INT64_MIN),
+       INT64_MIN, 0, ""},
+      {"UINT8", FieldType::uint8, 1, 1, StorageClass::integer, "::std::uint8_t", ival(255), 255, 0,
+       ""},
+      {"UINT16", FieldType::uint16, 2, 2, StorageClass::integer, "::std::uint16_t", ival(65536 + 7),
+       7, 0, ""},
+      {"UINT32", FieldType::uint32, 4, 4, StorageClass::integer, "::std::uint32_t",
+       ival(4294967295LL), 4294967295LL, 0, ""},
       // UINT64 travels as its two's-complement bits: 2^64-1 reads back as -1.
-      {"UINT64", FieldType::uint64, 8, 8, StorageClass::integer, "::std::uint64_t", ival(-1), -1, 0, ""},
-      {"FLOAT32", FieldType::float32, 4, 4, StorageClass::real, "float", rval(0.1), 0, static_cast<double>(0.1f), ""},
-      {"FLOAT64", FieldType::float64, 8, 8, StorageClass::real, "double", rval(-1e300), 0, -1e300, ""},
+      {"UINT64", FieldType::uint64, 8, 8, StorageClass::integer, "::std::uint64_t", ival(-1), -1, 0,
+       ""},
+      {"FLOAT32", FieldType::float32, 4, 4, StorageClass::real, "float", rval(0.1), 0,
+       static_cast<double>(0.1f), ""},
+      {"FLOAT64", FieldType::float64, 8, 8, StorageClass::real, "double", rval(-1e300), 0, -1e300,
+       ""},
       {"BOOL", FieldType::boolean, 1, 1, StorageClass::integer, "bool", ival(42), 1, 0, ""},
       // CHAR(5): up to the first NUL; longer input is cut to N.
       {"CHAR", FieldType::chars, 0, 1, StorageClass::text, "char", bval("abcdefg"), 0, 0, "abcde"},
-      {"BYTES", FieldType::bytes, 0, 1, StorageClass::blob, "unsigned char", bval(std::string_view("\0\1", 2)), 0, 0,
-       std::string("\0\1\0\0\0", 5)},
-      {"TEXT", FieldType::text, 8, 4, StorageClass::text, "::ringlite_types::ringlite_var", bval("hello"), 0, 0, "hello"},
+      {"BYTES", FieldType::bytes, 0, 1, StorageClass::blob, "unsigned char",
+       bval(std::string_view("\0\1", 2)), 0, 0, std::string("\0\1\0\0\0", 5)},
+      {"TEXT", FieldType::text, 8, 4, StorageClass::text, "::ringlite_types::ringlite_var",
+       bval("hello"), 0, 0, "hello"},
       {"BLOB", FieldType::blob, 8, 4, StorageClass::blob, "::ringlite_types::ringlite_var",
        bval(std::string_view("\xff\0", 2)), 0, 0, std::string("\xff\0", 2)},
   };
@@ -119,9 +130,10 @@ std::vector<std::byte> one_field_record(const RecordType& t, const TypeRow& row)
 }
 
 Layouts demo() {
-  return Schema::parse("CREATE TABLE sensor (a INT32, b FLOAT32, c FLOAT64, buffer CHAR(64));\n"
-                       "CREATE TABLE log (level UINT8, code INT32, message TEXT);\n",
-                       "demo.sql");
+  return Schema::parse(
+      "CREATE TABLE sensor (a INT32, b FLOAT32, c FLOAT64, buffer CHAR(64));\n"
+      "CREATE TABLE log (level UINT8, code INT32, message TEXT);\n",
+      "demo.sql");
 }
 
 /// The error Layouts::decode gives for `bytes` (checked to be Errc::corrupt), or "".
@@ -138,11 +150,14 @@ std::string decode_error(const std::string& bytes) {
 }  // namespace
 
 TEST_SUITE("layout") {
-  TEST_CASE("every row of the type table has its test row, and each type encodes and decodes its values") {
+  TEST_CASE(
+      "every row of the type table has its test row, and each type encodes and decodes its "
+      "values") {
     REQUIRE(rows().size() == kTypeTable.size());  // a new type needs its row here too
     for (const TypeInfo& info : kTypeTable) {
       CAPTURE(info.name);
-      const auto it = std::find_if(rows().begin(), rows().end(), [&](const TypeRow& r) { return r.type == info.type; });
+      const auto it = std::find_if(rows().begin(), rows().end(),
+                                   [&](const TypeRow& r) { return r.type == info.type; });
       REQUIRE(it != rows().end());
       const TypeRow& row = *it;
       CHECK(info.name == std::string_view(row.name));
@@ -165,9 +180,15 @@ TEST_SUITE("layout") {
       decode_field(t.fields[0].type, t.fields[0].offset, t.fields[0].length, rec.data(), Sink{got});
       CHECK(got.kind == row.storage);
       switch (row.storage) {
-        case StorageClass::integer: CHECK(got.integer == row.integer); break;
-        case StorageClass::real: CHECK(got.real == row.real); break;
-        default: CHECK(got.bytes == row.bytes); break;
+        case StorageClass::integer:
+          CHECK(got.integer == row.integer);
+          break;
+        case StorageClass::real:
+          CHECK(got.real == row.real);
+          break;
+        default:
+          CHECK(got.bytes == row.bytes);
+          break;
       }
     }
     CHECK(find_type("VARCHAR") == nullptr);
@@ -175,9 +196,10 @@ TEST_SUITE("layout") {
   }
 
   TEST_CASE("RecordType::make lays fields out as a C struct and refuses what cannot be a record") {
-    const RecordType t = RecordType::make(
-        1, "t", {field("a", FieldType::int8), field("b", FieldType::int64), field("c", FieldType::chars, 3),
-                 field("d", FieldType::text)});
+    const RecordType t =
+        RecordType::make(1, "t",
+                         {field("a", FieldType::int8), field("b", FieldType::int64),
+                          field("c", FieldType::chars, 3), field("d", FieldType::text)});
     CHECK(t.fields[1].offset == 8);
     CHECK(t.fields[2].offset == 16);
     CHECK(t.fields[3].offset == 20);
@@ -186,7 +208,8 @@ TEST_SUITE("layout") {
     CHECK_THROWS_AS(RecordType::make(1, "t", {}), Error);
     CHECK_THROWS_AS(RecordType::make(1, "t", {field("a", FieldType::chars, 0)}), Error);
     std::vector<Field> huge;
-    for (int i = 0; i < 17; ++i) huge.push_back(field("f" + std::to_string(i), FieldType::bytes, 65535));
+    for (int i = 0; i < 17; ++i)
+      huge.push_back(field("f" + std::to_string(i), FieldType::bytes, 65535));
     CHECK_THROWS_AS(RecordType::make(1, "t", huge), Error);  // over 1 MiB
   }
 
@@ -199,7 +222,8 @@ TEST_SUITE("layout") {
     every += "); CREATE TABLE tiny (b BOOL);";
     for (const Layouts& l : {demo(), Layouts(Schema::parse(every, "every.sql"))}) {
       const std::string bin = l.encode();
-      const Layouts back = Layouts::decode(std::as_bytes(std::span(bin.data(), bin.size())), "ring 'x'");
+      const Layouts back =
+          Layouts::decode(std::as_bytes(std::span(bin.data(), bin.size())), "ring 'x'");
       CHECK(back == l);
       for (std::size_t i = 0; i < l.types().size(); ++i) {
         CHECK(back.types()[i].layout_signature() == l.types()[i].layout_signature());
@@ -213,7 +237,8 @@ TEST_SUITE("layout") {
     // Cut anywhere: always refused, never read past the end.
     for (std::size_t n = 0; n < good.size(); ++n) {
       CAPTURE(n);
-      CHECK(decode_error(good.substr(0, n)).find("cannot read the record layouts of ring 'x': ") == 0);
+      CHECK(decode_error(good.substr(0, n)).find("cannot read the record layouts of ring 'x': ") ==
+            0);
     }
     const auto with = [&](std::size_t at, char c) {
       std::string b = good;
@@ -250,7 +275,8 @@ TEST_SUITE("layout") {
         b.resize(rng() % 64);
         for (char& c : b) c = static_cast<char>(rng());
       } else {
-        for (int k = 0; k < 1 + static_cast<int>(rng() % 4); ++k) b[rng() % b.size()] = static_cast<char>(rng());
+        for (int k = 0; k < 1 + static_cast<int>(rng() % 4); ++k)
+          b[rng() % b.size()] = static_cast<char>(rng());
       }
       try {
         const Layouts l = Layouts::decode(std::as_bytes(std::span(b.data(), b.size())), "ring 'x'");

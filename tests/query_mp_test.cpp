@@ -13,12 +13,12 @@
 #include <thread>
 #include <vector>
 
+#include "bridged.hpp"
 #include "proc.hpp"
 #include "ringlite/config.hpp"
 #include "ringlite/consumer.hpp"
 #include "ringlite/producer.hpp"
 #include "ringlite/ring.hpp"
-#include "bridged.hpp"
 #include "ringutil.hpp"
 
 using namespace ringlite;

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "bridged.hpp"
 #include "proc.hpp"
 #include "ringlite/config.hpp"
 #include "ringlite/consumer.hpp"
@@ -20,7 +21,6 @@
 #include "ringlite/reader.hpp"
 #include "ringlite/ring.hpp"
 #include "ringlite/store.hpp"
-#include "bridged.hpp"
 #include "ringutil.hpp"
 
 using namespace ringlite;
@@ -287,7 +287,8 @@ TEST_SUITE("replay_multiprocess") {
         MESSAGE("speed ", speed, ": ", p.records, " records, delay error p50 ", p.p50_ms,
                 " ms, p99 ", p.p99_ms, " ms, took ", p.total_s, " s for ", p.want_s,
                 " s recorded/speed");
-        ok = p.p50_ms <= 1.0 && p.p99_ms <= 20.0 && std::abs(p.total_s - p.want_s) <= 0.1 * p.want_s;
+        ok =
+            p.p50_ms <= 1.0 && p.p99_ms <= 20.0 && std::abs(p.total_s - p.want_s) <= 0.1 * p.want_s;
       }
       CHECK_MESSAGE(ok, "pacing at speed ", speed, " out of tolerance three times");
     }

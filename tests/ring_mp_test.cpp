@@ -84,7 +84,9 @@ int live_reader(const RingConfig& cfg, bool slow, std::uint64_t total_records) {
 }  // namespace
 
 TEST_SUITE("ring_multiprocess") {
-  TEST_CASE("four producer processes' records each arrive exactly once and in order, with lapped live readers") {
+  TEST_CASE(
+      "four producer processes' records each arrive exactly once and in order, with lapped live "
+      "readers") {
     constexpr int kProducers = 4;
     constexpr std::int32_t kCount = 1'000'000;
     RingGuard g{ring_config("mp4", 1 << 16)};
@@ -107,7 +109,8 @@ TEST_SUITE("ring_multiprocess") {
           const Sensor s = decode(b.payload(f));
           if (!consistent(s)) return 13;
           const int i = static_cast<int>(s.c);
-          if (i < 0 || i >= kProducers || s.a != next[i]) return 14;  // lost, duplicated or reordered
+          if (i < 0 || i >= kProducers || s.a != next[i])
+            return 14;  // lost, duplicated or reordered
           ++next[i];
           if (total > 0 && f.seq <= last_seq) return 15;
           last_seq = f.seq;
@@ -118,10 +121,13 @@ TEST_SUITE("ring_multiprocess") {
       }
       return 0;
     });
-    const pid_t fast_reader = spawn([&] { return live_reader(g.config, false, std::uint64_t{kProducers} * kCount); });
-    const pid_t slow_reader = spawn([&] { return live_reader(g.config, true, std::uint64_t{kProducers} * kCount); });
+    const pid_t fast_reader =
+        spawn([&] { return live_reader(g.config, false, std::uint64_t{kProducers} * kCount); });
+    const pid_t slow_reader =
+        spawn([&] { return live_reader(g.config, true, std::uint64_t{kProducers} * kCount); });
     std::vector<pid_t> producers;
-    for (int i = 0; i < kProducers; ++i) producers.push_back(spawn([&, i] { return produce(g.config, i, kCount); }));
+    for (int i = 0; i < kProducers; ++i)
+      producers.push_back(spawn([&, i] { return produce(g.config, i, kCount); }));
 
     for (auto pid : producers) CHECK(wait_exit(pid) == 0);
     CHECK(wait_exit(consumer) == 0);
@@ -134,7 +140,8 @@ TEST_SUITE("ring_multiprocess") {
     CHECK(s.unblocked == 0);
   }
 
-  TEST_CASE("a producer killed between claim and commit is unblocked at once and nothing else is lost") {
+  TEST_CASE(
+      "a producer killed between claim and commit is unblocked at once and nothing else is lost") {
     for (auto stage : {detail::WriteStage::claimed, detail::WriteStage::written}) {
       CAPTURE(static_cast<int>(stage));
       auto cfg = ring_config("killed", 1 << 16);
@@ -190,11 +197,14 @@ TEST_SUITE("ring_multiprocess") {
     }
   }
 
-  TEST_CASE("a producer stopped mid-claim costs the others one unblock_timeout, and its late stores corrupt nothing") {
+  TEST_CASE(
+      "a producer stopped mid-claim costs the others one unblock_timeout, and its late stores "
+      "corrupt nothing") {
     // Stopped right after its claim (claimed: waking, it sees the abandoned mark and stores
     // nothing), after that check (writing: waking, it stores header and payload, then its
     // commit CAS fails), and after storing them but before the commit (written).
-    for (auto stage : {detail::WriteStage::claimed, detail::WriteStage::writing, detail::WriteStage::written}) {
+    for (auto stage :
+         {detail::WriteStage::claimed, detail::WriteStage::writing, detail::WriteStage::written}) {
       CAPTURE(static_cast<int>(stage));
       auto cfg = ring_config("stalled", 1 << 16);
       cfg.unblock_timeout = 100ms;
@@ -288,7 +298,9 @@ TEST_SUITE("ring_multiprocess") {
 }
 
 TEST_SUITE("ring_multiprocess") {
-  TEST_CASE("a producer process SIGSTOPped mid-claim holds up a bridge and `ringlite produce` only once") {
+  TEST_CASE(
+      "a producer process SIGSTOPped mid-claim holds up a bridge and `ringlite produce` only "
+      "once") {
     for (auto stage : {detail::WriteStage::claimed, detail::WriteStage::writing}) {
       CAPTURE(static_cast<int>(stage));
       Bridged s({.tag = "sigstop", .capacity = "256KiB", .unblock_timeout = "100ms"});
@@ -308,10 +320,10 @@ TEST_SUITE("ring_multiprocess") {
       REQUIRE(wait_stopped(victim));
       // 60,000 records at 20,000/s: held up for good, only about one ring (~2,300 records)
       // would get through; held up once, all of them land within a few seconds.
-      const pid_t other = spawn_cli(cli_path(),
-                                    {"produce", "-c", s.config, "--type", "sensor", "--count", "60000",
-                                     "--rate", "20000"},
-                                    s.log);
+      const pid_t other = spawn_cli(
+          cli_path(),
+          {"produce", "-c", s.config, "--type", "sensor", "--count", "60000", "--rate", "20000"},
+          s.log);
       const auto t0 = std::chrono::steady_clock::now();
       int produced = -1;
       while (produced < 0 && std::chrono::steady_clock::now() - t0 < 20s) {

@@ -101,7 +101,8 @@ TEST_SUITE("ring") {
       FAIL("opened a missing ring");
     } catch (const Error& e) {
       CHECK(e.code() == Errc::not_found);
-      CHECK(std::string(e.what()).find("No such file or directory (is the bridge running?)") != std::string::npos);
+      CHECK(std::string(e.what()).find("No such file or directory (is the bridge running?)") !=
+            std::string::npos);
     }
   }
 
@@ -183,7 +184,8 @@ TEST_SUITE("ring") {
     std::int32_t next_write = 0, next_read = 0;
     // 112-byte frames do not divide 4096: every lap ends in padding (explicit or implicit).
     for (int round = 0; round < 500; ++round) {
-      for (int i = 0; i < 7; ++i) REQUIRE(w.try_write(make_sensor(next_write++)) == WriteResult::ok);
+      for (int i = 0; i < 7; ++i)
+        REQUIRE(w.try_write(make_sensor(next_write++)) == WriteResult::ok);
       drain(c, b);
       for (const auto& f : b.frames) {
         Sensor s;
@@ -249,8 +251,8 @@ TEST_SUITE("ring") {
     auto w = p.raw_writer("log");
     std::string big(ring.max_record(), 'x');
     Log fixed{};
-    CHECK(w.try_write_var({reinterpret_cast<const std::byte*>(&fixed), sizeof fixed}, std::vector<std::string_view>{big})
-          == WriteResult::too_large);
+    CHECK(w.try_write_var({reinterpret_cast<const std::byte*>(&fixed), sizeof fixed},
+                          std::vector<std::string_view>{big}) == WriteResult::too_large);
     CHECK(ring.stats().tail == 0);
   }
 
@@ -342,7 +344,9 @@ TEST_SUITE("ring") {
     CHECK(drain(c, b) == 1);
   }
 
-  TEST_CASE("threads: producers, the consumer and a lapped live reader share one ring without loss or tearing") {
+  TEST_CASE(
+      "threads: producers, the consumer and a lapped live reader share one ring without loss or "
+      "tearing") {
     // The protocol in one process, so that a TSan build sees every access of every side.
     constexpr int kProducers = 3, kCount = 40'000;
     RingGuard g{ring_config("threads", 16384)};
@@ -385,7 +389,8 @@ TEST_SUITE("ring") {
     std::size_t out_of_order = 0, total = 0;
     Batch b;
     const auto deadline = std::chrono::steady_clock::now() + 60s;
-    while (total < std::size_t{kProducers} * kCount && std::chrono::steady_clock::now() < deadline) {
+    while (total < std::size_t{kProducers} * kCount &&
+           std::chrono::steady_clock::now() < deadline) {
       b.clear();
       REQUIRE(c.poll(b, 256) == PollStatus::ok);
       CHECK(b.gaps.empty());
@@ -522,9 +527,9 @@ TEST_SUITE("ring") {
       FAIL("opened another major version");
     } catch (const Error& e) {
       CHECK(e.code() == Errc::version);
-      CHECK(std::string(e.what()).find(fmt::format("ring format version {}.0, this build reads {}.x",
-                                                   detail::kFormatMajor + 1, detail::kFormatMajor)) !=
-            std::string::npos);
+      CHECK(std::string(e.what()).find(
+                fmt::format("ring format version {}.0, this build reads {}.x",
+                            detail::kFormatMajor + 1, detail::kFormatMajor)) != std::string::npos);
     }
     {
       RawSegment raw(g.config);
@@ -573,7 +578,8 @@ TEST_SUITE("ring") {
         for (int i = 0; i < 4; ++i) {
           const std::size_t off = rng() % (4096 + 512);
           const std::size_t len = 1 + rng() % 16;
-          for (std::size_t j = 0; j < len && off + j < raw.size; ++j) raw.bytes()[off + j] = std::byte(rng());
+          for (std::size_t j = 0; j < len && off + j < raw.size; ++j)
+            raw.bytes()[off + j] = std::byte(rng());
         }
       }
       try {
@@ -642,7 +648,8 @@ TEST_SUITE("ring") {
       corrupt_seen += ring.stats().corrupt_skips;
       LiveReader r(ring);
       LiveRecord rec;
-      for (int i = 0; i < 100 && r.next(rec) == ReadStatus::ok; ++i) CHECK(rec.payload.size() <= ring.max_record());
+      for (int i = 0; i < 100 && r.next(rec) == ReadStatus::ok; ++i)
+        CHECK(rec.payload.size() <= ring.max_record());
     }
     CHECK(corrupt_seen > 0);
   }
@@ -664,7 +671,8 @@ TEST_SUITE("ring") {
 }
 
 TEST_SUITE("ring") {
-  TEST_CASE("a ring that users other than its owner may write to is refused unless ring.mode allows it") {
+  TEST_CASE(
+      "a ring that users other than its owner may write to is refused unless ring.mode allows it") {
     RingGuard g{ring_config("squat_mode")};
     (void)Ring::create(g.config, demo_schema());
     const int fd = ::shm_open(("/ringlite." + g.config.name).c_str(), O_RDWR, 0);
@@ -677,7 +685,8 @@ TEST_SUITE("ring") {
         FAIL("opened a ring every user may write to");
       } catch (const Error& e) {
         CHECK(e.code() == Errc::permission);
-        CHECK(std::string(e.what()).find("mode 0666 lets every user write to it, which ring.mode 0600") !=
+        CHECK(std::string(e.what()).find(
+                  "mode 0666 lets every user write to it, which ring.mode 0600") !=
               std::string::npos);
       }
     }
@@ -747,8 +756,9 @@ struct Env {
   std::vector<std::int64_t> seen;  // values read by the consumer, in order
   explicit Env(const char* tag)
       : guard{config(tag)},
-        ring(Ring::create(guard.config,
-                          Schema::parse("CREATE TABLE t (a INT64); CREATE TABLE big (b BYTES(1500));", "stall"))),
+        ring(Ring::create(
+            guard.config,
+            Schema::parse("CREATE TABLE t (a INT64); CREATE TABLE big (b BYTES(1500));", "stall"))),
         c(ring),
         q(ring),
         wq(q.raw_writer("t")) {
@@ -802,7 +812,9 @@ struct Env {
 }  // namespace stall
 
 TEST_SUITE("ring") {
-  TEST_CASE("a stalled claim that wraps to a lap start holds head there, and no later lap writes over it") {
+  TEST_CASE(
+      "a stalled claim that wraps to a lap start holds head there, and no later lap writes over "
+      "it") {
     stall::Env e("wrapstall");
     e.write_to(4080, true);  // 102 frames: 16 bytes left before the end of the buffer
     REQUIRE(e.c.tail() == 4080);
@@ -826,7 +838,9 @@ TEST_SUITE("ring") {
     for (std::size_t i = 1; i < e.seen.size(); ++i) REQUIRE(e.seen[i] == e.seen[i - 1] + 1);
   }
 
-  TEST_CASE("padding never ends right before a second hole: adjacent stalled claims keep their abandoned marks") {
+  TEST_CASE(
+      "padding never ends right before a second hole: adjacent stalled claims keep their abandoned "
+      "marks") {
     stall::Env e("adjstall");
     e.write_to(400, true);
     WriteResult r1{}, r2{};
@@ -858,7 +872,9 @@ TEST_SUITE("ring") {
     for (std::size_t i = 1; i < e.seen.size(); ++i) REQUIRE(e.seen[i] == e.seen[i - 1] + 1);
   }
 
-  TEST_CASE("a bridge restarted while a claim is fenced off keeps the fence, and the stalled write stays abandoned") {
+  TEST_CASE(
+      "a bridge restarted while a claim is fenced off keeps the fence, and the stalled write stays "
+      "abandoned") {
     stall::Env e("restartstall");
     e.write_to(1000, true);
     WriteResult pr{};
@@ -868,9 +884,9 @@ TEST_SUITE("ring") {
     e.drain(2);
     REQUIRE(e.ring.stats().holes == 1);
     const auto at = e.c.position();
-    { const Consumer gone = std::move(e.c); }          // the bridge exits...
+    { const Consumer gone = std::move(e.c); }        // the bridge exits...
     e.c = Consumer(Ring::open(e.guard.config), at);  // ...and another takes over
-    e.write_to(4 * 4096, true);                       // laps over the hole
+    e.write_to(4 * 4096, true);                      // laps over the hole
     stall::g_release[0] = true;
     p.join();
     CHECK(pr == WriteResult::abandoned);

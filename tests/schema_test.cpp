@@ -369,7 +369,8 @@ TEST_SUITE("schema") {
     CHECK(error_of(sql) == "invalid schema 'test.sql': 35000 tables (at most 1024)");
     CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(2));
     sql.clear();
-    for (int i = 0; i < 1024; ++i) sql += "CREATE TABLE t" + std::to_string(i) + " (a INT32, b FLOAT64, c TEXT);\n";
+    for (int i = 0; i < 1024; ++i)
+      sql += "CREATE TABLE t" + std::to_string(i) + " (a INT32, b FLOAT64, c TEXT);\n";
     t0 = std::chrono::steady_clock::now();
     CHECK(Schema::parse(sql, "test.sql").types().size() == 1024);
     CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));  // ~0.1 s
@@ -551,7 +552,8 @@ TEST_SUITE("schema") {
         "CREATE TABLE tiny (b BOOL);\n",
         "every.sql");
     write_file(dir / "every.hpp", header_of(dir, "every.sql", all.normalized()));
-    write_file(dir / "demo.hpp", header_of(dir, "demo.sql", Schema::load_file(demo_path()).normalized()));
+    write_file(dir / "demo.hpp",
+               header_of(dir, "demo.sql", Schema::load_file(demo_path()).normalized()));
     const auto r = compile(
         dir,
         "#include \"demo.hpp\"\n#include \"every.hpp\"\n#include \"demo.hpp\"\n#include <cstring>\n"
@@ -570,7 +572,8 @@ TEST_SUITE("schema") {
   TEST_CASE("the generated header names its source and embeds each layout signature") {
     const Schema demo = Schema::load_file(demo_path());
     const std::string h = run_cli("schema header '" + demo_path().string() + "'").out;
-    CHECK(contains(h, "Generated from " + demo_path().string() + " by `ringlite schema header`. Do not edit"));
+    CHECK(contains(
+        h, "Generated from " + demo_path().string() + " by `ringlite schema header`. Do not edit"));
     CHECK(contains(h, "#pragma once"));
     CHECK(contains(h, "namespace ringlite_types {"));
     CHECK(contains(h, "#ifndef RINGLITE_VAR_DEFINED"));
@@ -627,7 +630,8 @@ TEST_SUITE("schema") {
     CHECK(ringlite::test::read_file(dir / "file.hpp") == r.out);
     // Both outputs are the same text (checked above), so one compiles for both. (Including
     // both would depend on GCC's #pragma once treating equal files with equal mtimes as one.)
-    const auto c = compile(dir, "#include \"file.hpp\"\nint main() { ringlite_types::log l{}; return l.code; }\n");
+    const auto c = compile(
+        dir, "#include \"file.hpp\"\nint main() { ringlite_types::log l{}; return l.code; }\n");
     CHECK_MESSAGE(c.exit_code == 0, c.err);
     const auto bad = run_cli("schema header '" + demo_path().string() + "' -o '" +
                              (dir / "no" / "x.hpp").string() + "'");
@@ -659,7 +663,7 @@ struct WideSensor {
   char buffer[64];
 };
 
-}  // namespace
+}  // namespace layout_diff
 
 using namespace layout_diff;
 

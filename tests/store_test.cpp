@@ -1029,7 +1029,9 @@ TEST_SUITE("store") {
 }
 
 TEST_SUITE("store") {
-  TEST_CASE("a database claiming more record types than a schema can have is refused before any is parsed") {
+  TEST_CASE(
+      "a database claiming more record types than a schema can have is refused before any is "
+      "parsed") {
     TempDir dir("store");
     const auto path = dir / "bomb.db";
     { Store s = Store::open(config(path), ringlite::test::demo_schema(), kOrigin); }
@@ -1037,15 +1039,19 @@ TEST_SUITE("store") {
       SQLite::Database db(path.string(), SQLite::OPEN_READWRITE);
       SQLite::Transaction txn(db);
       for (int i = 0; i < 5000; ++i) {
-        db.exec(fmt::format("INSERT INTO _ringlite_types(id, name, ddl, layout) VALUES ({0}, 't{0}', "
-                            "'CREATE TABLE t{0} (a INT8)', 't{0}{{a:INT8@0}}size=1,align=1')",
-                            i + 100));
+        db.exec(
+            fmt::format("INSERT INTO _ringlite_types(id, name, ddl, layout) VALUES ({0}, 't{0}', "
+                        "'CREATE TABLE t{0} (a INT8)', 't{0}{{a:INT8@0}}size=1,align=1')",
+                        i + 100));
       }
       txn.commit();
     }
     const auto t0 = std::chrono::steady_clock::now();
-    const auto msg = error_of(Errc::corrupt, [&] { (void)Store::open(config(path), ringlite::test::demo_schema(), kOrigin); });
-    CHECK(msg.find("_ringlite_types lists 5002 record types (a schema has at most 1024)") != std::string::npos);
+    const auto msg = error_of(Errc::corrupt, [&] {
+      (void)Store::open(config(path), ringlite::test::demo_schema(), kOrigin);
+    });
+    CHECK(msg.find("_ringlite_types lists 5002 record types (a schema has at most 1024)") !=
+          std::string::npos);
     CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(2));
     ringlite::ReplayOptions none;
     std::atomic<bool> stop{false};

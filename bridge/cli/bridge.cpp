@@ -1,4 +1,6 @@
 // ringlite bridge -c CONFIG: drain the ring into SQLite until SIGINT/SIGTERM.
+#include "ringlite/bridge.hpp"
+
 #include <fmt/chrono.h>
 #include <fmt/core.h>
 
@@ -8,7 +10,6 @@
 #include <cstdio>
 
 #include "commands.hpp"
-#include "ringlite/bridge.hpp"
 #include "ringlite/config.hpp"
 #include "ringlite/error.hpp"
 
@@ -38,8 +39,10 @@ void add_bridge(CLI::App& app, Action& action) {
     action = [o] {
       const auto cfg = Config::load(o->config);
       if (cfg.database.path.empty()) {
-        throw Error(Errc::config, fmt::format("invalid config '{}': the bridge needs a [database] section with a path",
-                                              o->config));
+        throw Error(
+            Errc::config,
+            fmt::format("invalid config '{}': the bridge needs a [database] section with a path",
+                        o->config));
       }
       // Handlers before anything that takes a while: a signal during start-up still means
       // "stop cleanly", not "die holding the ring".
@@ -48,11 +51,13 @@ void add_bridge(CLI::App& app, Action& action) {
       log_line(bridge.describe());
       const auto t0 = std::chrono::steady_clock::now();
       const auto stats = bridge.run(stop, log_line, o->stats_interval);
-      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      log_line(fmt::format("stopped: {} records in {} transactions over {:.1f} s ({:.0f} records/s), {} rejects, "
-                           "{} gaps, {} failed commits retried",
-                           stats.records, stats.batches, secs, secs > 0 ? double(stats.records) / secs : 0.0,
-                           stats.rejects, stats.gaps, stats.stalls));
+      const double secs =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      log_line(fmt::format(
+          "stopped: {} records in {} transactions over {:.1f} s ({:.0f} records/s), {} rejects, "
+          "{} gaps, {} failed commits retried",
+          stats.records, stats.batches, secs, secs > 0 ? double(stats.records) / secs : 0.0,
+          stats.rejects, stats.gaps, stats.stalls));
       return kExitOk;
     };
   });

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-
 #include <atomic>
 #include <functional>
 #include <string>
@@ -27,7 +26,8 @@ void add_replay(CLI::App& app, Action& action);   // replay
 /// a signal during start-up still means "stop cleanly". Forks inherit the handlers.
 const std::atomic<bool>& stop_on_signals();
 
-/// Exit codes (docs/design.md, "Command line"): 0 success, 1 runtime failure, 2 usage/config/schema error.
+/// Exit codes (docs/design.md, "Command line"): 0 success, 1 runtime failure, 2 usage/config/schema
+/// error.
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;
 inline constexpr int kExitUsage = 2;

@@ -38,14 +38,15 @@ namespace {
 /// Fills `fixed` (the type's size) and `tails` (one per TEXT/BLOB column, pointing into
 /// `label`) for record k of producer i, through the type table's encoder: integer columns
 /// get k (wrapped to their width), BOOL k % 2, reals k * 0.5, the others "p<i>-<k>".
-void synth(const RecordType& t, int i, std::uint64_t k, std::vector<std::byte>& fixed, std::string& label,
-           std::vector<std::string_view>& tails) {
+void synth(const RecordType& t, int i, std::uint64_t k, std::vector<std::byte>& fixed,
+           std::string& label, std::vector<std::string_view>& tails) {
   fixed.assign(t.size, std::byte{0});
   tails.clear();
   label = fmt::format("p{}-{}", i, k);
   for (const auto& f : t.fields) {
     FieldValue v;
-    v.integer = f.type == FieldType::boolean ? static_cast<std::int64_t>(k % 2) : static_cast<std::int64_t>(k);
+    v.integer = f.type == FieldType::boolean ? static_cast<std::int64_t>(k % 2)
+                                             : static_cast<std::int64_t>(k);
     v.real = static_cast<double>(k) * 0.5;
     v.bytes = label;
     encode_field(f.type, f.offset, f.length, v, fixed, tails);
@@ -217,8 +218,9 @@ int run(const Opts& o) {
     if (!ring.layouts().find(t)) {
       std::string known;
       for (const auto& rt : ring.layouts().types()) known += (known.empty() ? "" : ", ") + rt.name;
-      throw Error(Errc::usage, fmt::format("cannot produce type '{}': {} has no such type (it has: {})", t,
-                                           ring.display(), known));
+      throw Error(Errc::usage,
+                  fmt::format("cannot produce type '{}': {} has no such type (it has: {})", t,
+                              ring.display(), known));
     }
   }
   Tallies tallies(o.producers);

@@ -1,10 +1,11 @@
 // ringlite ring create|remove|list
+#include "ringlite/ring.hpp"
+
 #include <fmt/core.h>
 
 #include "commands.hpp"
 #include "ringlite/config.hpp"
 #include "ringlite/error.hpp"
-#include "ringlite/ring.hpp"
 #include "ringlite/schema.hpp"
 #include "ringlite/store.hpp"
 
@@ -29,13 +30,14 @@ void add_ring(CLI::App& app, Action& action) {
         start = Store::open(cfg.database, schema, *config).next_position();
       }
       const auto r = Ring::create(cfg.ring, schema, start);
-      fmt::print("created {}: {} bytes, {} record types, starting at position {}\n", r.display(), r.capacity(),
-                 schema.types().size(), start);
+      fmt::print("created {}: {} bytes, {} record types, starting at position {}\n", r.display(),
+                 r.capacity(), schema.types().size(), start);
       return kExitOk;
     };
   });
 
-  auto* remove = ring->add_subcommand("remove", "remove the configured ring (attached producers get 'closed')");
+  auto* remove = ring->add_subcommand(
+      "remove", "remove the configured ring (attached producers get 'closed')");
   remove->add_option("-c,--config", *config, "config file (TOML)")->required();
   remove->callback([&action, config] {
     action = [config] {
@@ -54,7 +56,8 @@ void add_ring(CLI::App& app, Action& action) {
         rc.name = name;
         try {
           const auto s = Ring::open(rc, Ring::Access::read_only).stats();
-          fmt::print("{:<24} {:>12} bytes  fill {:5.1f}%  bridge {}  {}\n", name, s.capacity, 100.0 * s.fill(),
+          fmt::print("{:<24} {:>12} bytes  fill {:5.1f}%  bridge {}  {}\n", name, s.capacity,
+                     100.0 * s.fill(),
                      s.bridge_alive ? fmt::format("pid {}", s.bridge_pid) : std::string("none"),
                      s.stale() ? "stale" : "live");
         } catch (const Error& e) {

@@ -51,14 +51,16 @@ std::string cpp_header(const Layouts& layouts, std::string_view source_name) {
         t.name, t.name, t.layout_signature());
     for (const auto& f : t.fields) {
       const auto dims = f.length ? fmt::format("[{}]", f.length) : std::string();
-      h += fmt::format("  {} {}{};  // {} @{}\n", type_info(f.type).cpp, f.name, dims, f.declared(), f.offset);
+      h += fmt::format("  {} {}{};  // {} @{}\n", type_info(f.type).cpp, f.name, dims, f.declared(),
+                       f.offset);
     }
     h += fmt::format(
         "}};\nstatic_assert(sizeof({0}) == {1}, \"{0}: size\");\n"
         "static_assert(alignof({0}) == {2}, \"{0}: alignment\");\n",
         t.name, t.size, t.align);
     for (const auto& f : t.fields) {
-      h += fmt::format("static_assert(offsetof({0}, {1}) == {2}, \"{0}.{1}: offset\");\n", t.name, f.name, f.offset);
+      h += fmt::format("static_assert(offsetof({0}, {1}) == {2}, \"{0}.{1}: offset\");\n", t.name,
+                       f.name, f.offset);
     }
   }
   return h + "\n}  // namespace ringlite_types\n";

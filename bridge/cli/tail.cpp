@@ -25,7 +25,6 @@
 namespace ringlite::cli {
 namespace {
 
-
 struct Opts {
   std::string config;
   std::string type;
@@ -80,7 +79,8 @@ class Printer {
         out_->columns(std::move(keys));
         last_type_ = t.id;
       }
-      for (const Field& f : t.fields) decode_field(f.type, f.offset, f.length, r.payload.data(), cells_[i++].sink());
+      for (const Field& f : t.fields)
+        decode_field(f.type, f.offset, f.length, r.payload.data(), cells_[i++].sink());
     }
     out_->row(cells_);
   }
@@ -118,9 +118,11 @@ class Printer {
 /// oldest record; nothing while the name still leads to `reader`'s ring or to nothing.
 /// Says on stderr what happened, once. Throws when the ring was truncated, or when the new
 /// ring's schema differs (the columns printed so far would not fit it).
-std::optional<LiveReader> follow_name(const LiveReader& reader, const RingConfig& config, bool& waiting) {
+std::optional<LiveReader> follow_name(const LiveReader& reader, const RingConfig& config,
+                                      bool& waiting) {
   const Ring& ring = reader.ring();
-  if (ring.truncated()) damaged(ring, "ring segment truncated (it was shrunk behind ringlite's back)");
+  if (ring.truncated())
+    damaged(ring, "ring segment truncated (it was shrunk behind ringlite's back)");
   if (ring.name_state() == Ring::NameState::current) return std::nullopt;
   std::optional<LiveReader> fresh;
   try {
@@ -130,7 +132,8 @@ std::optional<LiveReader> follow_name(const LiveReader& reader, const RingConfig
   }
   if (!fresh || fresh->ring().name_state() != Ring::NameState::current) {
     if (!waiting) {
-      fmt::print(stderr, "ringlite: {} was removed; waiting for a ring of that name\n", ring.display());
+      fmt::print(stderr, "ringlite: {} was removed; waiting for a ring of that name\n",
+                 ring.display());
       std::fflush(stderr);
     }
     waiting = true;
@@ -140,7 +143,8 @@ std::optional<LiveReader> follow_name(const LiveReader& reader, const RingConfig
     damaged(ring, "it was re-created with another schema (run tail again to read the new one)");
   }
   fmt::print(stderr, "ringlite: {} was {}; following the new ring (id {})\n", ring.display(),
-             waiting ? "created again" : "removed and created again", fresh->ring().stats().ring_id);
+             waiting ? "created again" : "removed and created again",
+             fresh->ring().stats().ring_id);
   std::fflush(stderr);
   waiting = false;
   fresh->seek_oldest();
@@ -182,9 +186,10 @@ int run(const Opts& o) {
     const ReadStatus r = reader.next(rec);
     if (r == ReadStatus::corrupt || r == ReadStatus::truncated) {
       printer.flush();
-      damaged(reader.ring(), r == ReadStatus::truncated
-                                 ? std::string("ring segment truncated (it was shrunk behind ringlite's back)")
-                                 : fmt::format("its tail {} is impossible (damaged ring header)", reader.tail()));
+      damaged(reader.ring(),
+              r == ReadStatus::truncated
+                  ? std::string("ring segment truncated (it was shrunk behind ringlite's back)")
+                  : fmt::format("its tail {} is impossible (damaged ring header)", reader.tail()));
     }
     return r == ReadStatus::ok;
   };

@@ -93,8 +93,9 @@ struct Bridge::Impl {
       } catch (const Error&) {
       }
       if (s && s->bridge_alive) {
-        throw Error(Errc::busy, fmt::format("cannot drain {}: another bridge (pid {}) is draining it",
-                                            config.ring.display(), s->bridge_pid));
+        throw Error(Errc::busy,
+                    fmt::format("cannot drain {}: another bridge (pid {}) is draining it",
+                                config.ring.display(), s->bridge_pid));
       }
       throw;
     }
@@ -117,11 +118,12 @@ struct Bridge::Impl {
       }
     }
     if (!(ring->layouts() == schema.layouts())) {
-      throw Error(Errc::schema,
-                  fmt::format("cannot drain {}: its schema differs from '{}': {} (remove the ring with "
-                              "'ringlite ring remove' when it is drained, or fix the config)",
-                              ring->display(), config.schema_file.string(),
-                              layouts_difference(ring->layouts(), "the ring", schema, "the schema file")));
+      throw Error(
+          Errc::schema,
+          fmt::format("cannot drain {}: its schema differs from '{}': {} (remove the ring with "
+                      "'ringlite ring remove' when it is drained, or fix the config)",
+                      ring->display(), config.schema_file.string(),
+                      layouts_difference(ring->layouts(), "the ring", schema, "the schema file")));
     }
     const auto s = ring->stats();
     ring_id = s.ring_id;
@@ -132,26 +134,31 @@ struct Bridge::Impl {
       // lost what it held (a file-backed ring after a power loss, a ring file restored from
       // a copy): new records would take positions the database already holds.
       if (*p > s.tail) {
-        throw Error(Errc::corrupt,
-                    fmt::format("cannot drain {}: its tail {} is behind position {}, which database '{}' already holds "
-                                "from it, so the ring lost records it had (a file-backed ring after a power loss?); "
-                                "remove it ('ringlite ring remove') and let the bridge create it again",
-                                ring->display(), s.tail, *p, store->path()));
+        throw Error(
+            Errc::corrupt,
+            fmt::format("cannot drain {}: its tail {} is behind position {}, which database '{}' "
+                        "already holds "
+                        "from it, so the ring lost records it had (a file-backed ring after a "
+                        "power loss?); "
+                        "remove it ('ringlite ring remove') and let the bridge create it again",
+                        ring->display(), s.tail, *p, store->path()));
       }
       start = *p;
     } else {
       const auto next = store->next_position();
       if (s.head < next) {
-        throw Error(Errc::busy, fmt::format("cannot drain {}: it starts at position {} but database '{}' already holds "
-                                            "positions up to {}, so seq would repeat; drain it elsewhere or remove it "
-                                            "('ringlite ring remove') and let the bridge re-create it",
-                                            ring->display(), s.head, store->path(), next));
+        throw Error(
+            Errc::busy,
+            fmt::format("cannot drain {}: it starts at position {} but database '{}' already holds "
+                        "positions up to {}, so seq would repeat; drain it elsewhere or remove it "
+                        "('ringlite ring remove') and let the bridge re-create it",
+                        ring->display(), s.head, store->path(), next));
       }
     }
     consumer.emplace(*ring, start);
     if (opened_note.empty()) {
-      opened_note = fmt::format("opened {} at position {} (head {}, tail {})", ring->display(), consumer->position(),
-                                s.head, s.tail);
+      opened_note = fmt::format("opened {} at position {} (head {}, tail {})", ring->display(),
+                                consumer->position(), s.head, s.tail);
     }
   }
 };
@@ -236,9 +243,11 @@ bool Bridge::Drain::fill() {
       return true;
     }
     if (polled != PollStatus::ok) {
-      throw Error(Errc::corrupt, fmt::format("cannot drain {}: its cursors contradict each other (head {}, tail {}, "
-                                             "read position {})",
-                                             s_.ring->display(), c_->head(), c_->tail(), c_->position()));
+      throw Error(
+          Errc::corrupt,
+          fmt::format("cannot drain {}: its cursors contradict each other (head {}, tail {}, "
+                      "read position {})",
+                      s_.ring->display(), c_->head(), c_->tail(), c_->position()));
     }
     const bool progressed = c_->position() != before;
     if (stop_at_) {
@@ -260,7 +269,8 @@ bool Bridge::Drain::fill() {
       continue;
     }
     if (elapsed >= max_delay_ || stop_.load()) return false;
-    if (!progressed) c_->wait(std::chrono::duration_cast<std::chrono::nanoseconds>(max_delay_ - elapsed));
+    if (!progressed)
+      c_->wait(std::chrono::duration_cast<std::chrono::nanoseconds>(max_delay_ - elapsed));
   }
 }
 
@@ -272,7 +282,8 @@ bool Bridge::Drain::fill() {
 void Bridge::Drain::commit() {
   const auto drops_now = s_.ring->drops();
   const std::uint64_t new_drops = drops_now - s_.drops_seen;
-  if (batch_.frames.empty() && batch_.gaps.empty() && new_drops == 0 && batch_.end == c_->head()) return;
+  if (batch_.frames.empty() && batch_.gaps.empty() && new_drops == 0 && batch_.end == c_->head())
+    return;
   for (const auto& g : batch_.gaps) {
     log_(fmt::format("gap [{}, {}): {}", g.pos, g.end, g.reason));
   }
@@ -292,16 +303,18 @@ void Bridge::Drain::commit() {
       if (e.code() != Errc::sqlite && e.code() != Errc::busy) throw;
       ++total_.stalls;
       if (!failed || backoff >= kLogBackoff) {
-        log_(fmt::format("{}; {} records wait in the ring, retrying in {} ms", e.what(), batch_.frames.size(),
-                         backoff.count()));
+        log_(fmt::format("{}; {} records wait in the ring, retrying in {} ms", e.what(),
+                         batch_.frames.size(), backoff.count()));
       }
       failed = true;
       if (stop_.load()) {
-        throw Error(e.code(),
-                    fmt::format("stopping with {} records not persisted (they stay in the ring for the next "
-                                "bridge): {}",
-                                batch_.frames.size(), e.what()),
-                    0, e.sqlite_code());
+        throw Error(
+            e.code(),
+            fmt::format(
+                "stopping with {} records not persisted (they stay in the ring for the next "
+                "bridge): {}",
+                batch_.frames.size(), e.what()),
+            0, e.sqlite_code());
       }
       sleep_unless_stopped(backoff, stop_, [&] { c_->heartbeat(); });
       backoff = std::min<std::chrono::milliseconds>(backoff * 2, kMaxBackoff);
@@ -329,18 +342,20 @@ void Bridge::Drain::housekeeping() {
     }
     if (!renamed_ && s_.ring->name_state() != Ring::NameState::current) {
       renamed_ = true;
-      log_(fmt::format("{} was removed; draining what it holds, then the ring under its name", s_.ring->display()));
+      log_(fmt::format("{} was removed; draining what it holds, then the ring under its name",
+                       s_.ring->display()));
     }
     last_checkpoint_ = now;
   }
   const double since = std::chrono::duration<double>(now - last_stats_).count();
   if (stats_interval_s_ > 0 && since >= stats_interval_s_) {
     const auto rs = s_.ring->stats();
-    log_(fmt::format("{:.0f} records/s, batch {:.0f}, lag {} bytes ({:.1f}%), drops {}, rejects {}, gaps {}, "
-                     "stalls {}",
-                     double(total_.records - at_last_stats_.records) / since,
-                     batches_since_ ? double(batch_records_since_) / double(batches_since_) : 0.0, rs.used(),
-                     100.0 * rs.fill(), rs.drops, total_.rejects, total_.gaps, total_.stalls));
+    log_(fmt::format(
+        "{:.0f} records/s, batch {:.0f}, lag {} bytes ({:.1f}%), drops {}, rejects {}, gaps {}, "
+        "stalls {}",
+        double(total_.records - at_last_stats_.records) / since,
+        batches_since_ ? double(batch_records_since_) / double(batches_since_) : 0.0, rs.used(),
+        100.0 * rs.fill(), rs.drops, total_.rejects, total_.gaps, total_.stalls));
     at_last_stats_ = total_;
     last_stats_ = now;
     batch_records_since_ = batches_since_ = 0;
@@ -365,10 +380,12 @@ void Bridge::Drain::follow_name() {
 // The segment was shrunk under the bridge: what was read before that is committed, the
 // rest of the ring is gone. Stop with an error rather than die of SIGBUS or wait forever.
 void Bridge::Drain::stop_truncated() {
-  const Error e(Errc::corrupt,
-                fmt::format("cannot drain {}: ring segment truncated (it was shrunk behind ringlite's back); every "
-                            "record read before that is committed, up to position {}",
-                            s_.ring->display(), c_->position()));
+  const Error e(
+      Errc::corrupt,
+      fmt::format(
+          "cannot drain {}: ring segment truncated (it was shrunk behind ringlite's back); every "
+          "record read before that is committed, up to position {}",
+          s_.ring->display(), c_->position()));
   log_(fmt::format("stopping: {}", e.what()));
   throw e;
 }
@@ -376,9 +393,10 @@ void Bridge::Drain::stop_truncated() {
 // The database file went away under the bridge: committing on would advance head past
 // records that are in no file at the path. Stop; the ring keeps them.
 void Bridge::Drain::stop_for(const Error& e, std::size_t unpersisted) {
-  log_(fmt::format("stopping: {}; the {} records of the last batch stay in the ring, with all after them, for a "
-                   "bridge on the file now at that path",
-                   e.what(), unpersisted));
+  log_(fmt::format(
+      "stopping: {}; the {} records of the last batch stay in the ring, with all after them, for a "
+      "bridge on the file now at that path",
+      e.what(), unpersisted));
   throw e;
 }
 

@@ -189,7 +189,8 @@ bool is_power_of_two(std::uint64_t n) { return n != 0 && (n & (n - 1)) == 0; }
 // ---- sections ----
 
 void check_name(const std::string& name, const toml::node& node) {
-  if (const auto why = detail::platform::ring_name_problem(name); !why.empty()) must_be("ring.name", why, node);
+  if (const auto why = detail::platform::ring_name_problem(name); !why.empty())
+    must_be("ring.name", why, node);
 }
 
 std::uint32_t mode_of(const toml::node& node, std::string_view key) {
@@ -228,7 +229,8 @@ std::uint32_t owner_of(const toml::node& node) {
 RingConfig read_ring(const toml::table* table, const fs::path& folder) {
   RingConfig ring;
   if (table == nullptr) fail("'ring.name' or 'ring.file' is required");
-  check_keys(*table, "ring", {"name", "file", "capacity", "mode", "owner", "unblock_timeout", "max_record"});
+  check_keys(*table, "ring",
+             {"name", "file", "capacity", "mode", "owner", "unblock_timeout", "max_record"});
   const toml::node* name = table->get("name");
   const toml::node* file = table->get("file");
   if (name != nullptr && file != nullptr)

@@ -28,8 +28,10 @@ constexpr std::int64_t kSizeCheckNs = 100'000'000;
 
 class ConsumerCore {
  public:
-  ConsumerCore(Ring ring, std::uint64_t start) : ring_(std::move(ring)), st_(&RingAccess::state(ring_)) {
-    if (!st_->writable()) throw Error(Errc::usage, fmt::format("cannot consume {}: opened read-only", st_->display()));
+  ConsumerCore(Ring ring, std::uint64_t start)
+      : ring_(std::move(ring)), st_(&RingAccess::state(ring_)) {
+    if (!st_->writable())
+      throw Error(Errc::usage, fmt::format("cannot consume {}: opened read-only", st_->display()));
     take_role();
     auto& h = st_->header();
     const auto head = h.head.load(std::memory_order_acquire);
@@ -37,8 +39,10 @@ class ConsumerCore {
     // The bridge's durable position may be ahead of head (it crashed between COMMIT and
     // advancing head); it can never be outside [head, tail] for the same ring.
     if (tail < head || tail - head > st_->capacity()) {
-      throw Error(Errc::corrupt, fmt::format("cannot drain {}: its cursors contradict each other (head {}, tail {})",
-                                             st_->display(), head, tail));
+      throw Error(
+          Errc::corrupt,
+          fmt::format("cannot drain {}: its cursors contradict each other (head {}, tail {})",
+                      st_->display(), head, tail));
     }
     pos_ = start == Consumer::kFromHead ? head : std::clamp(align8(start), head, tail);
     h.bridge_position.store(pos_, std::memory_order_relaxed);
@@ -113,8 +117,8 @@ void ConsumerCore::take_role() {
   std::uint64_t owner = h.bridge_owner.load(std::memory_order_acquire);
   for (;;) {
     if (owner == me_ || (owner != 0 && owner_alive(owner))) {
-      throw Error(Errc::busy, fmt::format("cannot drain {}: another bridge (pid {}) is draining it", st_->display(),
-                                          owner_pid(owner)));
+      throw Error(Errc::busy, fmt::format("cannot drain {}: another bridge (pid {}) is draining it",
+                                          st_->display(), owner_pid(owner)));
     }
     if (h.bridge_owner.compare_exchange_weak(owner, me_, std::memory_order_acq_rel)) return;
   }
@@ -205,7 +209,8 @@ bool ConsumerCore::unblock(Batch& b, std::uint64_t c, std::uint64_t tail) noexce
   skip.pos.store(kNoClaim, std::memory_order_relaxed);
   skip.end.store(end, std::memory_order_relaxed);
   skip.pos.store(pos_, std::memory_order_release);
-  if (!st_->commit(pos_).compare_exchange_strong(c, commit_word(pos_, kAbandoned))) return true;  // it committed
+  if (!st_->commit(pos_).compare_exchange_strong(c, commit_word(pos_, kAbandoned)))
+    return true;  // it committed
 
   h.unblocked.fetch_add(1, std::memory_order_relaxed);
   for (std::uint32_t k = 0; k < who.count; ++k) {
@@ -222,9 +227,10 @@ bool ConsumerCore::unblock(Batch& b, std::uint64_t c, std::uint64_t tail) noexce
   } else if (who.alive == 0) {
     g.reason = fmt::format("producer pid {} died between claim and commit", g.pid);
   } else {
-    g.reason = fmt::format("producer pid {} stalled past unblock_timeout between claim and commit ({})", g.pid,
-                           held ? "its space is held until it continues or dies: its claim starts a lap"
-                                : "its claim is fenced off as a hole");
+    g.reason = fmt::format(
+        "producer pid {} stalled past unblock_timeout between claim and commit ({})", g.pid,
+        held ? "its space is held until it continues or dies: its claim starts a lap"
+             : "its claim is fenced off as a hole");
   }
   b.gaps.push_back(std::move(g));
   pos_ = end;
@@ -234,7 +240,8 @@ bool ConsumerCore::unblock(Batch& b, std::uint64_t c, std::uint64_t tail) noexce
 
 std::uint32_t ConsumerCore::free_entries() const noexcept {
   std::uint32_t n = 0;
-  for (std::uint32_t i = 0; i < kMaxHoles; ++i) n += st_->hole(i).pos.load(std::memory_order_acquire) == kNoClaim;
+  for (std::uint32_t i = 0; i < kMaxHoles; ++i)
+    n += st_->hole(i).pos.load(std::memory_order_acquire) == kNoClaim;
   return n;
 }
 
@@ -246,7 +253,8 @@ bool ConsumerCore::fence(const Claim& c) noexcept {
   const bool hole = st_->hole_span(c.pos, c.pos + c.len, o, len);
   for (std::uint32_t i = 0; i < kMaxHoles; ++i) {  // already fenced (by a bridge before us)?
     const auto& e = st_->hole(i);
-    if (e.pos.load(std::memory_order_acquire) == c.pos && static_cast<std::uint32_t>(e.slot.load()) == c.slot) {
+    if (e.pos.load(std::memory_order_acquire) == c.pos &&
+        static_cast<std::uint32_t>(e.slot.load()) == c.slot) {
       return (e.slot.load() & kHold) == 0;
     }
   }
@@ -280,7 +288,8 @@ std::uint64_t ConsumerCore::lift_and_hold(std::uint64_t limit) noexcept {
     if (p == kNoClaim) continue;
     const std::uint64_t word = e.slot.load(std::memory_order_relaxed);
     const auto slot = static_cast<std::uint32_t>(word);
-    const bool keep = slot < kMaxProducers && st_->slot(slot).pending_pos.load(std::memory_order_acquire) == p &&
+    const bool keep = slot < kMaxProducers &&
+                      st_->slot(slot).pending_pos.load(std::memory_order_acquire) == p &&
                       (!look || owner_alive(st_->slot(slot).owner.load(std::memory_order_acquire)));
     if (!keep) {
       e.pos.store(kNoClaim, std::memory_order_release);
@@ -292,7 +301,8 @@ std::uint64_t ConsumerCore::lift_and_hold(std::uint64_t limit) noexcept {
       limit = std::min(limit, std::max(p, head));
     }
   }
-  if (h.holes.load(std::memory_order_relaxed) != holes) h.holes.store(holes, std::memory_order_release);
+  if (h.holes.load(std::memory_order_relaxed) != holes)
+    h.holes.store(holes, std::memory_order_release);
   return limit;
 }
 
@@ -328,7 +338,8 @@ PollStatus ConsumerCore::poll(Batch& b, std::size_t max_frames) noexcept {
           b.end = pos_;
           return PollStatus::truncated;
         }
-        b.frames.push_back(Frame{pos_, f.type, f.producer, f.ts_ns, static_cast<std::uint32_t>(off), f.length});
+        b.frames.push_back(
+            Frame{pos_, f.type, f.producer, f.ts_ns, static_cast<std::uint32_t>(off), f.length});
         ++n;
       }
       pos_ += frame_size(f.length);
@@ -360,7 +371,8 @@ void ConsumerCore::advance(std::uint64_t pos) noexcept {
   if (limit <= head) return;
   h.head.store(limit, std::memory_order_seq_cst);
   h.space_seq.fetch_add(1, std::memory_order_seq_cst);
-  if (h.space_waiters.load(std::memory_order_seq_cst) != 0) platform::futex_wake(&h.space_seq, 1 << 30);
+  if (h.space_waiters.load(std::memory_order_seq_cst) != 0)
+    platform::futex_wake(&h.space_seq, 1 << 30);
 }
 
 // The next frame to read is committed or abandoned: poll() has something to do.
@@ -409,12 +421,15 @@ bool ConsumerCore::wait(std::chrono::nanoseconds timeout) noexcept {
 
 }  // namespace detail
 
-Consumer::Consumer(Ring ring, std::uint64_t start) : core_(std::make_unique<detail::ConsumerCore>(std::move(ring), start)) {}
+Consumer::Consumer(Ring ring, std::uint64_t start)
+    : core_(std::make_unique<detail::ConsumerCore>(std::move(ring), start)) {}
 Consumer::Consumer(Consumer&&) noexcept = default;
 Consumer& Consumer::operator=(Consumer&&) noexcept = default;
 Consumer::~Consumer() = default;
 
-PollStatus Consumer::poll(Batch& batch, std::size_t max_frames) noexcept { return core_->poll(batch, max_frames); }
+PollStatus Consumer::poll(Batch& batch, std::size_t max_frames) noexcept {
+  return core_->poll(batch, max_frames);
+}
 void Consumer::advance(std::uint64_t pos) noexcept { core_->advance(pos); }
 bool Consumer::wait(std::chrono::nanoseconds timeout) noexcept { return core_->wait(timeout); }
 void Consumer::heartbeat() noexcept { core_->heartbeat(); }
@@ -422,8 +437,12 @@ void Consumer::count_rejects(std::uint64_t n) noexcept {
   core_->st_->header().rejects.fetch_add(n, std::memory_order_relaxed);
 }
 std::uint64_t Consumer::position() const noexcept { return core_->pos_; }
-std::uint64_t Consumer::head() const noexcept { return core_->st_->header().head.load(std::memory_order_acquire); }
-std::uint64_t Consumer::tail() const noexcept { return core_->st_->header().tail.load(std::memory_order_acquire); }
+std::uint64_t Consumer::head() const noexcept {
+  return core_->st_->header().head.load(std::memory_order_acquire);
+}
+std::uint64_t Consumer::tail() const noexcept {
+  return core_->st_->header().tail.load(std::memory_order_acquire);
+}
 const Ring& Consumer::ring() const noexcept { return core_->ring_; }
 
 }  // namespace ringlite

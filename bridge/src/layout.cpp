@@ -17,14 +17,16 @@ char upper(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + '
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return upper(x) == upper(y); });
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [](char x, char y) { return upper(x) == upper(y); });
 }
 
 /// [A-Za-z_][A-Za-z0-9_]*, 1..kMaxNameLength: what every type and field name is.
 bool is_plain_name(std::string_view s) {
   if (s.empty() || s.size() > kMaxNameLength || is_digit(s[0])) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) { return is_digit(c) || (upper(c) >= 'A' && upper(c) <= 'Z') || c == '_'; });
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return is_digit(c) || (upper(c) >= 'A' && upper(c) <= 'Z') || c == '_';
+  });
 }
 
 // ---- the binary form (docs/design.md, "The ring format") ----
@@ -50,23 +52,30 @@ void put32(std::string& out, std::uint32_t v) {
 /// Reads the binary form; every read is checked against what is left.
 class Reader {
  public:
-  Reader(std::span<const std::byte> bytes, std::string_view origin) : bytes_(bytes), origin_(origin) {}
+  Reader(std::span<const std::byte> bytes, std::string_view origin)
+      : bytes_(bytes), origin_(origin) {}
 
   [[noreturn]] void fail(const std::string& what) const {
-    throw Error(Errc::corrupt, fmt::format("cannot read the record layouts of {}: {} (at byte {})", origin_, what, at_));
+    throw Error(Errc::corrupt, fmt::format("cannot read the record layouts of {}: {} (at byte {})",
+                                           origin_, what, at_));
   }
   std::uint64_t take(std::size_t n) {
-    if (bytes_.size() - at_ < n) fail(fmt::format("{} bytes needed, {} left", n, bytes_.size() - at_));
+    if (bytes_.size() - at_ < n)
+      fail(fmt::format("{} bytes needed, {} left", n, bytes_.size() - at_));
     std::uint64_t v = 0;
-    for (std::size_t i = 0; i < n; ++i) v |= std::uint64_t{std::to_integer<std::uint8_t>(bytes_[at_ + i])} << (8 * i);
+    for (std::size_t i = 0; i < n; ++i)
+      v |= std::uint64_t{std::to_integer<std::uint8_t>(bytes_[at_ + i])} << (8 * i);
     at_ += n;
     return v;
   }
   std::string name(std::size_t n, std::string_view what) {
-    if (bytes_.size() - at_ < n) fail(fmt::format("{} name of {} bytes, {} left", what, n, bytes_.size() - at_));
+    if (bytes_.size() - at_ < n)
+      fail(fmt::format("{} name of {} bytes, {} left", what, n, bytes_.size() - at_));
     std::string s(reinterpret_cast<const char*>(bytes_.data() + at_), n);
     at_ += n;
-    if (!is_plain_name(s)) fail(fmt::format("{} name is not a plain identifier of at most {} characters", what, kMaxNameLength));
+    if (!is_plain_name(s))
+      fail(fmt::format("{} name is not a plain identifier of at most {} characters", what,
+                       kMaxNameLength));
     return s;
   }
   bool done() const noexcept { return at_ == bytes_.size(); }
@@ -113,7 +122,8 @@ std::optional<Signature> parse_signature(std::string_view text) {
   Signature sig;
   const auto open = text.find('{');
   const auto close = text.rfind('}');
-  if (open == std::string_view::npos || close == std::string_view::npos || close < open) return std::nullopt;
+  if (open == std::string_view::npos || close == std::string_view::npos || close < open)
+    return std::nullopt;
   sig.name = std::string(text.substr(0, open));
   std::string_view body = text.substr(open + 1, close - open - 1);
   while (!body.empty()) {
@@ -133,7 +143,8 @@ std::optional<Signature> parse_signature(std::string_view text) {
   }
   const std::string_view tail = text.substr(close + 1);
   const auto comma = tail.find(",align=");
-  if (tail.substr(0, 5) != "size=" || comma == std::string_view::npos || !read_number(tail.substr(5, comma - 5), sig.size) ||
+  if (tail.substr(0, 5) != "size=" || comma == std::string_view::npos ||
+      !read_number(tail.substr(5, comma - 5), sig.size) ||
       !read_number(tail.substr(comma + 7), sig.align)) {
     return std::nullopt;
   }
@@ -184,14 +195,16 @@ RecordType RecordType::make(std::uint16_t id, std::string name, std::vector<Fiel
     offset += f.size;
     t.align = std::max(t.align, f.align);
     if (offset > kMaxRecordSize) {
-      throw Error(Errc::schema, fmt::format("{}record size {} exceeds the limit of {} bytes", where, offset, kMaxRecordSize));
+      throw Error(Errc::schema, fmt::format("{}record size {} exceeds the limit of {} bytes", where,
+                                            offset, kMaxRecordSize));
     }
   }
   if (fields.empty()) throw Error(Errc::schema, fmt::format("table '{}': no columns", t.name));
   const std::uint64_t size = (offset + t.align - 1) / t.align * t.align;
   if (size > kMaxRecordSize) {
-    throw Error(Errc::schema, fmt::format("table '{}': record size {} exceeds the limit of {} bytes", t.name, size,
-                                          kMaxRecordSize));
+    throw Error(Errc::schema,
+                fmt::format("table '{}': record size {} exceeds the limit of {} bytes", t.name,
+                            size, kMaxRecordSize));
   }
   t.size = static_cast<std::uint32_t>(size);
   t.fields = std::move(fields);
@@ -199,7 +212,8 @@ RecordType RecordType::make(std::uint16_t id, std::string name, std::vector<Fiel
 }
 
 bool RecordType::variable() const noexcept {
-  return std::any_of(fields.begin(), fields.end(), [](const Field& f) { return is_variable(f.type); });
+  return std::any_of(fields.begin(), fields.end(),
+                     [](const Field& f) { return is_variable(f.type); });
 }
 
 const Field* RecordType::field(std::string_view field_name) const noexcept {
@@ -211,14 +225,16 @@ const Field* RecordType::field(std::string_view field_name) const noexcept {
 
 std::string RecordType::ddl() const {
   std::string r = fmt::format("CREATE TABLE {} (", name);
-  for (std::size_t i = 0; i < fields.size(); ++i) r += fmt::format("{}{} {}", i ? ", " : "", fields[i].name, fields[i].declared());
+  for (std::size_t i = 0; i < fields.size(); ++i)
+    r += fmt::format("{}{} {}", i ? ", " : "", fields[i].name, fields[i].declared());
   return r + ")";
 }
 
 std::string RecordType::layout_signature() const {
   std::string r = name + "{";
   for (std::size_t i = 0; i < fields.size(); ++i) {
-    r += fmt::format("{}{}:{}@{}", i ? "," : "", fields[i].name, fields[i].declared(), fields[i].offset);
+    r += fmt::format("{}{}:{}@{}", i ? "," : "", fields[i].name, fields[i].declared(),
+                     fields[i].offset);
   }
   return r + fmt::format("}}size={},align={}", size, align);
 }
@@ -229,12 +245,14 @@ bool RecordType::operator==(const RecordType& o) const {
 
 Layouts::Layouts(std::vector<RecordType> types) : types_(std::move(types)) {
   if (types_.size() > kMaxRecordTypes) {
-    throw Error(Errc::schema, fmt::format("{} record types (at most {})", types_.size(), kMaxRecordTypes));
+    throw Error(Errc::schema,
+                fmt::format("{} record types (at most {})", types_.size(), kMaxRecordTypes));
   }
   std::unordered_set<std::string_view> names;
   for (std::size_t i = 0; i < types_.size(); ++i) {
     if (types_[i].id != i + 1) {
-      throw Error(Errc::schema, fmt::format("record type '{}' has id {}, not {}", types_[i].name, types_[i].id, i + 1));
+      throw Error(Errc::schema, fmt::format("record type '{}' has id {}, not {}", types_[i].name,
+                                            types_[i].id, i + 1));
     }
     if (!names.insert(types_[i].name).second) {
       throw Error(Errc::schema, fmt::format("record type '{}' is declared twice", types_[i].name));
@@ -278,9 +296,11 @@ std::string Layouts::encode() const {
 Layouts Layouts::decode(std::span<const std::byte> bytes, std::string_view origin) {
   Reader in(bytes, origin);
   if (in.take(4) != kMagic) in.fail("no layouts magic");
-  if (const auto v = in.take(2); v != kVersion) in.fail(fmt::format("layouts version {}, this build reads {}", v, kVersion));
+  if (const auto v = in.take(2); v != kVersion)
+    in.fail(fmt::format("layouts version {}, this build reads {}", v, kVersion));
   const auto count = in.take(2);
-  if (count == 0 || count > kMaxRecordTypes) in.fail(fmt::format("{} record types (1 to {})", count, kMaxRecordTypes));
+  if (count == 0 || count > kMaxRecordTypes)
+    in.fail(fmt::format("{} record types (1 to {})", count, kMaxRecordTypes));
   std::vector<RecordType> types;
   types.reserve(count);
   std::unordered_set<std::string> type_names;
@@ -298,17 +318,21 @@ Layouts Layouts::decode(std::span<const std::byte> bytes, std::string_view origi
       const auto field_name_len = in.take(1);
       if (in.take(2) != 0) in.fail("a reserved field is not 0");
       const auto length = static_cast<std::uint32_t>(in.take(4));
-      if (!is_field_type(code)) in.fail(fmt::format("type '{}' has a field of unknown type code {}", name, code));
+      if (!is_field_type(code))
+        in.fail(fmt::format("type '{}' has a field of unknown type code {}", name, code));
       Field f;
       f.type = static_cast<FieldType>(code);
       f.length = length;
-      if (!is_sized(f.type) && length != 0) in.fail(fmt::format("type '{}' has a {} field with a length", name, type_name(f.type)));
+      if (!is_sized(f.type) && length != 0)
+        in.fail(fmt::format("type '{}' has a {} field with a length", name, type_name(f.type)));
       f.name = in.name(field_name_len, "a field");
-      if (!field_names.insert(f.name).second) in.fail(fmt::format("type '{}' has field '{}' twice", name, f.name));
+      if (!field_names.insert(f.name).second)
+        in.fail(fmt::format("type '{}' has field '{}' twice", name, f.name));
       fields.push_back(std::move(f));
     }
     try {
-      types.push_back(RecordType::make(static_cast<std::uint16_t>(i + 1), std::move(name), std::move(fields)));
+      types.push_back(
+          RecordType::make(static_cast<std::uint16_t>(i + 1), std::move(name), std::move(fields)));
     } catch (const Error& e) {
       in.fail(e.what());
     }
@@ -320,7 +344,8 @@ Layouts Layouts::decode(std::span<const std::byte> bytes, std::string_view origi
 std::string check_record(const RecordType& type, std::span<const std::byte> payload) {
   const std::uint64_t size = payload.size();
   if (size < type.size) {
-    return fmt::format("record is {} bytes, shorter than the {}-byte fixed part of '{}'", size, type.size, type.name);
+    return fmt::format("record is {} bytes, shorter than the {}-byte fixed part of '{}'", size,
+                       type.size, type.name);
   }
   if (!type.variable() && size != type.size) {
     return fmt::format("record is {} bytes, type '{}' is exactly {}", size, type.name, type.size);
@@ -328,7 +353,8 @@ std::string check_record(const RecordType& type, std::span<const std::byte> payl
   for (const auto& f : type.fields) {
     // Offsets come from the layout rule, but a RecordType is a plain struct: check anyway.
     if (std::uint64_t{f.offset} + f.size > size) {
-      return fmt::format("column '{}': field at {} extends past the record's {} bytes", f.name, f.offset, size);
+      return fmt::format("column '{}': field at {} extends past the record's {} bytes", f.name,
+                         f.offset, size);
     }
     if (f.type == FieldType::boolean) {
       const auto v = std::to_integer<unsigned>(payload[f.offset]);
@@ -337,17 +363,20 @@ std::string check_record(const RecordType& type, std::span<const std::byte> payl
       const auto off = detail::load_le<std::uint32_t>(payload.data() + f.offset);
       const auto len = detail::load_le<std::uint32_t>(payload.data() + f.offset + 4);
       if (off < type.size) {
-        return fmt::format("column '{}': tail offset {} is inside the {}-byte fixed part", f.name, off, type.size);
+        return fmt::format("column '{}': tail offset {} is inside the {}-byte fixed part", f.name,
+                           off, type.size);
       }
       if (std::uint64_t{off} + len > size) {
-        return fmt::format("column '{}': tail offset {} + length {} exceeds record size {}", f.name, off, len, size);
+        return fmt::format("column '{}': tail offset {} + length {} exceeds record size {}", f.name,
+                           off, len, size);
       }
     }
   }
   return {};
 }
 
-std::string layout_difference(std::string_view a, std::string_view a_name, std::string_view b, std::string_view b_name) {
+std::string layout_difference(std::string_view a, std::string_view a_name, std::string_view b,
+                              std::string_view b_name) {
   if (a == b) return {};
   const auto both = fmt::format(" ({} has {}, {} has {})", a_name, a, b_name, b);
   const auto pa = parse_signature(a);
@@ -355,19 +384,20 @@ std::string layout_difference(std::string_view a, std::string_view a_name, std::
   if (!pa || !pb) return "the layouts differ" + both;
   std::vector<std::string> out;
   if (pa->name != pb->name) {
-    out.push_back(fmt::format("the type is '{}' in {} but '{}' in {}", pa->name, a_name, pb->name, b_name));
+    out.push_back(
+        fmt::format("the type is '{}' in {} but '{}' in {}", pa->name, a_name, pb->name, b_name));
   }
   const auto only_in = [&](const SignatureField& f, std::string_view in, std::string_view not_in) {
-    out.push_back(
-        fmt::format("column '{}' ({} at offset {}) is in {} but not in {}", f.name, f.type, f.offset, in, not_in));
+    out.push_back(fmt::format("column '{}' ({} at offset {}) is in {} but not in {}", f.name,
+                              f.type, f.offset, in, not_in));
   };
   for (const auto& f : pa->fields) {
     const SignatureField* g = pb->field(f.name);
     if (!g) {
       only_in(f, a_name, b_name);
     } else if (g->type != f.type) {
-      out.push_back(fmt::format("column '{}' is {} at offset {} in {} but {} at offset {} in {}", f.name, f.type,
-                                f.offset, a_name, g->type, g->offset, b_name));
+      out.push_back(fmt::format("column '{}' is {} at offset {} in {} but {} at offset {} in {}",
+                                f.name, f.type, f.offset, a_name, g->type, g->offset, b_name));
     }
   }
   for (const auto& g : pb->fields) {
@@ -379,15 +409,16 @@ std::string layout_difference(std::string_view a, std::string_view a_name, std::
     for (const auto& f : pa->fields) {
       const SignatureField* g = pb->field(f.name);
       if (g->offset != f.offset) {
-        out.push_back(fmt::format("column '{}' is at offset {} in {} but at offset {} in {}", f.name, f.offset, a_name,
-                                  g->offset, b_name));
+        out.push_back(fmt::format("column '{}' is at offset {} in {} but at offset {} in {}",
+                                  f.name, f.offset, a_name, g->offset, b_name));
         break;
       }
     }
   }
   if (out.empty()) {
-    out.push_back(fmt::format("the record is {} bytes aligned {} in {} but {} bytes aligned {} in {}", pa->size,
-                              pa->align, a_name, pb->size, pb->align, b_name));
+    out.push_back(
+        fmt::format("the record is {} bytes aligned {} in {} but {} bytes aligned {} in {}",
+                    pa->size, pa->align, a_name, pb->size, pb->align, b_name));
   }
   return join_differences(out) + both;
 }
@@ -397,14 +428,16 @@ std::string layout_difference(const RecordType& a, std::string_view a_name, cons
   return layout_difference(a.layout_signature(), a_name, b.layout_signature(), b_name);
 }
 
-std::string layouts_difference(const Layouts& a, std::string_view a_name, const Layouts& b, std::string_view b_name) {
+std::string layouts_difference(const Layouts& a, std::string_view a_name, const Layouts& b,
+                               std::string_view b_name) {
   std::vector<std::string> out;
   for (const RecordType& t : a.types()) {
     const RecordType* u = b.find(std::string_view(t.name));
     if (!u) {
       out.push_back(fmt::format("type '{}' is in {} but not in {}", t.name, a_name, b_name));
     } else if (u->id != t.id) {
-      out.push_back(fmt::format("type '{}' has id {} in {} but {} in {}", t.name, t.id, a_name, u->id, b_name));
+      out.push_back(fmt::format("type '{}' has id {} in {} but {} in {}", t.name, t.id, a_name,
+                                u->id, b_name));
     } else if (auto d = layout_difference(t, a_name, *u, b_name); !d.empty()) {
       out.push_back(fmt::format("type '{}': {}", t.name, d));
     }

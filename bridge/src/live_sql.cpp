@@ -1,5 +1,5 @@
-// SQL over the live ring: one SQLite virtual table per record type (docs/design.md, "Readers, live SQL and
-// replay"). The module's client data holds the Ring; each table keeps its own copy, so a
+// SQL over the live ring: one SQLite virtual table per record type (docs/design.md, "Readers, live
+// SQL and replay"). The module's client data holds the Ring; each table keeps its own copy, so a
 // table stays valid as long as SQLite keeps it, whatever happens to the module.
 //
 // A scan is a LiveReader walk over the retained history: from the oldest record (or from
@@ -344,10 +344,12 @@ int corrupt_ring(sqlite3_vtab_cursor* base) {
   auto* table = static_cast<LiveTable*>(base->pVtab);
   const auto& c = *static_cast<LiveCursor*>(base);
   sqlite3_free(table->zErrMsg);
-  const std::string why = c.damage == ReadStatus::truncated
-                              ? "ring segment truncated (it was shrunk behind ringlite's back)"
-                              : fmt::format("its tail {} is impossible (damaged ring header)", c.reader.tail());
-  table->zErrMsg = sqlite3_mprintf("cannot read %s: %s", table->ring.display().c_str(), why.c_str());
+  const std::string why =
+      c.damage == ReadStatus::truncated
+          ? "ring segment truncated (it was shrunk behind ringlite's back)"
+          : fmt::format("its tail {} is impossible (damaged ring header)", c.reader.tail());
+  table->zErrMsg =
+      sqlite3_mprintf("cannot read %s: %s", table->ring.display().c_str(), why.c_str());
   return SQLITE_CORRUPT_VTAB;
 }
 

@@ -22,20 +22,23 @@ inline constexpr std::uint32_t kNoSlot = ~0u;
 /// The producer's private state: its slot, its cached view of head, scratch space.
 class ProducerCore {
  public:
-  ProducerCore(Ring ring, OnFull on_full) : ring_(std::move(ring)), st_(&RingAccess::state(ring_)), on_full_(on_full) {
-    if (!st_->writable()) throw Error(Errc::usage, fmt::format("cannot write to {}: opened read-only", st_->display()));
+  ProducerCore(Ring ring, OnFull on_full)
+      : ring_(std::move(ring)), st_(&RingAccess::state(ring_)), on_full_(on_full) {
+    if (!st_->writable())
+      throw Error(Errc::usage, fmt::format("cannot write to {}: opened read-only", st_->display()));
     register_slot();
   }
   ~ProducerCore() { release(); }
 
-  WriteResult try_write(std::uint16_t type, const std::byte* payload, std::size_t n, std::int64_t ts,
-                        bool count_full) noexcept;
-  WriteResult write_for(std::uint16_t type, const std::byte* payload, std::size_t n, std::int64_t ts,
-                        std::chrono::nanoseconds timeout) noexcept;
-  WriteResult write_policy(std::uint16_t type, const std::byte* payload, std::size_t n, std::int64_t ts) noexcept;
+  WriteResult try_write(std::uint16_t type, const std::byte* payload, std::size_t n,
+                        std::int64_t ts, bool count_full) noexcept;
+  WriteResult write_for(std::uint16_t type, const std::byte* payload, std::size_t n,
+                        std::int64_t ts, std::chrono::nanoseconds timeout) noexcept;
+  WriteResult write_policy(std::uint16_t type, const std::byte* payload, std::size_t n,
+                           std::int64_t ts) noexcept;
   /// Assembles fixed part + tails in scratch_, patching the offset/length words.
-  WriteResult assemble(const RecordType& t, std::span<const std::byte> fixed, std::span<const std::string_view> tails,
-                       std::size_t& n) noexcept;
+  WriteResult assemble(const RecordType& t, std::span<const std::byte> fixed,
+                       std::span<const std::string_view> tails, std::size_t& n) noexcept;
   void ensure_scratch() { scratch_.resize(st_->max_record()); }
   void release() noexcept;
 
@@ -72,11 +75,13 @@ void ProducerCore::register_slot() {
     if (owner != 0) {
       // A dead owner's row is reusable once the bridge has resolved its last claim.
       const auto pending = s.pending_pos.load(std::memory_order_acquire);
-      const bool resolved = pending == kNoClaim || pending + s.pending_len.load(std::memory_order_relaxed) <= head;
+      const bool resolved =
+          pending == kNoClaim || pending + s.pending_len.load(std::memory_order_relaxed) <= head;
       if (!resolved || pf::process_alive(owner_pid(owner), owner_token(owner))) continue;
     }
     if (!s.owner.compare_exchange_strong(owner, me, std::memory_order_acq_rel)) continue;
-    h.retired_records.fetch_add(s.records.exchange(0, std::memory_order_relaxed), std::memory_order_relaxed);
+    h.retired_records.fetch_add(s.records.exchange(0, std::memory_order_relaxed),
+                                std::memory_order_relaxed);
     s.drops.store(0, std::memory_order_relaxed);
     const auto now = pf::realtime_ns();
     s.attached_ns.store(now, std::memory_order_relaxed);
@@ -87,8 +92,9 @@ void ProducerCore::register_slot() {
     head_cache_ = head;
     return;
   }
-  throw Error(Errc::busy, fmt::format("cannot attach to {}: all {} producer slots are taken by live producers",
-                                      st_->display(), kMaxProducers));
+  throw Error(Errc::busy,
+              fmt::format("cannot attach to {}: all {} producer slots are taken by live producers",
+                          st_->display(), kMaxProducers));
 }
 
 void ProducerCore::release() noexcept {
@@ -100,11 +106,12 @@ void ProducerCore::release() noexcept {
   slot_ = kNoSlot;
 }
 
-WriteResult ProducerCore::try_write(std::uint16_t type, const std::byte* payload, std::size_t n, std::int64_t ts,
-                                    bool count_full) noexcept {
+WriteResult ProducerCore::try_write(std::uint16_t type, const std::byte* payload, std::size_t n,
+                                    std::int64_t ts, bool count_full) noexcept {
   if (slot_ == kNoSlot) return WriteResult::closed;
   auto& h = st_->header();
-  if (std::atomic_ref<std::uint32_t>(h.flags).load(std::memory_order_relaxed) & 1u) return WriteResult::closed;
+  if (std::atomic_ref<std::uint32_t>(h.flags).load(std::memory_order_relaxed) & 1u)
+    return WriteResult::closed;
   if (st_->truncated()) return WriteResult::corrupt;
   if (n > st_->max_record()) return WriteResult::too_large;
   if (ts == 0) ts = platform::realtime_ns();
@@ -151,13 +158,16 @@ WriteResult ProducerCore::try_write(std::uint16_t type, const std::byte* payload
           }
           continue;
         }
-        if (t < head_cache_ || t - head_cache_ > st_->capacity()) return unclaimed(s, WriteResult::corrupt);
+        if (t < head_cache_ || t - head_cache_ > st_->capacity())
+          return unclaimed(s, WriteResult::corrupt);
         if (count_full) h.full_events.fetch_add(1, std::memory_order_relaxed);
         return unclaimed(s, WriteResult::full);
       }
       s.pending_len.store(need, std::memory_order_relaxed);
       s.pending_pos.store(t, std::memory_order_release);
-      if (h.tail.compare_exchange_weak(t, t + need, std::memory_order_acq_rel, std::memory_order_relaxed)) break;
+      if (h.tail.compare_exchange_weak(t, t + need, std::memory_order_acq_rel,
+                                       std::memory_order_relaxed))
+        break;
       head_fresh = false;  // another claim moved tail: head may have moved too
     }
     if (!record) padded += pad;
@@ -177,7 +187,8 @@ WriteResult ProducerCore::try_write(std::uint16_t type, const std::byte* payload
       std::uint64_t v = st_->commit(t).load(std::memory_order_acquire);
       if (v == commit_word(t, kAbandoned)) return abandon(s);
       if (auto hook = g_write_hook.load(std::memory_order_relaxed)) hook(WriteStage::writing);
-      write_fields(*st_, t, FrameFields{static_cast<std::uint32_t>(pad - kFrameHeader), 0, 0, slot_, ts});
+      write_fields(*st_, t,
+                   FrameFields{static_cast<std::uint32_t>(pad - kFrameHeader), 0, 0, slot_, ts});
       if (!st_->commit(t).compare_exchange_strong(v, commit_word(t, kCommitted))) return abandon(s);
     }
     if (!record) {
@@ -196,7 +207,8 @@ WriteResult ProducerCore::try_write(std::uint16_t type, const std::byte* payload
     write_fields(*st_, pos, FrameFields{static_cast<std::uint32_t>(n), type, 0, slot_, ts});
     store_words(st_->at(pos) + kFrameHeader, payload, n);
     if (auto hook = g_write_hook.load(std::memory_order_relaxed)) hook(WriteStage::written);
-    if (!st_->commit(pos).compare_exchange_strong(v, commit_word(pos, kCommitted))) return abandon(s);
+    if (!st_->commit(pos).compare_exchange_strong(v, commit_word(pos, kCommitted)))
+      return abandon(s);
     s.pending_pos.store(kNoClaim, std::memory_order_release);
     if (st_->truncated()) return WriteResult::corrupt;  // it went into pages that are gone
 
@@ -214,8 +226,8 @@ WriteResult ProducerCore::try_write(std::uint16_t type, const std::byte* payload
   }
 }
 
-WriteResult ProducerCore::write_for(std::uint16_t type, const std::byte* payload, std::size_t n, std::int64_t ts,
-                                    std::chrono::nanoseconds timeout) noexcept {
+WriteResult ProducerCore::write_for(std::uint16_t type, const std::byte* payload, std::size_t n,
+                                    std::int64_t ts, std::chrono::nanoseconds timeout) noexcept {
   WriteResult r = try_write(type, payload, n, ts, true);
   if (r != WriteResult::full) return r;
   auto& h = st_->header();
@@ -241,7 +253,8 @@ WriteResult ProducerCore::write_for(std::uint16_t type, const std::byte* payload
     r = try_write(type, payload, n, ts, false);
     if (r == WriteResult::full) {
       // Bounded sleep: a bridge that died cannot wake us, and the caller's timeout rules.
-      platform::futex_wait(&h.space_seq, seq, std::chrono::nanoseconds(std::min<std::int64_t>(left, 10'000'000)));
+      platform::futex_wait(&h.space_seq, seq,
+                           std::chrono::nanoseconds(std::min<std::int64_t>(left, 10'000'000)));
     }
     h.space_waiters.fetch_sub(1, std::memory_order_seq_cst);
     if (r != WriteResult::full) return r;
@@ -250,7 +263,8 @@ WriteResult ProducerCore::write_for(std::uint16_t type, const std::byte* payload
 
 WriteResult ProducerCore::write_policy(std::uint16_t type, const std::byte* payload, std::size_t n,
                                        std::int64_t ts) noexcept {
-  if (on_full_ == OnFull::block) return write_for(type, payload, n, ts, std::chrono::nanoseconds::max() / 2);
+  if (on_full_ == OnFull::block)
+    return write_for(type, payload, n, ts, std::chrono::nanoseconds::max() / 2);
   const WriteResult r = try_write(type, payload, n, ts, true);
   if (r == WriteResult::full && slot_ != kNoSlot) {
     auto& s = st_->slot(slot_);
@@ -261,7 +275,8 @@ WriteResult ProducerCore::write_policy(std::uint16_t type, const std::byte* payl
 }
 
 WriteResult ProducerCore::assemble(const RecordType& t, std::span<const std::byte> fixed,
-                                   std::span<const std::string_view> tails, std::size_t& n) noexcept {
+                                   std::span<const std::string_view> tails,
+                                   std::size_t& n) noexcept {
   if (fixed.size() != t.size) return WriteResult::too_large;
   std::uint64_t total = t.size;
   std::size_t var_count = 0;
@@ -277,7 +292,8 @@ WriteResult ProducerCore::assemble(const RecordType& t, std::span<const std::byt
     const auto len = static_cast<std::uint32_t>(tails[k].size());
     std::memcpy(scratch_.data() + f.offset, &off, 4);
     std::memcpy(scratch_.data() + f.offset + 4, &len, 4);
-    if (len != 0) std::memcpy(scratch_.data() + off, tails[k].data(), len);  // an empty view may be null
+    if (len != 0)
+      std::memcpy(scratch_.data() + off, tails[k].data(), len);  // an empty view may be null
     off += len;
     ++k;
   }
@@ -289,12 +305,18 @@ WriteResult ProducerCore::assemble(const RecordType& t, std::span<const std::byt
 
 std::string_view to_string(WriteResult r) noexcept {
   switch (r) {
-    case WriteResult::ok: return "ok";
-    case WriteResult::full: return "full";
-    case WriteResult::too_large: return "too_large";
-    case WriteResult::closed: return "closed";
-    case WriteResult::corrupt: return "corrupt";
-    case WriteResult::abandoned: return "abandoned";
+    case WriteResult::ok:
+      return "ok";
+    case WriteResult::full:
+      return "full";
+    case WriteResult::too_large:
+      return "too_large";
+    case WriteResult::closed:
+      return "closed";
+    case WriteResult::corrupt:
+      return "corrupt";
+    case WriteResult::abandoned:
+      return "abandoned";
   }
   return "unknown";
 }
@@ -318,7 +340,8 @@ WriteResult RawWriter::write(std::span<const std::byte> payload, std::int64_t ts
   return core_->write_policy(type_->id, payload.data(), payload.size(), ts_ns);
 }
 
-WriteResult RawWriter::try_write_var(std::span<const std::byte> fixed, std::span<const std::string_view> tails,
+WriteResult RawWriter::try_write_var(std::span<const std::byte> fixed,
+                                     std::span<const std::string_view> tails,
                                      std::int64_t ts_ns) noexcept {
   if (!core_) return WriteResult::closed;
   std::size_t n = 0;
@@ -326,7 +349,8 @@ WriteResult RawWriter::try_write_var(std::span<const std::byte> fixed, std::span
   return core_->try_write(type_->id, core_->scratch_.data(), n, ts_ns, true);
 }
 
-WriteResult RawWriter::write_var(std::span<const std::byte> fixed, std::span<const std::string_view> tails,
+WriteResult RawWriter::write_var(std::span<const std::byte> fixed,
+                                 std::span<const std::string_view> tails,
                                  std::chrono::nanoseconds timeout, std::int64_t ts_ns) noexcept {
   if (!core_) return WriteResult::closed;
   std::size_t n = 0;
@@ -338,7 +362,8 @@ Producer Producer::open(const RingOptions& options, OnFull on_full) {
   return Producer(Ring::open(options, Ring::Access::read_write), on_full);
 }
 
-Producer::Producer(Ring ring, OnFull on_full) : core_(std::make_unique<detail::ProducerCore>(std::move(ring), on_full)) {}
+Producer::Producer(Ring ring, OnFull on_full)
+    : core_(std::make_unique<detail::ProducerCore>(std::move(ring), on_full)) {}
 Producer::Producer(Producer&&) noexcept = default;
 Producer& Producer::operator=(Producer&&) noexcept = default;
 Producer::~Producer() = default;
@@ -353,8 +378,9 @@ OnFull Producer::on_full() const noexcept { return core_->on_full_; }
 RawWriter Producer::raw_writer(std::string_view type) {
   const RecordType* rt = core_->ring_.layouts().find(type);
   if (!rt) {
-    throw Error(Errc::schema, fmt::format("cannot write type '{}' to {}: the ring's schema has no such type", type,
-                                          core_->ring_.display()));
+    throw Error(Errc::schema,
+                fmt::format("cannot write type '{}' to {}: the ring's schema has no such type",
+                            type, core_->ring_.display()));
   }
   if (rt->variable()) core_->ensure_scratch();
   return RawWriter(core_.get(), rt);
@@ -364,19 +390,28 @@ const RecordType& Producer::check_type(std::string_view type, std::size_t size, 
                                        const char* layout) const {
   const RecordType* rt = core_->ring_.layouts().find(type);
   const auto& ring = core_->ring_.display();
-  if (!rt) throw Error(Errc::schema, fmt::format("cannot write type '{}' to {}: the ring's schema has no such type", type, ring));
+  if (!rt)
+    throw Error(Errc::schema,
+                fmt::format("cannot write type '{}' to {}: the ring's schema has no such type",
+                            type, ring));
   // The generated header's signature names the column at fault; a hand-written struct has
   // only its size and alignment to compare.
   if (layout && rt->layout_signature() != layout) {
-    throw Error(Errc::schema,
-                fmt::format("cannot write type '{}' to {}: the struct's layout differs from the ring's: {}; "
-                            "regenerate the header with 'ringlite schema header'",
-                            type, ring, layout_difference(layout, "the struct", rt->layout_signature(), "the ring")));
+    throw Error(
+        Errc::schema,
+        fmt::format(
+            "cannot write type '{}' to {}: the struct's layout differs from the ring's: {}; "
+            "regenerate the header with 'ringlite schema header'",
+            type, ring,
+            layout_difference(layout, "the struct", rt->layout_signature(), "the ring")));
   }
   if (size != rt->size || align != rt->align) {
-    throw Error(Errc::schema, fmt::format("cannot write type '{}' to {}: struct is {} bytes aligned {}, the ring's "
-                                          "layout is {} bytes aligned {} (regenerate the header with 'ringlite schema header')",
-                                          type, ring, size, align, rt->size, rt->align));
+    throw Error(
+        Errc::schema,
+        fmt::format(
+            "cannot write type '{}' to {}: struct is {} bytes aligned {}, the ring's "
+            "layout is {} bytes aligned {} (regenerate the header with 'ringlite schema header')",
+            type, ring, size, align, rt->size, rt->align));
   }
   if (rt->variable()) core_->ensure_scratch();
   return *rt;

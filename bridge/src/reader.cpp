@@ -90,7 +90,8 @@ void ReaderCore::seek_from(std::uint64_t lo) noexcept {
     pos_ = t;
     return;
   }
-  const std::uint64_t boundary = std::min(t, (lo & ~st_->mask()) == lo ? lo : (lo | st_->mask()) + 1);
+  const std::uint64_t boundary =
+      std::min(t, (lo & ~st_->mask()) == lo ? lo : (lo | st_->mask()) + 1);
   if (lo == start_ || lo == boundary) {
     pos_ = lo;
     return;
@@ -168,7 +169,8 @@ ReadStatus ReaderCore::next(LiveRecord& out) noexcept {
     // Copy first, then check nobody overwrote it: the commit word is unchanged and no
     // producer has claimed the space one lap ahead (producers claim before writing).
     const FrameFields f = read_fields(*st_, pos_);
-    const std::uint32_t len = f.length <= st_->max_record() && frame_size(f.length) <= room ? f.length : 0;
+    const std::uint32_t len =
+        f.length <= st_->max_record() && frame_size(f.length) <= room ? f.length : 0;
     buffer_.resize(len);
     load_words(buffer_.data(), st_->at(pos_) + kFrameHeader, len);
     std::atomic_thread_fence(std::memory_order_acquire);
@@ -199,7 +201,9 @@ ReadStatus ReaderCore::next(LiveRecord& out) noexcept {
 
 }  // namespace detail
 
-LiveReader LiveReader::open(const RingOptions& options) { return LiveReader(Ring::open(options, Ring::Access::read_only)); }
+LiveReader LiveReader::open(const RingOptions& options) {
+  return LiveReader(Ring::open(options, Ring::Access::read_only));
+}
 LiveReader::LiveReader(Ring ring) : core_(std::make_unique<detail::ReaderCore>(std::move(ring))) {}
 LiveReader::LiveReader(LiveReader&&) noexcept = default;
 LiveReader& LiveReader::operator=(LiveReader&&) noexcept = default;

@@ -1,5 +1,5 @@
-// ringlite: replaying recorded history back into a ring (docs/design.md, "Readers, live SQL and replay").
-// Setup (options, the database's identity and recorded types, the ring's layouts) goes
+// ringlite: replaying recorded history back into a ring (docs/design.md, "Readers, live SQL and
+// replay"). Setup (options, the database's identity and recorded types, the ring's layouts) goes
 // through SQLiteCpp and throws before anything is written; the per-record path uses raw
 // statements: one cursor per selected type, merged by seq (a k-way merge on a small heap),
 // each row re-encoded into its payload and written with its recorded ts_ns.
@@ -44,7 +44,6 @@ constexpr auto kReseekLead = 500us;
 constexpr int kBusyTimeoutMs = 5000;
 constexpr std::int64_t kMaxI64 = std::numeric_limits<std::int64_t>::max();
 constexpr std::int64_t kMinI64 = std::numeric_limits<std::int64_t>::min();
-
 
 /// A type recorded in the database (its row in _ringlite_types, its DDL parsed).
 struct Recorded {
@@ -171,9 +170,10 @@ std::vector<Recorded> Replayer::read_types() {
     // Untrusted too: each recorded type's DDL is parsed, so their number is bounded first.
     if (const auto types = db_->execAndGet("SELECT count(*) FROM _ringlite_types").getInt64();
         types > static_cast<std::int64_t>(kMaxRecordTypes)) {
-      throw Error(Errc::corrupt, fmt::format("cannot replay database '{}': _ringlite_types lists {} record types "
-                                             "(a schema has at most {})",
-                                             path_, types, kMaxRecordTypes));
+      throw Error(Errc::corrupt,
+                  fmt::format("cannot replay database '{}': _ringlite_types lists {} record types "
+                              "(a schema has at most {})",
+                              path_, types, kMaxRecordTypes));
     }
     SQLite::Statement rows(*db_, "SELECT name, ddl, layout FROM _ringlite_types ORDER BY id");
     while (rows.executeStep()) {

@@ -27,7 +27,8 @@ std::uint32_t fnv1a(std::string_view s) noexcept {
 
 platform::SegmentName segment_name(const RingOptions& c) {
   if (c.name.empty() == c.file.empty()) {
-    throw Error(Errc::config, "cannot open ring: exactly one of ring.name and ring.file must be set");
+    throw Error(Errc::config,
+                "cannot open ring: exactly one of ring.name and ring.file must be set");
   }
   return platform::SegmentName{c.name, c.file};
 }
@@ -85,23 +86,29 @@ void init_segment(void* ctx, std::byte* base, std::size_t size) {
 std::span<const std::byte> validate_header(const platform::Mapping& m, const std::string& display) {
   const auto* h = reinterpret_cast<const RingHeader*>(m.data());
   if (h->magic != kMagic) {
-    throw Error(Errc::corrupt, fmt::format("cannot open {}: not a ringlite ring (bad magic {:#018x})", display, h->magic));
+    throw Error(
+        Errc::corrupt,
+        fmt::format("cannot open {}: not a ringlite ring (bad magic {:#018x})", display, h->magic));
   }
   const std::uint32_t v = h->version.load(std::memory_order_acquire);
   if ((v >> 16) != kFormatMajor) {
     throw Error(Errc::version,
-                fmt::format("cannot open {}: ring format version {}.{}, this build reads {}.x", display,
-                            v >> 16, v & 0xffff, kFormatMajor));
+                fmt::format("cannot open {}: ring format version {}.{}, this build reads {}.x",
+                            display, v >> 16, v & 0xffff, kFormatMajor));
   }
-  if (h->header_size != kHeaderSize) corrupt(display, fmt::format("header_size {}", h->header_size));
+  if (h->header_size != kHeaderSize)
+    corrupt(display, fmt::format("header_size {}", h->header_size));
   const std::uint64_t cap = h->capacity;
   if (cap < kMinCapacity || cap > kMaxCapacity || !std::has_single_bit(cap)) {
     corrupt(display, fmt::format("capacity {}", cap));
   }
-  if (h->max_record == 0 || h->max_record > cap / 2) corrupt(display, fmt::format("max_record {}", h->max_record));
-  if (h->max_producers != kMaxProducers) corrupt(display, fmt::format("max_producers {}", h->max_producers));
+  if (h->max_record == 0 || h->max_record > cap / 2)
+    corrupt(display, fmt::format("max_record {}", h->max_record));
+  if (h->max_producers != kMaxProducers)
+    corrupt(display, fmt::format("max_producers {}", h->max_producers));
   if (h->layouts_length > kMaxLayoutBytes) {
-    corrupt(display, fmt::format("embedded layouts of {} bytes (at most {})", h->layouts_length, kMaxLayoutBytes));
+    corrupt(display, fmt::format("embedded layouts of {} bytes (at most {})", h->layouts_length,
+                                 kMaxLayoutBytes));
   }
   if (h->layouts_offset != kHeaderSize || h->layouts_length == 0) {
     corrupt(display, fmt::format("layouts at {} length {}", h->layouts_offset, h->layouts_length));
@@ -111,7 +118,8 @@ std::span<const std::byte> validate_header(const platform::Mapping& m, const std
     corrupt(display, fmt::format("data_offset {}", h->data_offset));
   }
   if (h->segment_size != h->data_offset + cap || h->segment_size > m.size()) {
-    corrupt(display, fmt::format("segment_size {} (mapping is {} bytes)", h->segment_size, m.size()));
+    corrupt(display,
+            fmt::format("segment_size {} (mapping is {} bytes)", h->segment_size, m.size()));
   }
   const std::uint64_t head = h->head.load(std::memory_order_acquire);
   const std::uint64_t tail = h->tail.load(std::memory_order_acquire);
@@ -120,7 +128,8 @@ std::span<const std::byte> validate_header(const platform::Mapping& m, const std
   }
   const std::span<const std::byte> layouts(m.data() + kHeaderSize, h->layouts_length);
   const std::string_view text(reinterpret_cast<const char*>(layouts.data()), layouts.size());
-  if (fnv1a(text) != h->layouts_hash) corrupt(display, "the embedded layouts do not match their hash");
+  if (fnv1a(text) != h->layouts_hash)
+    corrupt(display, "the embedded layouts do not match their hash");
   return layouts;
 }
 
@@ -157,7 +166,8 @@ std::uint64_t next_boundary(const RingState& r, std::uint64_t from, std::uint64_
   }
   // Committed or abandoned frames carry their own position.
   for (std::uint64_t q = align8(from + 1); q < best; q += 8) {
-    if (r.room_to_end(q) < kFrameHeader) return q;  // implicit pad: a boundary follows, but q is one too
+    if (r.room_to_end(q) < kFrameHeader)
+      return q;  // implicit pad: a boundary follows, but q is one too
     const std::uint64_t c = r.commit(q).load(std::memory_order_acquire);
     if (c == commit_word(q, kCommitted) || c == commit_word(q, kAbandoned)) return q;
   }
@@ -170,7 +180,8 @@ using detail::RingHeader;
 
 bool RingStats::stale() const noexcept {
   if (creator_alive || bridge_alive) return false;
-  return std::none_of(producers.begin(), producers.end(), [](const ProducerInfo& p) { return p.alive; });
+  return std::none_of(producers.begin(), producers.end(),
+                      [](const ProducerInfo& p) { return p.alive; });
 }
 
 std::string RingOptions::display() const {
@@ -182,46 +193,55 @@ Ring Ring::create(const RingOptions& config, const Layouts& layouts, std::uint64
   const auto name = detail::segment_name(config);
   if (config.capacity < detail::kMinCapacity || config.capacity > detail::kMaxCapacity ||
       !std::has_single_bit(config.capacity)) {
-    throw Error(Errc::config, fmt::format("cannot create {}: capacity {} is not a power of two between 4KiB and 64GiB",
-                                          name.display(), config.capacity));
+    throw Error(
+        Errc::config,
+        fmt::format("cannot create {}: capacity {} is not a power of two between 4KiB and 64GiB",
+                    name.display(), config.capacity));
   }
   const auto max_record = detail::effective_max_record(config);
   if (layouts.types().empty()) {
-    throw Error(Errc::schema, fmt::format("cannot create {}: it needs at least one record type", name.display()));
+    throw Error(Errc::schema,
+                fmt::format("cannot create {}: it needs at least one record type", name.display()));
   }
   for (const auto& t : layouts.types()) {
     if (t.size > max_record) {
-      throw Error(Errc::config, fmt::format("cannot create {}: record type '{}' ({} bytes) exceeds max_record {}",
-                                            name.display(), t.name, t.size, max_record));
+      throw Error(Errc::config,
+                  fmt::format("cannot create {}: record type '{}' ({} bytes) exceeds max_record {}",
+                              name.display(), t.name, t.size, max_record));
     }
   }
   const std::string text = layouts.encode();
   if (text.size() > detail::kMaxLayoutBytes) {
-    throw Error(Errc::schema, fmt::format("cannot create {}: its record layouts take {} bytes (limit {})",
-                                          name.display(), text.size(), detail::kMaxLayoutBytes));
+    throw Error(Errc::schema,
+                fmt::format("cannot create {}: its record layouts take {} bytes (limit {})",
+                            name.display(), text.size(), detail::kMaxLayoutBytes));
   }
   detail::CreateArgs args{&config, &text, 0, detail::align8(start_position)};
-  args.data_offset = (detail::kHeaderSize + text.size() + detail::kPage - 1) / detail::kPage * detail::kPage;
+  args.data_offset =
+      (detail::kHeaderSize + text.size() + detail::kPage - 1) / detail::kPage * detail::kPage;
   const std::size_t size = args.data_offset + config.capacity;
-  auto mapping = detail::platform::create_segment(name, size, config.mode, &detail::init_segment, &args);
-  return Ring(std::make_shared<detail::RingState>(std::move(mapping), name, Layouts(layouts), config.capacity,
-                                                  args.data_offset, max_record,
+  auto mapping =
+      detail::platform::create_segment(name, size, config.mode, &detail::init_segment, &args);
+  return Ring(std::make_shared<detail::RingState>(std::move(mapping), name, Layouts(layouts),
+                                                  config.capacity, args.data_offset, max_record,
                                                   config.unblock_timeout.count()));
 }
 
 Ring Ring::open(const RingOptions& config, Access access) {
   using namespace std::chrono_literals;
   const auto name = detail::segment_name(config);
-  auto mapping = detail::platform::open_segment(name, access == Access::read_write, detail::kHeaderSize, 1000ms,
-                                                detail::platform::Trust{config.owner, config.mode});
+  auto mapping =
+      detail::platform::open_segment(name, access == Access::read_write, detail::kHeaderSize,
+                                     1000ms, detail::platform::Trust{config.owner, config.mode});
   const auto* h = reinterpret_cast<const RingHeader*>(mapping.data());
   // The creator stores the version last; a zero version means it is still initializing.
   const auto deadline = std::chrono::steady_clock::now() + 1s;
   while (h->version.load(std::memory_order_acquire) == 0) {
     if (std::chrono::steady_clock::now() >= deadline) {
-      throw Error(Errc::corrupt, fmt::format("cannot open {}: its creator never finished initializing it "
-                                             "(version is 0; remove it with 'ringlite ring remove')",
-                                             name.display()));
+      throw Error(Errc::corrupt,
+                  fmt::format("cannot open {}: its creator never finished initializing it "
+                              "(version is 0; remove it with 'ringlite ring remove')",
+                              name.display()));
     }
     std::this_thread::sleep_for(1ms);
   }
@@ -236,8 +256,8 @@ Ring Ring::open(const RingOptions& config, Access access) {
   // The ring's own unblock timeout wins over the opener's config: all sides agree on it.
   auto timeout = h->unblock_timeout_ns;
   if (timeout <= 0) timeout = config.unblock_timeout.count();
-  return Ring(std::make_shared<detail::RingState>(std::move(mapping), name, std::move(layouts), cap, data_offset,
-                                                  max_record, timeout));
+  return Ring(std::make_shared<detail::RingState>(std::move(mapping), name, std::move(layouts), cap,
+                                                  data_offset, max_record, timeout));
 }
 
 void Ring::remove(const RingOptions& config) {
@@ -245,12 +265,15 @@ void Ring::remove(const RingOptions& config) {
   // Mark it closed first, so producers that still have it mapped stop writing into an
   // orphan. A segment we cannot validate is removed all the same.
   try {
-    auto m = detail::platform::open_segment(name, true, detail::kHeaderSize, std::chrono::milliseconds(0),
+    auto m = detail::platform::open_segment(name, true, detail::kHeaderSize,
+                                            std::chrono::milliseconds(0),
                                             detail::platform::Trust{config.owner, config.mode});
     auto* h = reinterpret_cast<RingHeader*>(m.data());
-    if (h->magic == detail::kMagic) std::atomic_ref<std::uint32_t>(h->flags).fetch_or(detail::kFlagClosed);
+    if (h->magic == detail::kMagic)
+      std::atomic_ref<std::uint32_t>(h->flags).fetch_or(detail::kFlagClosed);
   } catch (const Error& e) {
-    if (e.code() == Errc::not_found) throw Error(Errc::not_found, fmt::format("cannot remove {}: no such ring", name.display()));
+    if (e.code() == Errc::not_found)
+      throw Error(Errc::not_found, fmt::format("cannot remove {}: no such ring", name.display()));
   }
   detail::platform::remove_segment(name);
 }
@@ -270,11 +293,14 @@ std::uint64_t Ring::capacity() const noexcept { return state_->capacity(); }
 std::uint32_t Ring::max_record() const noexcept { return state_->max_record(); }
 const std::string& Ring::display() const noexcept { return state_->display(); }
 bool Ring::writable() const noexcept { return state_->writable(); }
-std::uint64_t Ring::drops() const noexcept { return state_->header().drops.load(std::memory_order_relaxed); }
+std::uint64_t Ring::drops() const noexcept {
+  return state_->header().drops.load(std::memory_order_relaxed);
+}
 bool Ring::truncated() const noexcept { return state_->check_truncated(); }
 RingCursors Ring::cursors() const noexcept {
   const auto& h = state_->header();
-  return RingCursors{h.head.load(std::memory_order_acquire), h.tail.load(std::memory_order_acquire)};
+  return RingCursors{h.head.load(std::memory_order_acquire),
+                     h.tail.load(std::memory_order_acquire)};
 }
 
 Ring::NameState Ring::name_state() const noexcept {
@@ -283,14 +309,16 @@ Ring::NameState Ring::name_state() const noexcept {
   if (!(now == state_->mapping().id())) return NameState::replaced;
   // Ring::remove marks a ring closed just before it unlinks the name.
   const bool closed =
-      std::atomic_ref<std::uint32_t>(state_->header().flags).load(std::memory_order_relaxed) & detail::kFlagClosed;
+      std::atomic_ref<std::uint32_t>(state_->header().flags).load(std::memory_order_relaxed) &
+      detail::kFlagClosed;
   return closed ? NameState::removed : NameState::current;
 }
 
 RingStats Ring::stats() const {
   namespace pf = detail::platform;
   if (state_->check_truncated()) {
-    throw Error(Errc::corrupt, fmt::format("cannot read {}: {}", state_->display(), state_->truncation()));
+    throw Error(Errc::corrupt,
+                fmt::format("cannot read {}: {}", state_->display(), state_->truncation()));
   }
   const auto& h = state_->header();
   constexpr auto rlx = std::memory_order_relaxed;

@@ -293,11 +293,11 @@ class Validator {
     if (!is_sized(t->type)) return rest.empty() ? std::string() : unsupported;
     if (rest.size() < 2 || rest.front() != '(' || rest.back() != ')') return unsupported;
     const auto digits = trim(rest.substr(1, rest.size() - 2));
-    if (digits.empty() || !std::all_of(digits.begin(), digits.end(), is_digit))
-      return unsupported;
+    if (digits.empty() || !std::all_of(digits.begin(), digits.end(), is_digit)) return unsupported;
     std::uint64_t n = 0;
     for (char c : digits)
-      n = std::min(n * 10 + static_cast<std::uint64_t>(c - '0'), std::uint64_t{kMaxSizedLength} + 1);
+      n = std::min(n * 10 + static_cast<std::uint64_t>(c - '0'),
+                   std::uint64_t{kMaxSizedLength} + 1);
     if (n < 1 || n > kMaxSizedLength) {
       return fmt::format("type '{}': length {} is out of range 1..{}", declared, digits,
                          kMaxSizedLength);
@@ -513,7 +513,8 @@ Schema Schema::parse(std::string_view sql, std::string_view origin) {
   std::vector<RecordType> types;
   for (const auto& r : rows) {
     if (r.type == "table" && !istarts_with(r.name, "sqlite_")) {
-      types.push_back(check.table(raw, static_cast<std::uint16_t>(types.size() + 1), r.name, r.sql));
+      types.push_back(
+          check.table(raw, static_cast<std::uint16_t>(types.size() + 1), r.name, r.sql));
     }
   }
   std::vector<std::vector<std::string>> indexes(types.size());
@@ -521,8 +522,7 @@ Schema Schema::parse(std::string_view sql, std::string_view origin) {
     if (r.type != "index") continue;
     auto it = std::find_if(types.begin(), types.end(),
                            [&](const RecordType& t) { return iequals(t.name, r.table); });
-    if (it == types.end())
-      check.fail(fmt::format("index '{}': ", r.name), "not on a schema table");
+    if (it == types.end()) check.fail(fmt::format("index '{}': ", r.name), "not on a schema table");
     indexes[it->id - 1].push_back(collapse(r.sql));
   }
   return Schema(Layouts(std::move(types)), std::move(indexes));
@@ -570,8 +570,8 @@ std::string schema_difference(const Schema& a, std::string_view a_name, const Sc
   for (const RecordType& t : a.types()) {
     const RecordType* u = b.find(std::string_view(t.name));
     if (u && u->id == t.id && *u == t && a.indexes(t.id) != b.indexes(u->id)) {
-      out += fmt::format("{}type '{}' has indexes {} in {} but {} in {}", out.empty() ? "" : "; ", t.name,
-                         listed(a.indexes(t.id)), a_name, listed(b.indexes(u->id)), b_name);
+      out += fmt::format("{}type '{}' has indexes {} in {} but {} in {}", out.empty() ? "" : "; ",
+                         t.name, listed(a.indexes(t.id)), a_name, listed(b.indexes(u->id)), b_name);
     }
   }
   return out;

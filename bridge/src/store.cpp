@@ -1,6 +1,7 @@
-// ringlite: the database side of the bridge (docs/design.md, "The schema", "Config", "The bridge and exactly once").
-// Setup (pragmas, tables, the schema check) goes through SQLiteCpp; the per-batch path
-// uses raw statements prepared once (store_insert.cpp), because it runs for every record.
+// ringlite: the database side of the bridge (docs/design.md, "The schema", "Config", "The bridge
+// and exactly once"). Setup (pragmas, tables, the schema check) goes through SQLiteCpp; the
+// per-batch path uses raw statements prepared once (store_insert.cpp), because it runs for every
+// record.
 #include "ringlite/store.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -61,7 +62,8 @@ std::string if_not_exists(std::string sql) {
 std::string join(const std::vector<std::string>& parts) {
   constexpr std::size_t kShown = 8;
   std::string r;
-  for (std::size_t i = 0; i < parts.size() && i < kShown; ++i) r += (r.empty() ? "" : "; ") + parts[i];
+  for (std::size_t i = 0; i < parts.size() && i < kShown; ++i)
+    r += (r.empty() ? "" : "; ") + parts[i];
   if (parts.size() > kShown) r += fmt::format("; and {} more", parts.size() - kShown);
   return r;
 }
@@ -268,9 +270,10 @@ void StoreImpl::create_schema() {
   // have is refused before its DDL is read (each parse costs time).
   if (const auto types = db_.execAndGet("SELECT count(*) FROM _ringlite_types").getInt64();
       types > static_cast<std::int64_t>(kMaxRecordTypes)) {
-    throw Error(Errc::corrupt, fmt::format("cannot open database '{}': _ringlite_types lists {} record types "
-                                           "(a schema has at most {})",
-                                           path_, types, kMaxRecordTypes));
+    throw Error(Errc::corrupt,
+                fmt::format("cannot open database '{}': _ringlite_types lists {} record types "
+                            "(a schema has at most {})",
+                            path_, types, kMaxRecordTypes));
   }
   std::vector<std::string> diffs;
   std::vector<bool> known(schema_.types().size() + 1, false);
@@ -688,21 +691,29 @@ std::vector<std::pair<std::string, std::string>> StoreImpl::pragmas() {
 }
 
 bool check_database_identity(sqlite3* db, std::string_view context, bool allow_new) {
-  const auto number = [&](const char* sql) { return std::stoll(query_text(db, sql).value_or("0")); };
+  const auto number = [&](const char* sql) {
+    return std::stoll(query_text(db, sql).value_or("0"));
+  };
   const auto app = number("PRAGMA application_id");
   const auto version = number("PRAGMA user_version");
-  const auto objects = number("SELECT count(*) FROM sqlite_schema WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'");
+  const auto objects =
+      number("SELECT count(*) FROM sqlite_schema WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'");
   if (allow_new && app == 0 && objects == 0) return true;
   const bool has_types =
-      number("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '_ringlite_types'") != 0;
+      number(
+          "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '_ringlite_types'") !=
+      0;
   if (app != kApplicationId || (!allow_new && !has_types)) {
-    throw Error(Errc::schema, fmt::format("{}: not a ringlite database (application_id 0x{:08x}{})", context,
-                                          static_cast<std::uint32_t>(app),
-                                          app == kApplicationId ? ", no _ringlite_types table" : ""));
+    throw Error(Errc::schema,
+                fmt::format("{}: not a ringlite database (application_id 0x{:08x}{})", context,
+                            static_cast<std::uint32_t>(app),
+                            app == kApplicationId ? ", no _ringlite_types table" : ""));
   }
   if (version != kUserVersion) {
-    throw Error(Errc::version, fmt::format("{}: database format version {} is {} this build's version {}", context,
-                                           version, version > kUserVersion ? "newer than" : "older than", kUserVersion));
+    throw Error(
+        Errc::version,
+        fmt::format("{}: database format version {} is {} this build's version {}", context,
+                    version, version > kUserVersion ? "newer than" : "older than", kUserVersion));
   }
   return false;
 }

@@ -1,7 +1,7 @@
-// ringlite: the store's hot path (docs/design.md, "The bridge and exactly once"): decoding frames by their type's
-// layout and binding them into cached multi-row INSERT statements. No allocation per row or
-// field: fields are copied out of the payload with memcpy (frames are only 8-byte aligned
-// as a whole) and strings and blobs are bound in place from the batch's arena.
+// ringlite: the store's hot path (docs/design.md, "The bridge and exactly once"): decoding frames
+// by their type's layout and binding them into cached multi-row INSERT statements. No allocation
+// per row or field: fields are copied out of the payload with memcpy (frames are only 8-byte
+// aligned as a whole) and strings and blobs are bound in place from the batch's arena.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -103,7 +103,8 @@ int TableInserter::bind_row(sqlite3_stmt* st, int first, const Frame& f,
     }
   };
   int i = first + 3;
-  for (const Column& c : columns_) rc |= decode_field(c.type, c.offset, c.length, payload, Bind{st, i++});
+  for (const Column& c : columns_)
+    rc |= decode_field(c.type, c.offset, c.length, payload, Bind{st, i++});
   return rc;
 }
 

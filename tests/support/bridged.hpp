@@ -23,7 +23,7 @@ struct BridgedOptions {
   std::string capacity = "1MiB";
   std::string preset = "safe";
   std::string max_delay = "20ms";
-  std::string db_path = {};    ///< default: history.db in the folder
+  std::string db_path = {};         ///< default: history.db in the folder
   std::string extra_database = {};  ///< appended to [database], e.g. a [database.pragmas] table
   std::string stats_interval = "0";
   std::string unblock_timeout = "2s";
@@ -53,12 +53,14 @@ class Bridged {
 
   /// (Re)writes the config file; `extra_database` replaces the one given at construction.
   void write_config(const std::string& extra_database) const {
-    write_file(config, "[ring]\nname = \"" + ring + "\"\ncapacity = \"" + o_.capacity + "\"\nunblock_timeout = \"" +
-                           o_.unblock_timeout + "\"\n[schema]\nfile = \"" +
-                           (o_.schema.empty() ? (source_dir() / "schema" / "demo.sql").string() : o_.schema) +
-                           "\"\n[database]\npath = \"" + db +
-                           "\"\npreset = \"" + o_.preset + "\"\n" + extra_database +
-                           "\n[batch]\nmax_records = " + o_.max_records + "\nmax_delay = \"" + o_.max_delay + "\"\n");
+    write_file(
+        config,
+        "[ring]\nname = \"" + ring + "\"\ncapacity = \"" + o_.capacity +
+            "\"\nunblock_timeout = \"" + o_.unblock_timeout + "\"\n[schema]\nfile = \"" +
+            (o_.schema.empty() ? (source_dir() / "schema" / "demo.sql").string() : o_.schema) +
+            "\"\n[database]\npath = \"" + db + "\"\npreset = \"" + o_.preset + "\"\n" +
+            extra_database + "\n[batch]\nmax_records = " + o_.max_records + "\nmax_delay = \"" +
+            o_.max_delay + "\"\n");
   }
 
   RingConfig ring_config() const {
@@ -71,7 +73,8 @@ class Bridged {
   /// Starts a bridge and waits until it holds the ring (its signal handlers are in place
   /// by then; under sanitizers start-up alone can take a few hundred milliseconds).
   pid_t bridge() const {
-    const pid_t pid = spawn_cli(cli_path(), {"bridge", "-c", config, "--stats-interval", o_.stats_interval}, log);
+    const pid_t pid =
+        spawn_cli(cli_path(), {"bridge", "-c", config, "--stats-interval", o_.stats_interval}, log);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     for (;;) {
       try {
@@ -79,7 +82,8 @@ class Bridged {
         if (st.bridge_pid == static_cast<std::uint32_t>(pid) && st.bridge_alive) return pid;
       } catch (const Error&) {
       }
-      REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, "bridge did not start: ", bridge_log());
+      REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline,
+                      "bridge did not start: ", bridge_log());
       REQUIRE_MESSAGE(try_wait(pid) < 0, "bridge exited at start: ", bridge_log());
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
@@ -109,10 +113,11 @@ class Bridged {
 
   /// `ringlite produce` of sensor records: P processes, k = 0..count-1 each.
   pid_t produce(int producers, int count, const std::string& on_full = "block") const {
-    return spawn_cli(cli_path(),
-                     {"produce", "-c", config, "--type", "sensor", "--producers", std::to_string(producers), "--count",
-                      std::to_string(count), "--on-full", on_full},
-                     log);
+    return spawn_cli(
+        cli_path(),
+        {"produce", "-c", config, "--type", "sensor", "--producers", std::to_string(producers),
+         "--count", std::to_string(count), "--on-full", on_full},
+        log);
   }
 
  private:
@@ -130,7 +135,8 @@ inline std::vector<std::string> sql(const std::string& db, const std::string& qu
   REQUIRE(sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
   sqlite3_busy_timeout(h, 5000);
   sqlite3_stmt* st = nullptr;
-  REQUIRE_MESSAGE(sqlite3_prepare_v2(h, query.c_str(), -1, &st, nullptr) == SQLITE_OK, sqlite3_errmsg(h));
+  REQUIRE_MESSAGE(sqlite3_prepare_v2(h, query.c_str(), -1, &st, nullptr) == SQLITE_OK,
+                  sqlite3_errmsg(h));
   std::vector<std::string> out;
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -148,7 +154,8 @@ inline void backup(const std::string& from, const std::string& to) {
   sqlite3* src = nullptr;
   sqlite3* dst = nullptr;
   REQUIRE(sqlite3_open_v2(from.c_str(), &src, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
-  REQUIRE(sqlite3_open_v2(to.c_str(), &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_open_v2(to.c_str(), &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) ==
+          SQLITE_OK);
   sqlite3_busy_timeout(src, 5000);
   sqlite3_backup* b = sqlite3_backup_init(dst, "main", src, "main");
   REQUIRE(b != nullptr);
@@ -164,17 +171,22 @@ inline void check_exactly_once(const std::string& db, const std::vector<int>& wr
   long long total = 0;
   for (std::size_t i = 0; i < written.size(); ++i) {
     total += written[i];
-    CHECK_MESSAGE(sql(db, "SELECT count(*) FROM sensor WHERE buffer LIKE 'p" + std::to_string(i) + "-%'")[0] ==
-                      std::to_string(written[i]),
+    CHECK_MESSAGE(sql(db, "SELECT count(*) FROM sensor WHERE buffer LIKE 'p" + std::to_string(i) +
+                              "-%'")[0] == std::to_string(written[i]),
                   "producer ", i);
   }
   CHECK(sql(db, "SELECT count(*) FROM sensor")[0] == std::to_string(total));
   CHECK(sql(db, "SELECT count(DISTINCT buffer) FROM sensor")[0] == std::to_string(total));
-  CHECK(sql(db, "SELECT count(*) FROM sensor WHERE substr(buffer, instr(buffer, '-') + 1) != CAST(a AS TEXT) "
-                "OR b != a * 0.5 OR c != a * 0.5")[0] == "0");
+  CHECK(sql(db,
+            "SELECT count(*) FROM sensor WHERE substr(buffer, instr(buffer, '-') + 1) != CAST(a AS "
+            "TEXT) "
+            "OR b != a * 0.5 OR c != a * 0.5")[0] == "0");
   for (std::size_t i = 0; i < written.size(); ++i) {
-    const auto bad = sql(db, "SELECT count(*) FROM (SELECT a, row_number() OVER (ORDER BY seq) - 1 AS k FROM sensor "
-                             "WHERE buffer LIKE 'p" + std::to_string(i) + "-%') WHERE a != k");
+    const auto bad =
+        sql(db,
+            "SELECT count(*) FROM (SELECT a, row_number() OVER (ORDER BY seq) - 1 AS k FROM sensor "
+            "WHERE buffer LIKE 'p" +
+                std::to_string(i) + "-%') WHERE a != k");
     CHECK_MESSAGE(bad[0] == "0", "producer ", i);
   }
 }
@@ -183,18 +195,23 @@ inline void check_exactly_once(const std::string& db, const std::vector<int>& wr
 /// values `produce` gives it, and seq grows with k for each producer.
 inline void check_exactly_once(const std::string& db, int producers, int count) {
   CHECK(sql(db, "SELECT count(*) FROM sensor")[0] == std::to_string(producers * count));
-  CHECK(sql(db, "SELECT count(DISTINCT buffer) FROM sensor")[0] == std::to_string(producers * count));
+  CHECK(sql(db, "SELECT count(DISTINCT buffer) FROM sensor")[0] ==
+        std::to_string(producers * count));
   // buffer is "p<i>-<k>"; a is k; b is k * 0.5: the row is the record, not a neighbour's.
-  CHECK(sql(db, "SELECT count(*) FROM sensor WHERE substr(buffer, instr(buffer, '-') + 1) != CAST(a AS TEXT) "
-                "OR b != a * 0.5 OR c != a * 0.5")[0] == "0");
+  CHECK(sql(db,
+            "SELECT count(*) FROM sensor WHERE substr(buffer, instr(buffer, '-') + 1) != CAST(a AS "
+            "TEXT) "
+            "OR b != a * 0.5 OR c != a * 0.5")[0] == "0");
   for (int i = 0; i < producers; ++i) {
     // Per producer, ordering by seq must give k = 0, 1, 2, ... with no hole or repeat.
-    const auto bad = sql(db, "SELECT count(*) FROM (SELECT a, row_number() OVER (ORDER BY seq) - 1 AS k FROM sensor "
-                             "WHERE buffer LIKE 'p" + std::to_string(i) + "-%') WHERE a != k");
+    const auto bad =
+        sql(db,
+            "SELECT count(*) FROM (SELECT a, row_number() OVER (ORDER BY seq) - 1 AS k FROM sensor "
+            "WHERE buffer LIKE 'p" +
+                std::to_string(i) + "-%') WHERE a != k");
     CHECK_MESSAGE(bad[0] == "0", "producer ", i);
   }
 }
-
 
 /// Produces producers x count sensor records while SIGKILLing the bridge at random moments
 /// (30-280 ms into each life) and restarting it, at least `min_kills` times and until the

@@ -11,10 +11,10 @@
 #include <chrono>
 #include <cstdio>
 #include <exception>
+#include <fstream>
 #include <functional>
 #include <iterator>
 #include <sstream>
-#include <fstream>
 #include <thread>
 
 namespace ringlite::test {
@@ -59,7 +59,6 @@ inline bool wait_stopped(pid_t pid) {
 #include <fcntl.h>
 
 #include <algorithm>
-
 #include <string>
 #include <vector>
 
@@ -67,7 +66,8 @@ namespace ringlite::test {
 
 /// Starts the `ringlite` command with `args` (no shell), stdout and stderr appended to
 /// `log_path`. Returns the child's pid.
-inline pid_t spawn_cli(const std::string& cli, const std::vector<std::string>& args, const std::string& log_path) {
+inline pid_t spawn_cli(const std::string& cli, const std::vector<std::string>& args,
+                       const std::string& log_path) {
   std::fflush(nullptr);
   const pid_t pid = ::fork();
   if (pid == 0) {

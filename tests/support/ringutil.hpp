@@ -12,7 +12,6 @@
 #include <string>
 
 #include "detail/format.hpp"
-
 #include "ringlite/config.hpp"
 #include "ringlite/error.hpp"
 #include "ringlite/ring.hpp"

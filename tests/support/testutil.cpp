@@ -44,7 +44,8 @@ RunResult run_shell(const std::string& command) {
   TempDir dir("run");
   const auto out = dir / "out";
   const auto err = dir / "err";
-  const std::string full = "(" + command + ") </dev/null >'" + out.string() + "' 2>'" + err.string() + "'";
+  const std::string full =
+      "(" + command + ") </dev/null >'" + out.string() + "' 2>'" + err.string() + "'";
   const int status = std::system(full.c_str());
   RunResult r;
   if (WIFEXITED(status)) {

@@ -1,5 +1,5 @@
-// ringlite: the bridge (docs/design.md, "The bridge and exactly once"): drains a ring into SQLite in batched
-// transactions and advances the ring's head only after COMMIT, so a crash at any point
+// ringlite: the bridge (docs/design.md, "The bridge and exactly once"): drains a ring into SQLite
+// in batched transactions and advances the ring's head only after COMMIT, so a crash at any point
 // loses nothing and duplicates nothing.
 #pragma once
 
@@ -14,11 +14,11 @@ namespace ringlite {
 
 /// Totals since the bridge started.
 struct BridgeStats {
-  std::uint64_t records = 0;   ///< rows inserted
-  std::uint64_t rejects = 0;   ///< rows sent to _ringlite_rejects
-  std::uint64_t gaps = 0;      ///< abandoned/corrupt ranges recorded
-  std::uint64_t batches = 0;   ///< transactions committed
-  std::uint64_t stalls = 0;    ///< commits that failed (disk full, I/O, locked) and were retried
+  std::uint64_t records = 0;  ///< rows inserted
+  std::uint64_t rejects = 0;  ///< rows sent to _ringlite_rejects
+  std::uint64_t gaps = 0;     ///< abandoned/corrupt ranges recorded
+  std::uint64_t batches = 0;  ///< transactions committed
+  std::uint64_t stalls = 0;   ///< commits that failed (disk full, I/O, locked) and were retried
   std::uint64_t busy_retries = 0;
 };
 

@@ -20,8 +20,8 @@ using RingConfig = RingOptions;
 
 /// [database]: where records persist and under which pragmas.
 struct DatabaseConfig {
-  std::filesystem::path path;  ///< absolute after load
-  std::string preset = "safe"; ///< fast | safe | durable
+  std::filesystem::path path;   ///< absolute after load
+  std::string preset = "safe";  ///< fast | safe | durable
   /// Permission bits a new database file gets, and its -wal and -shm with it (an existing
   /// file keeps its own). A config file's default is ring.mode.
   std::uint32_t mode = 0600;

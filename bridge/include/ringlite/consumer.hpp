@@ -1,6 +1,6 @@
-// ringlite: the consuming side of a ring, used by the bridge (docs/design.md, "The bridge and exactly once").
-// There is one consumer per ring. It reads committed frames in position order from its
-// read position, steps over padding, unblocks claims whose producer died or stalled past
+// ringlite: the consuming side of a ring, used by the bridge (docs/design.md, "The bridge and
+// exactly once"). There is one consumer per ring. It reads committed frames in position order from
+// its read position, steps over padding, unblocks claims whose producer died or stalled past
 // unblock_timeout, and advances `head` only when told to (after the bridge's COMMIT), so
 // producers never overwrite what is not yet durable.
 #pragma once
@@ -32,8 +32,8 @@ struct Frame {
 struct Gap {
   enum class Kind : std::uint8_t { abandoned, corrupt };
   Kind kind = Kind::abandoned;
-  std::uint64_t pos = 0;  ///< first position of the range
-  std::uint64_t end = 0;  ///< first position after it
+  std::uint64_t pos = 0;         ///< first position of the range
+  std::uint64_t end = 0;         ///< first position after it
   std::uint32_t producer = ~0u;  ///< slot of the claimant, ~0u if unknown
   std::uint32_t pid = 0;         ///< its pid, 0 if unknown
   std::string reason;
@@ -57,8 +57,8 @@ struct Batch {
 };
 
 enum class PollStatus : std::uint8_t {
-  ok,       ///< frames or gaps were added (or the ring is simply empty)
-  corrupt,  ///< the ring's cursors are inconsistent; nothing can be read safely
+  ok,         ///< frames or gaps were added (or the ring is simply empty)
+  corrupt,    ///< the ring's cursors are inconsistent; nothing can be read safely
   truncated,  ///< the segment was shrunk behind ringlite's back; the batch holds what was
               ///< read intact before that, nothing more can be read
 };

@@ -9,18 +9,18 @@ namespace ringlite {
 
 /// What kind of failure an Error reports; the command line maps it to an exit code.
 enum class Errc {
-  usage,     ///< bad command-line use (exit 2)
-  config,    ///< bad config file or value (exit 2)
-  schema,    ///< bad schema file, or a struct/schema mismatch (exit 2)
-  not_found, ///< a ring or file that does not exist (exit 1)
-  exists,    ///< a ring that already exists (exit 1)
-  corrupt,   ///< shared memory or a database that fails validation (exit 1)
-  version,   ///< a format version this build cannot read (exit 1)
-  busy,      ///< another bridge owns the ring, or the database is locked (exit 1)
+  usage,       ///< bad command-line use (exit 2)
+  config,      ///< bad config file or value (exit 2)
+  schema,      ///< bad schema file, or a struct/schema mismatch (exit 2)
+  not_found,   ///< a ring or file that does not exist (exit 1)
+  exists,      ///< a ring that already exists (exit 1)
+  corrupt,     ///< shared memory or a database that fails validation (exit 1)
+  version,     ///< a format version this build cannot read (exit 1)
+  busy,        ///< another bridge owns the ring, or the database is locked (exit 1)
   permission,  ///< a ring or file owned by another user, or writable by more users than the
                ///< config allows: not trusted (exit 1)
-  system,    ///< an OS call failed; sys_errno() says why (exit 1)
-  sqlite,    ///< SQLite failed; sqlite_code() has the extended code (exit 1)
+  system,      ///< an OS call failed; sys_errno() says why (exit 1)
+  sqlite,      ///< SQLite failed; sqlite_code() has the extended code (exit 1)
 };
 
 /// Thrown by every setup path. what() is one line: "cannot <verb> <object> '<name>': <cause>".

@@ -1,7 +1,6 @@
-// ringlite: SQL over the live ring (docs/design.md, "Readers, live SQL and replay"). attach_live() makes
-// every record type of a ring a virtual table `live.<type>` on a SQLite connection, with
-// the same columns as the persisted table, so one statement can read history, the live
-// ring, or both:
+// ringlite: SQL over the live ring (docs/design.md, "Readers, live SQL and replay"). attach_live()
+// makes every record type of a ring a virtual table `live.<type>` on a SQLite connection, with the
+// same columns as the persisted table, so one statement can read history, the live ring, or both:
 //
 //   SELECT * FROM sensor UNION ALL
 //   SELECT * FROM live.sensor WHERE seq > (SELECT coalesce(max(seq), -1) FROM sensor)

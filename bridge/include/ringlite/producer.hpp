@@ -52,20 +52,25 @@ class RawWriter {
   /// Non-blocking. payload.size() must be the type's size for fixed-size types; for
   /// types with TEXT/BLOB columns, the fixed part followed by the tail, with offsets
   /// already filled in. ts_ns = 0 stamps the current time.
-  [[nodiscard]] WriteResult try_write(std::span<const std::byte> payload, std::int64_t ts_ns = 0) noexcept;
+  [[nodiscard]] WriteResult try_write(std::span<const std::byte> payload,
+                                      std::int64_t ts_ns = 0) noexcept;
   /// Waits up to `timeout` for space when the ring is full (spin, then futex sleep).
-  [[nodiscard]] WriteResult write(std::span<const std::byte> payload, std::chrono::nanoseconds timeout,
+  [[nodiscard]] WriteResult write(std::span<const std::byte> payload,
+                                  std::chrono::nanoseconds timeout,
                                   std::int64_t ts_ns = 0) noexcept;
   /// Applies the producer's on-full policy: block until there is space, or drop.
-  [[nodiscard]] WriteResult write(std::span<const std::byte> payload, std::int64_t ts_ns = 0) noexcept;
+  [[nodiscard]] WriteResult write(std::span<const std::byte> payload,
+                                  std::int64_t ts_ns = 0) noexcept;
   /// Writes a record with TEXT/BLOB columns: `fixed` is the fixed part (type's size);
   /// `tails` fill the variable columns in declaration order; their offset/length words in
   /// the fixed part are set here. Non-blocking.
   [[nodiscard]] WriteResult try_write_var(std::span<const std::byte> fixed,
                                           std::span<const std::string_view> tails,
                                           std::int64_t ts_ns = 0) noexcept;
-  [[nodiscard]] WriteResult write_var(std::span<const std::byte> fixed, std::span<const std::string_view> tails,
-                                      std::chrono::nanoseconds timeout, std::int64_t ts_ns = 0) noexcept;
+  [[nodiscard]] WriteResult write_var(std::span<const std::byte> fixed,
+                                      std::span<const std::string_view> tails,
+                                      std::chrono::nanoseconds timeout,
+                                      std::int64_t ts_ns = 0) noexcept;
 
   const RecordType& type() const noexcept { return *type_; }
 
@@ -87,18 +92,24 @@ class Writer {
   [[nodiscard]] WriteResult try_write(const T& rec, std::int64_t ts_ns = 0) noexcept {
     return raw_.try_write(bytes(rec), ts_ns);
   }
-  [[nodiscard]] WriteResult write(const T& rec, std::chrono::nanoseconds timeout, std::int64_t ts_ns = 0) noexcept {
+  [[nodiscard]] WriteResult write(const T& rec, std::chrono::nanoseconds timeout,
+                                  std::int64_t ts_ns = 0) noexcept {
     return raw_.write(bytes(rec), timeout, ts_ns);
   }
-  [[nodiscard]] WriteResult write(const T& rec, std::int64_t ts_ns = 0) noexcept { return raw_.write(bytes(rec), ts_ns); }
+  [[nodiscard]] WriteResult write(const T& rec, std::int64_t ts_ns = 0) noexcept {
+    return raw_.write(bytes(rec), ts_ns);
+  }
   /// For types with TEXT/BLOB columns: the variable values, in column order.
   [[nodiscard]] WriteResult try_write(const T& rec, std::initializer_list<std::string_view> tails,
                                       std::int64_t ts_ns = 0) noexcept {
-    return raw_.try_write_var(bytes(rec), std::span<const std::string_view>(tails.begin(), tails.size()), ts_ns);
+    return raw_.try_write_var(
+        bytes(rec), std::span<const std::string_view>(tails.begin(), tails.size()), ts_ns);
   }
   [[nodiscard]] WriteResult write(const T& rec, std::initializer_list<std::string_view> tails,
-                                  std::chrono::nanoseconds timeout, std::int64_t ts_ns = 0) noexcept {
-    return raw_.write_var(bytes(rec), std::span<const std::string_view>(tails.begin(), tails.size()), timeout, ts_ns);
+                                  std::chrono::nanoseconds timeout,
+                                  std::int64_t ts_ns = 0) noexcept {
+    return raw_.write_var(
+        bytes(rec), std::span<const std::string_view>(tails.begin(), tails.size()), timeout, ts_ns);
   }
   const RecordType& type() const noexcept { return raw_.type(); }
 
@@ -150,7 +161,8 @@ class Producer {
   OnFull on_full() const noexcept;
 
  private:
-  const RecordType& check_type(std::string_view type, std::size_t size, std::size_t align, const char* layout) const;
+  const RecordType& check_type(std::string_view type, std::size_t size, std::size_t align,
+                               const char* layout) const;
   std::unique_ptr<detail::ProducerCore> core_;
 };
 

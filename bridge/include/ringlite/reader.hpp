@@ -24,9 +24,9 @@ struct LiveRecord {
 };
 
 enum class ReadStatus : std::uint8_t {
-  ok,       ///< `out` holds the next record
-  empty,    ///< caught up with the producers (or the next frame is still being written)
-  corrupt,  ///< the ring's tail is impossible (damaged header): nothing can be read
+  ok,         ///< `out` holds the next record
+  empty,      ///< caught up with the producers (or the next frame is still being written)
+  corrupt,    ///< the ring's tail is impossible (damaged header): nothing can be read
   truncated,  ///< the ring's segment was shrunk behind ringlite's back: it is gone
 };
 
@@ -55,11 +55,11 @@ class LiveReader {
   /// Bounded: one call does at most a few laps' worth of work, whatever the ring holds.
   [[nodiscard]] ReadStatus next(LiveRecord& out) noexcept;
 
-  std::uint64_t position() const noexcept;  ///< where next() reads
-  std::uint64_t tail() const noexcept;      ///< the ring's tail now
-  std::uint64_t laps() const noexcept;      ///< times producers overwrote what we were reading
+  std::uint64_t position() const noexcept;    ///< where next() reads
+  std::uint64_t tail() const noexcept;        ///< the ring's tail now
+  std::uint64_t laps() const noexcept;        ///< times producers overwrote what we were reading
   std::uint64_t lost_bytes() const noexcept;  ///< stream bytes skipped because of laps
-  std::uint64_t corrupt() const noexcept;   ///< corrupt frames stepped over
+  std::uint64_t corrupt() const noexcept;     ///< corrupt frames stepped over
   const Ring& ring() const noexcept;
 
  private:

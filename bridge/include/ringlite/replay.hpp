@@ -18,14 +18,14 @@
 namespace ringlite {
 
 struct ReplayOptions {
-  std::vector<std::string> types;          ///< record types to replay; empty = all
-  std::optional<std::uint64_t> from_seq;   ///< inclusive
-  std::optional<std::uint64_t> to_seq;     ///< inclusive
-  std::optional<std::int64_t> from_ns;     ///< inclusive, on ts_ns
-  std::optional<std::int64_t> to_ns;       ///< inclusive, on ts_ns
-  double speed = 1.0;                      ///< 2.0 = twice as fast as recorded
-  bool max_speed = false;                  ///< ignore timing: as fast as the ring takes it
-  bool loop = false;                       ///< start over at the end until stopped
+  std::vector<std::string> types;         ///< record types to replay; empty = all
+  std::optional<std::uint64_t> from_seq;  ///< inclusive
+  std::optional<std::uint64_t> to_seq;    ///< inclusive
+  std::optional<std::int64_t> from_ns;    ///< inclusive, on ts_ns
+  std::optional<std::int64_t> to_ns;      ///< inclusive, on ts_ns
+  double speed = 1.0;                     ///< 2.0 = twice as fast as recorded
+  bool max_speed = false;                 ///< ignore timing: as fast as the ring takes it
+  bool loop = false;                      ///< start over at the end until stopped
 };
 
 struct ReplayProgress {
@@ -34,8 +34,8 @@ struct ReplayProgress {
   std::uint64_t total = 0;         ///< records in the selection (one pass)
   std::uint64_t passes = 0;        ///< completed passes (with loop)
   double elapsed_s = 0;
-  double rate = 0;               ///< records/s so far
-  double eta_s = -1;             ///< seconds to the end of this pass, -1 if unknown
+  double rate = 0;    ///< records/s so far
+  double eta_s = -1;  ///< seconds to the end of this pass, -1 if unknown
 };
 
 struct ReplayResult {
@@ -55,8 +55,8 @@ struct ReplayResult {
 /// delay the ones after it (pacing is against the start, not the previous record). With
 /// `loop`, an empty selection ends after one pass. Throws Error(sqlite) if reading fails
 /// midway, Error(config/not_found/corrupt) if a write returns too_large/closed/corrupt.
-ReplayResult replay(const std::filesystem::path& database, Producer& producer, const ReplayOptions& options,
-                    const std::atomic<bool>& stop,
+ReplayResult replay(const std::filesystem::path& database, Producer& producer,
+                    const ReplayOptions& options, const std::atomic<bool>& stop,
                     const std::function<void(const ReplayProgress&)>& progress = {});
 
 }  // namespace ringlite

@@ -42,7 +42,9 @@ struct RingOptions {
 
 /// Bytes a record of `payload` bytes takes in a ring: a 32-byte frame header, then the
 /// payload, rounded up to 8.
-constexpr std::uint64_t frame_size(std::uint64_t payload) noexcept { return (32 + payload + 7) & ~std::uint64_t{7}; }
+constexpr std::uint64_t frame_size(std::uint64_t payload) noexcept {
+  return (32 + payload + 7) & ~std::uint64_t{7};
+}
 
 /// The two cursors, read with two atomic loads (no liveness lookups, unlike stats()).
 struct RingCursors {
@@ -59,7 +61,7 @@ struct ProducerInfo {
   std::int64_t heartbeat_ns = 0;  ///< last activity (realtime ns)
   std::uint64_t records = 0;
   std::uint64_t drops = 0;
-  bool pending = false;           ///< a claim is in flight
+  bool pending = false;  ///< a claim is in flight
   std::uint64_t pending_pos = 0;
 };
 
@@ -80,8 +82,8 @@ struct RingStats {
   std::uint64_t records_written = 0, bytes_written = 0;
   std::uint64_t full_events = 0, drops = 0, unblocked = 0, corrupt_skips = 0, rejects = 0;
   std::uint64_t consumed = 0;
-  std::uint32_t holes = 0;  ///< claims of stalled producers that later laps pad over
-  std::uint32_t holds = 0;  ///< ...that head waits at instead (they start a lap)
+  std::uint32_t holes = 0;              ///< claims of stalled producers that later laps pad over
+  std::uint32_t holds = 0;              ///< ...that head waits at instead (they start a lap)
   std::vector<ProducerInfo> producers;  ///< occupied slots only
   std::size_t record_types = 0;
 
@@ -99,7 +101,8 @@ class Ring {
   /// binary form), and starts both cursors at `start_position` (rounded up to 8). Blocks
   /// only on the OS calls. Throws Error(exists) if the name is taken; on any failure
   /// nothing is left behind.
-  static Ring create(const RingOptions& options, const Layouts& layouts, std::uint64_t start_position = 0);
+  static Ring create(const RingOptions& options, const Layouts& layouts,
+                     std::uint64_t start_position = 0);
   /// Maps an existing ring; waits up to 1 s for a concurrent creator to finish. Checks
   /// whose it is (RingOptions::owner, mode), then validates the whole header (magic,
   /// version, sizes, offsets) and the embedded layouts as untrusted input. Throws
@@ -142,7 +145,6 @@ class Ring {
   enum class NameState { current, removed, replaced };
   /// One open and stat of the name; never blocks.
   NameState name_state() const noexcept;
-
 
  private:
   friend struct detail::RingAccess;  // Producer, Consumer and LiveReader reach the mapping

@@ -1,6 +1,6 @@
-// ringlite: the database side of the bridge (docs/design.md, "The schema", "Config", "The bridge and exactly once").
-// A Store owns one SQLite connection (SQLiteCpp): it applies and verifies the configured
-// pragmas, creates the typed tables and ringlite's own metadata tables (or checks that
+// ringlite: the database side of the bridge (docs/design.md, "The schema", "Config", "The bridge
+// and exactly once"). A Store owns one SQLite connection (SQLiteCpp): it applies and verifies the
+// configured pragmas, creates the typed tables and ringlite's own metadata tables (or checks that
 // existing ones match the schema), and persists batches of frames together with the
 // bridge's progress in one transaction, so that after any crash the bridge resumes from
 // exactly what was committed.

@@ -20,9 +20,16 @@ namespace ringlite {
 
 /// The declared types. The values are stored in a ring's binary layouts: never renumber.
 enum class FieldType : std::uint8_t {
-  int8, int16, int32, int64,
-  uint8, uint16, uint32, uint64,
-  float32, float64,
+  int8,
+  int16,
+  int32,
+  int64,
+  uint8,
+  uint16,
+  uint32,
+  uint64,
+  float32,
+  float64,
   boolean,
   chars,  ///< CHAR(N): fixed N bytes, TEXT up to the first NUL
   bytes,  ///< BYTES(N): fixed N bytes, BLOB
@@ -40,7 +47,7 @@ struct TypeInfo {
   std::uint32_t size;     ///< bytes in the record's fixed part; 0: N bytes
   std::uint32_t align;    ///< C alignment
   StorageClass storage;
-  std::string_view cpp;   ///< the member's type in a generated header (an array of N for N-sized)
+  std::string_view cpp;  ///< the member's type in a generated header (an array of N for N-sized)
 };
 
 // clang-format off
@@ -74,21 +81,30 @@ constexpr bool table_in_enum_order() {
 static_assert(table_in_enum_order(), "kTypeTable is indexed by FieldType");
 
 /// The row of a type (a FieldType read from untrusted bytes must be checked first).
-constexpr const TypeInfo& type_info(FieldType t) noexcept { return kTypeTable[static_cast<std::size_t>(t)]; }
+constexpr const TypeInfo& type_info(FieldType t) noexcept {
+  return kTypeTable[static_cast<std::size_t>(t)];
+}
 /// True for the codes FieldType has (for bytes read from a ring).
 constexpr bool is_field_type(std::uint8_t code) noexcept { return code < kTypeTable.size(); }
 /// CHAR(N) and BYTES(N): sized by their declaration.
 constexpr bool is_sized(FieldType t) noexcept { return type_info(t).size == 0; }
 /// TEXT and BLOB: their data lives in the record's variable tail.
-constexpr bool is_variable(FieldType t) noexcept { return t == FieldType::text || t == FieldType::blob; }
+constexpr bool is_variable(FieldType t) noexcept {
+  return t == FieldType::text || t == FieldType::blob;
+}
 /// "INT32", "CHAR" (without "(N)").
 constexpr std::string_view type_name(FieldType t) noexcept { return type_info(t).name; }
 /// "INTEGER", "REAL", "TEXT" or "BLOB".
 constexpr std::string_view storage_name(StorageClass s) noexcept {
-  return s == StorageClass::integer ? "INTEGER" : s == StorageClass::real ? "REAL" : s == StorageClass::text ? "TEXT" : "BLOB";
+  return s == StorageClass::integer ? "INTEGER"
+         : s == StorageClass::real  ? "REAL"
+         : s == StorageClass::text  ? "TEXT"
+                                    : "BLOB";
 }
 /// The SQL column type a field of this type gets in its table.
-constexpr std::string_view sql_type(FieldType t) noexcept { return storage_name(type_info(t).storage); }
+constexpr std::string_view sql_type(FieldType t) noexcept {
+  return storage_name(type_info(t).storage);
+}
 /// The row whose name is `name`, in any case ("int32", "Char"); nullptr when none is.
 const TypeInfo* find_type(std::string_view name) noexcept;
 
@@ -114,32 +130,45 @@ void store_le(std::byte* p, T v) noexcept {
 /// passed check_record() (layout.hpp) for the field's type, so TEXT/BLOB tails are in range.
 /// `length` is N for CHAR(N)/BYTES(N).
 template <class Sink>
-decltype(auto) decode_field(FieldType type, std::uint32_t offset, std::uint32_t length, const std::byte* record,
-                            Sink&& sink) {
+decltype(auto) decode_field(FieldType type, std::uint32_t offset, std::uint32_t length,
+                            const std::byte* record, Sink&& sink) {
   using detail::load_le;
   const std::byte* p = record + offset;
   switch (type) {
-    case FieldType::int8: return sink.integer(load_le<std::int8_t>(p));
-    case FieldType::int16: return sink.integer(load_le<std::int16_t>(p));
-    case FieldType::int32: return sink.integer(load_le<std::int32_t>(p));
-    case FieldType::int64: return sink.integer(load_le<std::int64_t>(p));
-    case FieldType::uint8: return sink.integer(load_le<std::uint8_t>(p));
-    case FieldType::uint16: return sink.integer(load_le<std::uint16_t>(p));
-    case FieldType::uint32: return sink.integer(load_le<std::uint32_t>(p));
-    case FieldType::uint64: return sink.integer(std::bit_cast<std::int64_t>(load_le<std::uint64_t>(p)));
-    case FieldType::float32: return sink.real(load_le<float>(p));
-    case FieldType::float64: return sink.real(load_le<double>(p));
-    case FieldType::boolean: return sink.integer(std::to_integer<int>(*p) != 0 ? 1 : 0);
+    case FieldType::int8:
+      return sink.integer(load_le<std::int8_t>(p));
+    case FieldType::int16:
+      return sink.integer(load_le<std::int16_t>(p));
+    case FieldType::int32:
+      return sink.integer(load_le<std::int32_t>(p));
+    case FieldType::int64:
+      return sink.integer(load_le<std::int64_t>(p));
+    case FieldType::uint8:
+      return sink.integer(load_le<std::uint8_t>(p));
+    case FieldType::uint16:
+      return sink.integer(load_le<std::uint16_t>(p));
+    case FieldType::uint32:
+      return sink.integer(load_le<std::uint32_t>(p));
+    case FieldType::uint64:
+      return sink.integer(std::bit_cast<std::int64_t>(load_le<std::uint64_t>(p)));
+    case FieldType::float32:
+      return sink.real(load_le<float>(p));
+    case FieldType::float64:
+      return sink.real(load_le<double>(p));
+    case FieldType::boolean:
+      return sink.integer(std::to_integer<int>(*p) != 0 ? 1 : 0);
     case FieldType::chars: {
       const auto* s = reinterpret_cast<const char*>(p);
       return sink.text(std::string_view(s, strnlen(s, length)));
     }
-    case FieldType::bytes: return sink.blob(std::span<const std::byte>(p, length));
+    case FieldType::bytes:
+      return sink.blob(std::span<const std::byte>(p, length));
     case FieldType::text:
     case FieldType::blob: {
       const auto off = load_le<std::uint32_t>(p);
       const auto len = load_le<std::uint32_t>(p + 4);
-      if (type == FieldType::text) return sink.text(std::string_view(reinterpret_cast<const char*>(record + off), len));
+      if (type == FieldType::text)
+        return sink.text(std::string_view(reinterpret_cast<const char*>(record + off), len));
       return sink.blob(std::span<const std::byte>(record + off, len));
     }
   }
@@ -161,22 +190,34 @@ struct FieldValue {
 /// the double, BOOL is 1 for any non-zero integer, CHAR(N)/BYTES(N) take up to N bytes and
 /// are zero-padded. So decode_field() then encode_field() gives the record back byte for
 /// byte, but for NaN (SQLite keeps it as NULL), -0.0, padding and CHAR(N) bytes after a NUL.
-inline void encode_field(FieldType type, std::uint32_t offset, std::uint32_t length, const FieldValue& v,
-                         std::span<std::byte> fixed, std::vector<std::string_view>& tails) {
+inline void encode_field(FieldType type, std::uint32_t offset, std::uint32_t length,
+                         const FieldValue& v, std::span<std::byte> fixed,
+                         std::vector<std::string_view>& tails) {
   using detail::store_le;
   std::byte* p = fixed.data() + offset;
   switch (type) {
-    case FieldType::int8: return store_le(p, static_cast<std::int8_t>(v.integer));
-    case FieldType::int16: return store_le(p, static_cast<std::int16_t>(v.integer));
-    case FieldType::int32: return store_le(p, static_cast<std::int32_t>(v.integer));
-    case FieldType::int64: return store_le(p, v.integer);
-    case FieldType::uint8: return store_le(p, static_cast<std::uint8_t>(v.integer));
-    case FieldType::uint16: return store_le(p, static_cast<std::uint16_t>(v.integer));
-    case FieldType::uint32: return store_le(p, static_cast<std::uint32_t>(v.integer));
-    case FieldType::uint64: return store_le(p, std::bit_cast<std::uint64_t>(v.integer));
-    case FieldType::float32: return store_le(p, static_cast<float>(v.real));
-    case FieldType::float64: return store_le(p, v.real);
-    case FieldType::boolean: return store_le(p, static_cast<std::uint8_t>(v.integer != 0 ? 1 : 0));
+    case FieldType::int8:
+      return store_le(p, static_cast<std::int8_t>(v.integer));
+    case FieldType::int16:
+      return store_le(p, static_cast<std::int16_t>(v.integer));
+    case FieldType::int32:
+      return store_le(p, static_cast<std::int32_t>(v.integer));
+    case FieldType::int64:
+      return store_le(p, v.integer);
+    case FieldType::uint8:
+      return store_le(p, static_cast<std::uint8_t>(v.integer));
+    case FieldType::uint16:
+      return store_le(p, static_cast<std::uint16_t>(v.integer));
+    case FieldType::uint32:
+      return store_le(p, static_cast<std::uint32_t>(v.integer));
+    case FieldType::uint64:
+      return store_le(p, std::bit_cast<std::uint64_t>(v.integer));
+    case FieldType::float32:
+      return store_le(p, static_cast<float>(v.real));
+    case FieldType::float64:
+      return store_le(p, v.real);
+    case FieldType::boolean:
+      return store_le(p, static_cast<std::uint8_t>(v.integer != 0 ? 1 : 0));
     case FieldType::chars:
     case FieldType::bytes: {
       const std::size_t n = v.bytes.size() < length ? v.bytes.size() : length;
@@ -185,7 +226,9 @@ inline void encode_field(FieldType type, std::uint32_t offset, std::uint32_t len
       return;
     }
     case FieldType::text:
-    case FieldType::blob: tails.push_back(v.bytes); return;
+    case FieldType::blob:
+      tails.push_back(v.bytes);
+      return;
   }
 }
 

@@ -140,7 +140,9 @@ constexpr std::uint64_t make_owner(std::uint32_t pid, std::uint64_t start_token)
   return std::uint64_t{pid} | (std::uint64_t{static_cast<std::uint32_t>(start_token)} << 32);
 }
 constexpr std::uint32_t owner_pid(std::uint64_t owner) { return static_cast<std::uint32_t>(owner); }
-constexpr std::uint32_t owner_token(std::uint64_t owner) { return static_cast<std::uint32_t>(owner >> 32); }
+constexpr std::uint32_t owner_token(std::uint64_t owner) {
+  return static_cast<std::uint32_t>(owner >> 32);
+}
 
 /// A range the consumer skipped (abandoned claim, corrupt bytes): lets a restarted consumer
 /// or a live reader that meets the abandoned frame know where the next frame starts.
@@ -173,25 +175,25 @@ static_assert(sizeof(HoleEntry) == 24);
 /// `ringlite ring remove` deletes it.
 struct RingHeader {
   // --- identity, written once by the creator (bytes 0..127) ---
-  std::uint64_t magic;               //   0: kMagic
-  std::atomic<std::uint32_t> version;//   8: pack_version(major, minor); 0 while creating
-  std::uint32_t header_size;         //  12: kHeaderSize
-  std::uint64_t capacity;            //  16: data bytes, power of two
-  std::uint32_t max_record;          //  24: largest payload a producer may write
-  std::uint32_t max_producers;       //  28: kMaxProducers
-  std::uint64_t layouts_offset;      //  32: kHeaderSize
-  std::uint32_t layouts_length;      //  40: bytes of binary layouts, 1..kMaxLayoutBytes
-  std::uint32_t layouts_hash;        //  44: FNV-1a 32 of those bytes
-  std::uint64_t data_offset;         //  48: page aligned, after the layouts
-  std::uint64_t segment_size;        //  56: data_offset + capacity
-  std::uint8_t ring_id[16];          //  64: random, tells this ring from a re-created one
-  std::int64_t created_ns;           //  80: realtime
-  std::uint32_t creator_pid;         //  88
-  std::uint32_t flags;               //  92: kFlagClosed; other bits 0
-  std::uint64_t creator_start;       //  96: creator's process start token
-  std::uint64_t start_position;      // 104: head and tail at creation
-  std::int64_t unblock_timeout_ns;   // 112: how long a claim may stay uncommitted
-  std::uint64_t reserved0;           // 120: 0
+  std::uint64_t magic;                 //   0: kMagic
+  std::atomic<std::uint32_t> version;  //   8: pack_version(major, minor); 0 while creating
+  std::uint32_t header_size;           //  12: kHeaderSize
+  std::uint64_t capacity;              //  16: data bytes, power of two
+  std::uint32_t max_record;            //  24: largest payload a producer may write
+  std::uint32_t max_producers;         //  28: kMaxProducers
+  std::uint64_t layouts_offset;        //  32: kHeaderSize
+  std::uint32_t layouts_length;        //  40: bytes of binary layouts, 1..kMaxLayoutBytes
+  std::uint32_t layouts_hash;          //  44: FNV-1a 32 of those bytes
+  std::uint64_t data_offset;           //  48: page aligned, after the layouts
+  std::uint64_t segment_size;          //  56: data_offset + capacity
+  std::uint8_t ring_id[16];            //  64: random, tells this ring from a re-created one
+  std::int64_t created_ns;             //  80: realtime
+  std::uint32_t creator_pid;           //  88
+  std::uint32_t flags;                 //  92: kFlagClosed; other bits 0
+  std::uint64_t creator_start;         //  96: creator's process start token
+  std::uint64_t start_position;        // 104: head and tail at creation
+  std::int64_t unblock_timeout_ns;     // 112: how long a claim may stay uncommitted
+  std::uint64_t reserved0;             // 120: 0
 
   // --- cursors, each on its own cache line: producers hammer tail, the bridge head ---
   alignas(64) std::atomic<std::uint64_t> head;  // 128: consumer's durable position
@@ -199,44 +201,45 @@ struct RingHeader {
   alignas(64) std::atomic<std::uint64_t> tail;  // 192: end of the last claim
   // Active holes (not holds) in the hole table, on tail's line: producers read it on every
   // claim from the line they have just CASed; the consumer writes it only when holes change.
-  std::atomic<std::uint32_t> holes;             // 200
+  std::atomic<std::uint32_t> holes;  // 200
   std::uint8_t pad_tail[52];
 
   // --- wakeups (futex words) ---
   alignas(64) std::atomic<std::uint32_t> consumer_sleeping;  // 256: 1 while the consumer sleeps
-  std::atomic<std::uint32_t> space_seq;      // 260: bumped when head advances
+  std::atomic<std::uint32_t> space_seq;                      // 260: bumped when head advances
   std::atomic<std::uint32_t> space_waiters;  // 264: producers blocked on a full ring
   std::uint32_t pad_wake[13];
 
   // --- the bridge (the one consumer) ---
-  alignas(64) std::atomic<std::uint64_t> bridge_owner;   // 320: make_owner(pid, token), 0 = none
-  std::uint64_t reserved1;                                // 328
-  std::atomic<std::int64_t> bridge_heartbeat_ns;          // 336: realtime, every loop turn
-  std::atomic<std::uint64_t> bridge_position;             // 344: read position (ahead of head)
+  alignas(64) std::atomic<std::uint64_t> bridge_owner;  // 320: make_owner(pid, token), 0 = none
+  std::uint64_t reserved1;                              // 328
+  std::atomic<std::int64_t> bridge_heartbeat_ns;        // 336: realtime, every loop turn
+  std::atomic<std::uint64_t> bridge_position;           // 344: read position (ahead of head)
   std::uint8_t pad_bridge[32];
 
   // --- counters ---
-  alignas(64) std::atomic<std::uint64_t> full_events;     // 384: writes that found no space
-  std::atomic<std::uint64_t> drops;                       // 392: records dropped (on_full=drop)
-  std::atomic<std::uint64_t> unblocked;                   // 400: claims abandoned by the consumer
-  std::atomic<std::uint64_t> corrupt_skips;               // 408: corrupt ranges skipped
-  std::atomic<std::uint64_t> rejects;                     // 416: records the bridge rejected
-  std::atomic<std::uint64_t> retired_records;             // 424: records of recycled slots
-  std::atomic<std::uint64_t> consumed;                    // 432: frames the consumer read
-  std::atomic<std::uint64_t> reserved2;                   // 440
+  alignas(64) std::atomic<std::uint64_t> full_events;  // 384: writes that found no space
+  std::atomic<std::uint64_t> drops;                    // 392: records dropped (on_full=drop)
+  std::atomic<std::uint64_t> unblocked;                // 400: claims abandoned by the consumer
+  std::atomic<std::uint64_t> corrupt_skips;            // 408: corrupt ranges skipped
+  std::atomic<std::uint64_t> rejects;                  // 416: records the bridge rejected
+  std::atomic<std::uint64_t> retired_records;          // 424: records of recycled slots
+  std::atomic<std::uint64_t> consumed;                 // 432: frames the consumer read
+  std::atomic<std::uint64_t> reserved2;                // 440
 
-  SkipEntry skips[kMaxSkips];                             // 448..576
-  HoleEntry hole_table[kMaxHoles];                        // 576..960
-  std::uint8_t reserved3[1024 - 960];                     // 960..1024
+  SkipEntry skips[kMaxSkips];          // 448..576
+  HoleEntry hole_table[kMaxHoles];     // 576..960
+  std::uint8_t reserved3[1024 - 960];  // 960..1024
 
-  ProducerSlot producers[kMaxProducers];                  // 1024..4096
+  ProducerSlot producers[kMaxProducers];  // 1024..4096
 };
 static_assert(sizeof(RingHeader) == kHeaderSize);
 static_assert(offsetof(RingHeader, version) == 8 && offsetof(RingHeader, capacity) == 16);
 static_assert(offsetof(RingHeader, ring_id) == 64 && offsetof(RingHeader, start_position) == 104);
 static_assert(offsetof(RingHeader, head) == 128 && offsetof(RingHeader, tail) == 192);
 static_assert(offsetof(RingHeader, consumer_sleeping) == 256);
-static_assert(offsetof(RingHeader, bridge_owner) == 320 && offsetof(RingHeader, full_events) == 384);
+static_assert(offsetof(RingHeader, bridge_owner) == 320 &&
+              offsetof(RingHeader, full_events) == 384);
 static_assert(offsetof(RingHeader, skips) == 448 && offsetof(RingHeader, producers) == 1024);
 static_assert(offsetof(RingHeader, holes) == 200 && offsetof(RingHeader, hole_table) == 576);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);

@@ -67,8 +67,12 @@ inline void encode_row(const RecordType& t, sqlite3_stmt* st, std::vector<std::b
   for (const Field& f : t.fields) {
     FieldValue v;
     switch (type_info(f.type).storage) {
-      case StorageClass::integer: v.integer = sqlite3_column_int64(st, col); break;
-      case StorageClass::real: v.real = sqlite3_column_double(st, col); break;
+      case StorageClass::integer:
+        v.integer = sqlite3_column_int64(st, col);
+        break;
+      case StorageClass::real:
+        v.real = sqlite3_column_double(st, col);
+        break;
       case StorageClass::text: {  // the text first, then its byte count
         const auto* s = reinterpret_cast<const char*>(sqlite3_column_text(st, col));
         const auto n = static_cast<std::size_t>(sqlite3_column_bytes(st, col));

@@ -16,8 +16,9 @@ namespace ringlite::detail {
 
 class RingState {
  public:
-  RingState(platform::Mapping m, platform::SegmentName name, Layouts layouts, std::uint64_t capacity,
-            std::uint64_t data_offset, std::uint32_t max_record, std::int64_t unblock_timeout_ns)
+  RingState(platform::Mapping m, platform::SegmentName name, Layouts layouts,
+            std::uint64_t capacity, std::uint64_t data_offset, std::uint32_t max_record,
+            std::int64_t unblock_timeout_ns)
       : mapping_(std::move(m)),
         name_(std::move(name)),
         display_(name_.display()),
@@ -42,7 +43,9 @@ class RingState {
   /// The segment was found shrunk behind our back (see platform::Mapping): stop using it.
   bool truncated() const noexcept { return mapping_.truncated(); }
   /// Looks at the segment's size again (one fstat); true if it is truncated.
-  bool check_truncated() noexcept { return mapping_.check_size() < mapping_.size() || mapping_.truncated(); }
+  bool check_truncated() noexcept {
+    return mapping_.check_size() < mapping_.size() || mapping_.truncated();
+  }
   /// "ring segment truncated (N of M bytes left)": how readers and the bridge report it.
   std::string truncation() noexcept {
     return "ring segment truncated (" + std::to_string(mapping_.check_size()) + " of " +
@@ -73,7 +76,8 @@ class RingState {
       const std::uint64_t end = e.end.load(std::memory_order_relaxed);
       const bool hold = (e.slot.load(std::memory_order_relaxed) & kHold) != 0;
       std::uint64_t o = 0, len = 0;
-      if (hold || e.pos.load(std::memory_order_acquire) != p || !hole_span(p, end, o, len)) continue;
+      if (hold || e.pos.load(std::memory_order_acquire) != p || !hole_span(p, end, o, len))
+        continue;
       if (off < o + len && off + fs + kHoleMargin > o) return r - off + o + len;
     }
     return 0;
@@ -82,8 +86,10 @@ class RingState {
   /// The buffer offsets [o, o + len) of a hole entry's claim, if the entry describes one
   /// the protocol can produce: inside one lap, not at a lap start, leaving room for frames
   /// around it. Entries are untrusted shared memory; anything else is ignored.
-  bool hole_span(std::uint64_t pos, std::uint64_t end, std::uint64_t& o, std::uint64_t& len) const noexcept {
-    if (pos == kNoClaim || pos % 8 != 0 || end <= pos || end - pos > capacity_ - 2 * kHoleMargin) return false;
+  bool hole_span(std::uint64_t pos, std::uint64_t end, std::uint64_t& o,
+                 std::uint64_t& len) const noexcept {
+    if (pos == kNoClaim || pos % 8 != 0 || end <= pos || end - pos > capacity_ - 2 * kHoleMargin)
+      return false;
     o = pos & mask_;
     len = end - pos;
     return o >= kHoleMargin && o + len <= capacity_;
@@ -193,8 +199,8 @@ inline FrameFields read_fields(const RingState& r, std::uint64_t pos) noexcept {
 }
 
 inline void write_fields(const RingState& r, std::uint64_t pos, const FrameFields& f) noexcept {
-  const std::uint64_t w1 = std::uint64_t{f.length} | (std::uint64_t{f.type} << 32) |
-                           (std::uint64_t{f.flags} << 48);
+  const std::uint64_t w1 =
+      std::uint64_t{f.length} | (std::uint64_t{f.type} << 32) | (std::uint64_t{f.flags} << 48);
   r.word(pos, 8).store(w1, std::memory_order_relaxed);
   r.word(pos, 16).store(std::uint64_t{f.producer}, std::memory_order_relaxed);
   r.word(pos, 24).store(static_cast<std::uint64_t>(f.ts_ns), std::memory_order_relaxed);

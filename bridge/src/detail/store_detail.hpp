@@ -132,7 +132,6 @@ class DatabaseFile {
   bool file_gone_ = false;
 };
 
-
 /// A frame the store could not insert into its table, and why.
 struct Reject {
   std::uint32_t frame = 0;  ///< index into Batch::frames

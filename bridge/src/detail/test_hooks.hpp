@@ -9,9 +9,9 @@ namespace ringlite::detail {
 
 /// Where a producer's write is when the hook runs.
 enum class WriteStage : int {
-  claimed = 1,    ///< space claimed and announced, nothing written yet
-  written = 2,    ///< header and payload written, commit CAS not yet done
-  writing = 3,    ///< the frame was checked not abandoned; its stores come next
+  claimed = 1,  ///< space claimed and announced, nothing written yet
+  written = 2,  ///< header and payload written, commit CAS not yet done
+  writing = 3,  ///< the frame was checked not abandoned; its stores come next
 };
 
 /// Called (if set) at each WriteStage of every write of this process.

@@ -18,9 +18,9 @@ namespace ringlite::detail::platform {
 
 /// Where a segment lives: a named shared-memory object or a file.
 struct SegmentName {
-  std::string shm;             ///< "demo" (the OS name is "/ringlite.demo"), or empty
-  std::filesystem::path file;  ///< a file-backed segment, or empty
-  std::string display() const; ///< "ring 'demo'" / "ring file '/x/demo.ring'"
+  std::string shm;              ///< "demo" (the OS name is "/ringlite.demo"), or empty
+  std::filesystem::path file;   ///< a file-backed segment, or empty
+  std::string display() const;  ///< "ring 'demo'" / "ring file '/x/demo.ring'"
 };
 
 /// Which segment a name led to: two names with equal ids are the same segment.

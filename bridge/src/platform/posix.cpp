@@ -1,6 +1,8 @@
 // POSIX backend of the platform layer (Linux: shm_open, mmap, futex, /proc).
 #include <dirent.h>
 #include <fcntl.h>
+#include <fmt/core.h>
+#include <fmt/std.h>
 #include <linux/futex.h>
 #include <pwd.h>
 #include <signal.h>
@@ -20,9 +22,6 @@
 #include <string_view>
 #include <thread>
 #include <vector>
-
-#include <fmt/core.h>
-#include <fmt/std.h>
 
 #include "platform/platform.hpp"
 #include "ringlite/error.hpp"
@@ -124,8 +123,8 @@ bool patch(std::uintptr_t from, std::uintptr_t end, int prot) noexcept {
   const std::uintptr_t page = g_page.load(std::memory_order_relaxed);
   from &= ~(page - 1);
   if (from >= end) return true;
-  void* r = ::mmap(reinterpret_cast<void*>(from), end - from, prot, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
+  void* r = ::mmap(reinterpret_cast<void*>(from), end - from, prot,
+                   MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   return r != MAP_FAILED;
 }
 
@@ -195,7 +194,8 @@ SegmentId id_of(const struct stat& st) {
 }  // namespace
 
 std::string SegmentName::display() const {
-  return file.empty() ? fmt::format("ring '{}'", shm) : fmt::format("ring file '{}'", file.string());
+  return file.empty() ? fmt::format("ring '{}'", shm)
+                      : fmt::format("ring file '{}'", file.string());
 }
 
 Mapping::Mapping(int fd, void* addr, std::size_t size, bool writable)
@@ -205,7 +205,12 @@ Mapping::Mapping(int fd, void* addr, std::size_t size, bool writable)
 }
 
 Mapping::Mapping(Mapping&& o) noexcept
-    : fd_(o.fd_), addr_(o.addr_), size_(o.size_), writable_(o.writable_), id_(o.id_), guard_(o.guard_) {
+    : fd_(o.fd_),
+      addr_(o.addr_),
+      size_(o.size_),
+      writable_(o.writable_),
+      id_(o.id_),
+      guard_(o.guard_) {
   o.fd_ = -1;
   o.addr_ = nullptr;
   o.size_ = 0;
@@ -252,7 +257,8 @@ std::size_t Mapping::check_size() noexcept {
     const auto begin = reinterpret_cast<std::uintptr_t>(addr_);
     // The part of the last page before the new end still reads the file (zeros past it).
     const std::uintptr_t page = g_page.load(std::memory_order_relaxed);
-    if (patch((begin + now + page - 1) & ~(page - 1), begin + size_, writable_ ? PROT_READ | PROT_WRITE : PROT_READ) &&
+    if (patch((begin + now + page - 1) & ~(page - 1), begin + size_,
+              writable_ ? PROT_READ | PROT_WRITE : PROT_READ) &&
         guard_ >= 0) {
       g_guard[guard_].truncated.store(true, std::memory_order_release);
     }
@@ -265,9 +271,9 @@ std::string_view ring_name_problem(std::string_view name) noexcept {
   if (name.find('/') != std::string_view::npos || name.find("..") != std::string_view::npos) {
     return "a plain name without '/' or '..'";
   }
-  const bool bad_chars = name.find_first_not_of(
-                             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
-                         std::string_view::npos;
+  const bool bad_chars =
+      name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+      std::string_view::npos;
   if (name.empty() || name.size() > 200 || bad_chars || name.front() == '.') {
     return "1-200 of A-Z a-z 0-9 _ . - not starting with '.'";
   }
@@ -286,13 +292,14 @@ Mapping create_segment(const SegmentName& name, std::size_t size, std::uint32_t 
   Fd fd(open_fd(name, O_RDWR | O_CREAT | O_EXCL, mode));
   if (fd.get() < 0) {
     const int err = errno;
-    fail(err == EEXIST ? Errc::exists : Errc::system, fmt::format("cannot create {}", name.display()),
-         err);
+    fail(err == EEXIST ? Errc::exists : Errc::system,
+         fmt::format("cannot create {}", name.display()), err);
   }
   // From here on the name exists: any failure must remove it again.
   try {
     // shm_open/open apply the umask; the configured mode is what the user asked for.
-    if (::fchmod(fd.get(), mode) != 0) fail(Errc::system, fmt::format("cannot chmod {}", name.display()), errno);
+    if (::fchmod(fd.get(), mode) != 0)
+      fail(Errc::system, fmt::format("cannot chmod {}", name.display()), errno);
     int rc;
     if (int e = injected("ftruncate")) {
       errno = e;
@@ -302,7 +309,8 @@ Mapping create_segment(const SegmentName& name, std::size_t size, std::uint32_t 
         rc = ::ftruncate(fd.get(), static_cast<off_t>(size));
       } while (rc != 0 && errno == EINTR);
     }
-    if (rc != 0) fail(Errc::system, fmt::format("cannot size {} to {} bytes", name.display(), size), errno);
+    if (rc != 0)
+      fail(Errc::system, fmt::format("cannot size {} to {} bytes", name.display(), size), errno);
     // Reserve the space now (tmpfs pages, or a file's blocks): a full /dev/shm or disk then
     // fails here, not as SIGBUS in a producer later.
     if (int e = injected("fallocate"); e != 0) {
@@ -327,19 +335,23 @@ Mapping create_segment(const SegmentName& name, std::size_t size, std::uint32_t 
 void check_trust(const SegmentName& name, const struct stat& st, const Trust& trust) {
   const std::uint32_t want = trust.owner ? *trust.owner : effective_uid();
   if (st.st_uid != want) {
-    throw Error(Errc::permission,
-                fmt::format("cannot open {}: it is owned by {}, not by {}{} (another user may have created it "
-                            "first; remove it, or set ring.owner if that user's ring is meant to be shared)",
-                            name.display(), describe_user(st.st_uid), describe_user(want),
-                            trust.owner ? " as ring.owner says" : ""));
+    throw Error(
+        Errc::permission,
+        fmt::format(
+            "cannot open {}: it is owned by {}, not by {}{} (another user may have created it "
+            "first; remove it, or set ring.owner if that user's ring is meant to be shared)",
+            name.display(), describe_user(st.st_uid), describe_user(want),
+            trust.owner ? " as ring.owner says" : ""));
   }
   const auto extra = static_cast<std::uint32_t>(st.st_mode) & 022u & ~trust.mode;
   if (extra != 0) {
-    throw Error(Errc::permission,
-                fmt::format("cannot open {}: its mode {:04o} lets {} write to it, which ring.mode {:04o} does not "
-                            "allow",
-                            name.display(), st.st_mode & 07777u, (extra & 002u) ? "every user" : "its group",
-                            trust.mode));
+    throw Error(
+        Errc::permission,
+        fmt::format(
+            "cannot open {}: its mode {:04o} lets {} write to it, which ring.mode {:04o} does not "
+            "allow",
+            name.display(), st.st_mode & 07777u, (extra & 002u) ? "every user" : "its group",
+            trust.mode));
   }
 }
 
@@ -351,7 +363,8 @@ Mapping open_segment(const SegmentName& name, bool writable, std::size_t min_siz
     const int err = errno;
     if (err == ENOENT) {
       throw Error(Errc::not_found,
-                  fmt::format("cannot open {}: {} (is the bridge running?)", name.display(), std::strerror(err)),
+                  fmt::format("cannot open {}: {} (is the bridge running?)", name.display(),
+                              std::strerror(err)),
                   err);
     }
     fail(Errc::system, fmt::format("cannot open {}", name.display()), err);
@@ -359,13 +372,15 @@ Mapping open_segment(const SegmentName& name, bool writable, std::size_t min_siz
   const auto deadline = std::chrono::steady_clock::now() + wait;
   struct stat st {};
   for (;;) {
-    if (::fstat(fd.get(), &st) != 0) fail(Errc::system, fmt::format("cannot stat {}", name.display()), errno);
+    if (::fstat(fd.get(), &st) != 0)
+      fail(Errc::system, fmt::format("cannot stat {}", name.display()), errno);
     check_trust(name, st, trust);
     if (static_cast<std::size_t>(st.st_size) >= min_size) break;
     // The creator sizes the segment right after creating it; give it a moment.
     if (std::chrono::steady_clock::now() >= deadline) {
-      throw Error(Errc::corrupt, fmt::format("cannot open {}: segment is truncated ({} bytes, need at least {})",
-                                             name.display(), st.st_size, min_size));
+      throw Error(Errc::corrupt,
+                  fmt::format("cannot open {}: segment is truncated ({} bytes, need at least {})",
+                              name.display(), st.st_size, min_size));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
@@ -390,7 +405,8 @@ void remove_segment(const SegmentName& name) {
   if (name.file.empty()) check_ring_name(name.shm);
   if (unlink_name(name) != 0) {
     const int err = errno;
-    fail(err == ENOENT ? Errc::not_found : Errc::system, fmt::format("cannot remove {}", name.display()), err);
+    fail(err == ENOENT ? Errc::not_found : Errc::system,
+         fmt::format("cannot remove {}", name.display()), err);
   }
 }
 
@@ -419,7 +435,8 @@ std::optional<std::uint32_t> user_id(const std::string& name_or_uid) {
   std::vector<char> buf(16384);
   passwd pw{};
   passwd* found = nullptr;
-  if (::getpwnam_r(name_or_uid.c_str(), &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr) {
+  if (::getpwnam_r(name_or_uid.c_str(), &pw, buf.data(), buf.size(), &found) != 0 ||
+      found == nullptr) {
     return std::nullopt;
   }
   return static_cast<std::uint32_t>(found->pw_uid);
@@ -429,7 +446,8 @@ std::string describe_user(std::uint32_t uid) {
   std::vector<char> buf(16384);
   passwd pw{};
   passwd* found = nullptr;
-  if (::getpwuid_r(static_cast<uid_t>(uid), &pw, buf.data(), buf.size(), &found) == 0 && found != nullptr) {
+  if (::getpwuid_r(static_cast<uid_t>(uid), &pw, buf.data(), buf.size(), &found) == 0 &&
+      found != nullptr) {
     return fmt::format("uid {} ({})", uid, found->pw_name);
   }
   return fmt::format("uid {}", uid);
@@ -457,7 +475,8 @@ std::uint64_t process_start_token(std::uint32_t pid) noexcept {
     while (i < rest.size() && rest[i] != ' ') ++i;
   }
   std::uint64_t v = 0;
-  while (i < rest.size() && rest[i] >= '0' && rest[i] <= '9') v = v * 10 + static_cast<std::uint64_t>(rest[i++] - '0');
+  while (i < rest.size() && rest[i] >= '0' && rest[i] <= '9')
+    v = v * 10 + static_cast<std::uint64_t>(rest[i++] - '0');
   return v == 0 ? 1 : v;  // never 0: 0 means "no such process"
 }
 
@@ -466,7 +485,8 @@ bool process_alive(std::uint32_t pid, std::uint64_t start_token) noexcept {
   if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) return false;
   const auto token = process_start_token(pid);
   if (token == 0) return false;  // raced with its exit, or /proc not mounted and kill said EPERM
-  if (start_token != 0 && static_cast<std::uint32_t>(token) != static_cast<std::uint32_t>(start_token)) {
+  if (start_token != 0 &&
+      static_cast<std::uint32_t>(token) != static_cast<std::uint32_t>(start_token)) {
     return false;  // pid reused
   }
   // A zombie has exited: its claims will never complete.
@@ -498,11 +518,13 @@ void futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected,
   ts.tv_sec = static_cast<time_t>(timeout.count() / 1'000'000'000);
   ts.tv_nsec = static_cast<long>(timeout.count() % 1'000'000'000);
   // Shared (not FUTEX_PRIVATE): the word lives in a mapping other processes share.
-  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAIT, expected, &ts, nullptr, 0);
+  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAIT, expected, &ts, nullptr,
+            0);
 }
 
 void futex_wake(std::atomic<std::uint32_t>* word, int count) noexcept {
-  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAKE, count, nullptr, nullptr, 0);
+  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAKE, count, nullptr, nullptr,
+            0);
 }
 
 void random_bytes(void* out, std::size_t n) {
