@@ -338,12 +338,38 @@ TEST_SUITE("query") {
     Setup s;
     write_file(s.config, "[ring]\nname = \"" + s.ring + "\"\n[schema]\nfile = \"" +
                              (source_dir() / "schema" / "demo.sql").string() + "\"\n");
-    for (const char* options : {"--format csv", "--live --format csv"}) {
-      const auto r = query(s, "SELECT 1 AS one", options);
-      INFO(std::string(options));
-      check_refused(r, 2, "invalid config '" + s.config + "': query needs a [database] section");
-      CHECK(r.out.empty());
-    }
+    const auto r = query(s, "SELECT 1 AS one");
+    check_refused(r, 2, "invalid config '" + s.config + "': query needs a [database] section");
+    CHECK(r.out.empty());
+  }
+
+  TEST_CASE(
+      "query --live reads a ring that has no database, and names the missing [database] for "
+      "the rest") {
+    // A replay target or a ring nobody bridges: the live ring is the data.
+    Setup s;
+    write_file(s.config, "[ring]\nname = \"" + s.ring + "\"\n[schema]\nfile = \"" +
+                             (source_dir() / "schema" / "demo.sql").string() + "\"\n");
+    REQUIRE(run_cli("ring create -c " + q(s.config)).exit_code == 0);
+    const auto produced = run_cli("produce -c " + q(s.config) + " --type sensor --count 250");
+    INFO("produce: ", produced.err);
+    REQUIRE(produced.exit_code == 0);
+
+    const auto r = query(s, "SELECT count(*) AS n, min(a) AS lo, max(a) AS hi FROM live.sensor",
+                         "--live --format csv");
+    INFO("stderr: ", r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(csv_row(r.out) == std::vector<std::string>{"250", "0", "249"});
+
+    // An unqualified name finds the live table (SQLite searches attached schemas too); the
+    // history does not exist, and the error says why.
+    CHECK(csv_row(query(s, "SELECT count(*) FROM sensor", "--live --format csv").out) ==
+          std::vector<std::string>{"250"});
+    const auto history = query(s, "SELECT count(*) FROM main.sensor", "--live --format csv");
+    check_refused(history, 2, "no such table: main.sensor (the config has no [database]");
+    CHECK(history.out.empty());
+    const auto write = query(s, "CREATE TABLE t(x)", "--live --format csv");
+    check_refused(write, 2, "would write to the database: query is read-only");
   }
 
   TEST_CASE(

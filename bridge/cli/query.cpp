@@ -9,10 +9,11 @@
 // so that later statements can name its schema); then they run in order and those that
 // return columns print them. Two kinds of statement SQLite calls writers are let through,
 // since they read only: `PRAGMA [schema.]journal_mode` without a value, and EXPLAIN.
-// Exit codes: 2 for anything the user's input causes (bad SQL, an unknown table, a write,
-// a config without [database], a database.path that cannot be opened or is not a
-// database), 1 for runtime failures (a missing ring with --live, a busy or corrupt
-// database, I/O errors).
+// Without --live a config needs a [database]; with --live and no [database] only the live
+// tables exist. Exit codes: 2 for anything the user's input causes (bad SQL, an unknown
+// table, a write, a config without [database] and without --live, a database.path that
+// cannot be opened or is not a database), 1 for runtime failures (a missing ring with
+// --live, a busy or corrupt database, I/O errors).
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Exception.h>
 #include <fmt/core.h>
@@ -20,6 +21,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "commands.hpp"
@@ -176,8 +178,13 @@ int run(const Opts& o) {
   const auto format = parse_format(o.format);
   const auto cfg = Config::load(o.config);
   std::unique_ptr<SQLite::Database> database;
+  // --live on a ring that has no database (a replay target, a ring nobody bridges): the live
+  // tables are the data, over an empty in-memory main schema. Without --live a config with
+  // no database is refused, so that nobody reads an empty temporary database as history.
+  const bool live_only = o.live && cfg.database.path.empty();
   try {
-    database = open_configured_database(cfg, o.config, "query");
+    database = live_only ? std::make_unique<SQLite::Database>(":memory:", SQLite::OPEN_READWRITE)
+                         : open_configured_database(cfg, o.config, "query");
   } catch (const Error& e) {
     throw Error(e.code(), fmt::format("cannot run query: {}", e.what()), e.sys_errno(),
                 e.sqlite_code());
@@ -215,8 +222,13 @@ int run(const Opts& o) {
     std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> st(raw, sqlite3_finalize);
     if (rc != SQLITE_OK) {
       const int code = sqlite3_extended_errcode(db);
-      fail(code, fmt::format("{}{}", sqlite3_errmsg(db),
-                             code == SQLITE_AUTH ? " (query is read-only)" : ""));
+      const char* hint = "";
+      if (code == SQLITE_AUTH) {
+        hint = " (query is read-only)";
+      } else if (live_only && std::string_view(sqlite3_errmsg(db)).starts_with("no such table")) {
+        hint = " (the config has no [database]: only the live.<type> tables exist)";
+      }
+      fail(code, fmt::format("{}{}", sqlite3_errmsg(db), hint));
     }
     const std::string_view text(sql, static_cast<std::size_t>((rest ? rest : end) - sql));
     sql = rest ? rest : end;
