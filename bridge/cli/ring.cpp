@@ -1,4 +1,4 @@
-// ringlite ring create|remove|list
+// ringlite ring create|remove -c CONFIG, and ring list
 #include "ringlite/ring.hpp"
 
 #include <fmt/core.h>
