@@ -3,7 +3,7 @@
 -- in the same transaction as it creates the typed tables, and marks the file:
 --
 --   PRAGMA application_id = 1380731220;  -- 0x524C4954, "RLIT": a ringlite database
---   PRAGMA user_version = 1;             -- the format of these tables
+--   PRAGMA user_version = 2;             -- the format of these tables (1: before the catalog)
 --
 -- A database with another application_id, or with tables but no application_id, is refused;
 -- so is one with another user_version.
@@ -53,6 +53,8 @@ CREATE TABLE IF NOT EXISTS _ringlite_rejects (
 --   'corrupt'   bytes that were not a valid frame [seq_from, seq_to)
 --   'drop'      records producers dropped on a full ring, noticed at position seq_from
 --               (seq_to NULL); count says how many
+--   'retention' a segment expired by retention: its records [seq_from, seq_to), count of
+--               them (docs/design.md, "Retention"); carried into every later segment
 -- UNIQUE(kind, seq_from): a gap reported again (after a restart) is ignored; a drop reported
 -- again at the same position adds to its count.
 CREATE TABLE IF NOT EXISTS _ringlite_gaps (
@@ -66,4 +68,21 @@ CREATE TABLE IF NOT EXISTS _ringlite_gaps (
   reason      TEXT,
   recorded_ns INTEGER NOT NULL,   -- wall clock when the bridge stored it
   UNIQUE(kind, seq_from)
+);
+
+-- The catalog of a recording's segments (docs/design.md, "The catalog"): one row per segment
+-- the recording ever had. The newest segment's is the recording's, updated in the same
+-- transaction as each batch; a single database (no segments) leaves it empty.
+CREATE TABLE IF NOT EXISTS _ringlite_segments (
+  number     INTEGER PRIMARY KEY,  -- N of seg-N.db (8 digits)
+  state      TEXT NOT NULL CHECK (state IN ('open', 'closed', 'deleted')),
+  first_seq  INTEGER,              -- smallest and largest seq of its records, all types
+  last_seq   INTEGER,              --   (NULL while it has none)
+  first_ts   INTEGER,              -- smallest and largest ts_ns of its records
+  last_ts    INTEGER,
+  rows       INTEGER NOT NULL DEFAULT 0,  -- its records, all types (rejects not counted)
+  bytes      INTEGER,              -- its file size once closed (NULL while open)
+  created_ns INTEGER NOT NULL,     -- wall clock of each change of state
+  closed_ns  INTEGER,
+  deleted_ns INTEGER
 );

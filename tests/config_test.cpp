@@ -248,6 +248,52 @@ TEST_SUITE("config") {
     CHECK(Config::parse(config_with("mode = 0o777"), kOrigin).ring.mode == 0777);
   }
 
+  TEST_CASE("segments, retention and the time index are read and checked against each other") {
+    const std::string db = "[database]\npath = \"rec\"\n";
+    const Config plain = Config::parse(config_with("", db), kOrigin);
+    CHECK_FALSE(plain.database.segmented());
+    CHECK(plain.database.index_ts);
+    CHECK(plain.database.retain_bytes == 0);
+
+    const Config c = Config::parse(
+        config_with("", db + "segment_bytes = \"16MiB\"\nsegment_duration = \"1h\"\n"
+                             "retain_bytes = \"64MiB\"\nretain_age = \"30d\"\nindex_ts = false\n"),
+        kOrigin);
+    CHECK(c.database.segmented());
+    CHECK(c.database.segment_bytes == 16u << 20);
+    CHECK(c.database.segment_duration == std::chrono::hours(1));
+    CHECK(c.database.retain_bytes == 64u << 20);
+    CHECK(c.database.retain_age == std::chrono::hours(720));
+    CHECK_FALSE(c.database.index_ts);
+    CHECK(Config::parse(config_with("", db + "segment_duration = \"10min\"\n"), kOrigin)
+              .database.segmented());
+
+    const std::vector<std::pair<std::string, std::string>> bad = {
+        {"retain_bytes = \"64MiB\"\n",
+         "'database.retain_bytes' needs segments: retention deletes whole segments, so set "
+         "'database.segment_bytes' or 'database.segment_duration' too"},
+        {"retain_age = \"1d\"\n", "'database.retain_age' needs segments"},
+        {"segment_bytes = \"16MiB\"\nretain_bytes = \"20MiB\"\n",
+         "'database.retain_bytes' must be at least two segments (33554432 bytes, twice "
+         "'database.segment_bytes'): the open segment and one closed one, not \"20MiB\""},
+        {"segment_bytes = \"512KiB\"\n",
+         "'database.segment_bytes' must be a size between 1MiB and 1TiB, not \"512KiB\""},
+        {"segment_bytes = \"2TiB\"\n", "'database.segment_bytes' must be a size between"},
+        {"segment_duration = \"10ms\"\n",
+         "'database.segment_duration' must be a duration between 1s and 366d, not \"10ms\""},
+        {"segment_duration = \"1h\"\nretain_age = \"90min\"\n",
+         "'database.retain_age' must be at least two segments' time"},
+        {"index_ts = 1\n", "'database.index_ts' must be true or false, not 1"},
+        {"segment_byte = \"1GiB\"\n",
+         "unknown key 'database.segment_byte' (did you mean 'database.segment_bytes'?)"},
+    };
+    for (const auto& [lines, message] : bad) {
+      CAPTURE(lines);
+      const std::string got = error_of(config_with("", db + lines));
+      CHECK(got.rfind(std::string(kPrefix) + message, 0) == 0);
+    }
+  }
+
   TEST_CASE("database.mode defaults to the ring's mode and takes the same syntax") {
     const std::string db = "[database]\npath = \"h.db\"\n";
     CHECK(Config::parse(config_with("", db), kOrigin).database.mode == 0600);
@@ -365,14 +411,23 @@ TEST_SUITE("config") {
 
   TEST_CASE("parse_duration reads nanoseconds to hours, fractions and spaces") {
     const std::vector<std::pair<std::string, std::chrono::nanoseconds>> cases = {
-        {"2s", 2s},        {"20ms", 20ms},
-        {"1.5s", 1500ms},  {"500us", 500us},
-        {"100ns", 100ns},  {"1m", 1min},
-        {"250 ms", 250ms}, {"0ms", 0ns},
-        {"0.25h", 15min},  {"1.000000001s", 1000000001ns},
-        {"2MS", 2ms},      {"3min", 3min},
-        {"7\u00b5s", 7us}, {"0.1s", 100ms},
-        {"1.5ns", 1ns},    {"9223372036s", 9223372036s},
+        {"2s", 2s},
+        {"20ms", 20ms},
+        {"1.5s", 1500ms},
+        {"500us", 500us},
+        {"100ns", 100ns},
+        {"1m", 1min},
+        {"250 ms", 250ms},
+        {"0ms", 0ns},
+        {"0.25h", 15min},
+        {"1.000000001s", 1000000001ns},
+        {"2MS", 2ms},
+        {"3min", 3min},
+        {"7\u00b5s", 7us},
+        {"0.1s", 100ms},
+        {"1.5ns", 1ns},
+        {"9223372036s", 9223372036s},
+        {"30d", std::chrono::hours(720)},
     };
     for (const auto& [text, ns] : cases) {
       CAPTURE(text);
@@ -382,7 +437,7 @@ TEST_SUITE("config") {
 
   TEST_CASE("parse_duration rejects malformed durations and overflow naming the key") {
     for (const char* text :
-         {"", "20", "ms", "-1s", ".5s", "1.s", "1.5", "2 sec", "1d", "1e3ms", "2s 3ms"}) {
+         {"", "20", "ms", "-1s", ".5s", "1.s", "1.5", "2 sec", "1w", "1e3ms", "2s 3ms"}) {
       CAPTURE(text);
       CHECK(error_from([&] { ringlite::parse_duration(text, "batch.max_delay"); }) ==
             std::string("'batch.max_delay' must be a duration like \"20ms\", not \"") + text +

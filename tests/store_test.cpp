@@ -346,13 +346,14 @@ TEST_SUITE("store") {
     SQLite::Database doc(":memory:", SQLite::OPEN_READWRITE);
     doc.exec(ringlite::test::read_file(ringlite::test::source_dir() / "schema" / "metadata.sql"));
     for (const char* table :
-         {"_ringlite_types", "_ringlite_progress", "_ringlite_rejects", "_ringlite_gaps"}) {
+         {"_ringlite_types", "_ringlite_progress", "_ringlite_rejects", "_ringlite_gaps",
+          "_ringlite_segments"}) {
       CAPTURE(table);
       const auto got = describe(db, table);
       CHECK_FALSE(got.empty());
       CHECK(got == describe(doc, table));
     }
-    CHECK(doc.execAndGet("SELECT count(*) FROM sqlite_schema WHERE type = 'table'").getInt() == 4);
+    CHECK(doc.execAndGet("SELECT count(*) FROM sqlite_schema WHERE type = 'table'").getInt() == 5);
   }
 
   TEST_CASE("a database that is not ringlite's is refused before anything is changed") {

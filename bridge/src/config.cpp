@@ -87,6 +87,7 @@ constexpr Unit kDurationUnits[] = {
     {"m", 60'000'000'000},
     {"min", 60'000'000'000},
     {"h", 3'600'000'000'000},
+    {"d", 86'400'000'000'000},
 };
 
 template <std::size_t N>
@@ -292,13 +293,65 @@ std::string pragma_value(const toml::node& node, std::string_view key) {
   must_be(key, "a number, a boolean or a word like \"WAL\"", node);
 }
 
+// Segments, retention and the time index (docs/design.md, "Recordings"). Retention deletes
+// whole segments, so it needs them, and it must leave a closed segment to delete beside the
+// open one: retain_bytes below two segments could never be kept.
+void read_recording(const toml::table& table, DatabaseConfig& db) {
+  if (const toml::node* node = table.get("segment_bytes")) {
+    db.segment_bytes = size_of(*node, "database.segment_bytes");
+    if (db.segment_bytes < kMinSegmentBytes || db.segment_bytes > kMaxSegmentBytes)
+      must_be("database.segment_bytes", "a size between 1MiB and 1TiB", *node);
+  }
+  if (const toml::node* node = table.get("segment_duration")) {
+    db.segment_duration = duration_of(*node, "database.segment_duration");
+    if (db.segment_duration < 1s || db.segment_duration > std::chrono::hours(24 * 366))
+      must_be("database.segment_duration", "a duration between 1s and 366d", *node);
+  }
+  const toml::node* retain_bytes = table.get("retain_bytes");
+  const toml::node* retain_age = table.get("retain_age");
+  if ((retain_bytes != nullptr || retain_age != nullptr) && !db.segmented()) {
+    fail(
+        fmt::format("'database.{}' needs segments: retention deletes whole segments, so set "
+                    "'database.segment_bytes' or 'database.segment_duration' too",
+                    retain_bytes != nullptr ? "retain_bytes" : "retain_age"));
+  }
+  if (retain_bytes != nullptr) {
+    db.retain_bytes = size_of(*retain_bytes, "database.retain_bytes");
+    if (db.segment_bytes != 0 && db.retain_bytes < 2 * db.segment_bytes) {
+      must_be("database.retain_bytes",
+              fmt::format("at least two segments ({} bytes, twice 'database.segment_bytes'): "
+                          "the open segment and one closed one",
+                          2 * db.segment_bytes),
+              *retain_bytes);
+    }
+    if (db.retain_bytes < 2 * kMinSegmentBytes)
+      must_be("database.retain_bytes", "at least 2MiB", *retain_bytes);
+  }
+  if (retain_age != nullptr) {
+    db.retain_age = duration_of(*retain_age, "database.retain_age");
+    if (db.retain_age < 1s) must_be("database.retain_age", "at least 1s", *retain_age);
+    if (db.segment_duration != std::chrono::nanoseconds::zero() &&
+        db.retain_age < 2 * db.segment_duration) {
+      must_be("database.retain_age",
+              "at least two segments' time (twice 'database.segment_duration')", *retain_age);
+    }
+  }
+  if (const toml::node* node = table.get("index_ts")) {
+    const auto* b = node->as_boolean();
+    if (b == nullptr) must_be("database.index_ts", "true or false", *node);
+    db.index_ts = b->get();
+  }
+}
+
 DatabaseConfig read_database(const toml::table* table, const fs::path& folder,
                              std::uint32_t ring_mode) {
   DatabaseConfig db;
   // The records are the ring's: the database gets no wider access than the ring has.
   db.mode = ring_mode;
   if (table == nullptr) return db;  // optional until a command needs the database
-  check_keys(*table, "database", {"path", "preset", "mode", "pragmas"});
+  check_keys(*table, "database",
+             {"path", "preset", "mode", "pragmas", "segment_bytes", "segment_duration",
+              "retain_bytes", "retain_age", "index_ts"});
   const toml::node* path = table->get("path");
   if (path == nullptr) fail("'database.path' is required");
   db.path = path_of(*path, "database.path", folder);
@@ -318,6 +371,7 @@ DatabaseConfig read_database(const toml::table* table, const fs::path& folder,
       db.pragmas[std::string(name)] = pragma_value(v, join("database.pragmas", name));
     }
   }
+  read_recording(*table, db);
   return db;
 }
 
