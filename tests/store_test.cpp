@@ -345,9 +345,8 @@ TEST_SUITE("store") {
     auto db = reader(path);
     SQLite::Database doc(":memory:", SQLite::OPEN_READWRITE);
     doc.exec(ringlite::test::read_file(ringlite::test::source_dir() / "schema" / "metadata.sql"));
-    for (const char* table :
-         {"_ringlite_types", "_ringlite_progress", "_ringlite_rejects", "_ringlite_gaps",
-          "_ringlite_segments"}) {
+    for (const char* table : {"_ringlite_types", "_ringlite_progress", "_ringlite_rejects",
+                              "_ringlite_gaps", "_ringlite_segments"}) {
       CAPTURE(table);
       const auto got = describe(db, table);
       CHECK_FALSE(got.empty());
