@@ -1,0 +1,72 @@
+// ringlite: reading a recording (docs/design.md, "Recordings", "Reading a recording"). A
+// recording is a folder of segments that a bridge with segment_bytes/segment_duration writes,
+// or a single database file; a Recording shows either as one read-only database: one SQLite
+// connection in which every recorded type, and ringlite's metadata tables, read every live
+// segment, in seq order, without ATTACH (so any number of segments).
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ringlite/schema.hpp"
+
+namespace ringlite {
+
+/// One row of the recording's catalog (_ringlite_segments in its newest segment).
+struct SegmentInfo {
+  std::uint64_t number = 0;  ///< N of seg-N.db (1 for a single database file)
+  std::string state;         ///< "open", "closed" or "deleted"
+  std::optional<std::uint64_t> first_seq, last_seq;  ///< empty while it holds no record
+  std::optional<std::int64_t> first_ts, last_ts;     ///< ts_ns of those records
+  std::uint64_t rows = 0;                            ///< records, all types
+  std::optional<std::uint64_t> bytes;                ///< file size once closed
+  std::filesystem::path path;                        ///< the segment's file
+};
+
+namespace detail {
+class RecordingImpl;
+}
+
+class Recording {
+ public:
+  /// Opens `path` read-only, never creating or changing anything: a recording folder (its
+  /// segment files, docs/design.md "Files") or a single ringlite database file. Waits up to
+  /// 5 s for a database locked by a writer. Throws Error(config) naming `path` when it is
+  /// missing, unreadable, an empty folder or a folder without segments, or not an SQLite
+  /// database; Error(schema) when it is SQLite but not a ringlite database (or of a format
+  /// this build cannot read), or a segment's tables disagree with the newest segment's.
+  static Recording open(const std::filesystem::path& path);
+  Recording(Recording&&) noexcept;
+  Recording& operator=(Recording&&) noexcept;
+  ~Recording();
+
+  /// True for a folder of segments, false for a single database file.
+  bool segmented() const noexcept;
+  /// The recorded types, as the newest segment's _ringlite_types holds them.
+  const Schema& schema() const noexcept;
+  /// The catalog, every segment the recording ever had (deleted ones included), by number.
+  /// A single database file is one "open" segment whose ranges and rows are read from its
+  /// tables.
+  const std::vector<SegmentInfo>& catalog() const noexcept;
+  /// The segments whose files are there to read ("open" and "closed"), by number.
+  std::vector<SegmentInfo> live_segments() const;
+
+  /// The read-only connection that shows the recording as one database: every type is a
+  /// table of that name (a virtual table over the segments for a folder, the file's own
+  /// table for a single database), with a view <type>_t (docs/design.md "The time index and
+  /// time views"), and _ringlite_types, _ringlite_progress, _ringlite_gaps,
+  /// _ringlite_rejects and _ringlite_segments read the same way. Owned by the Recording.
+  sqlite3* connection() const noexcept;
+
+ private:
+  explicit Recording(std::unique_ptr<detail::RecordingImpl> impl);
+  std::unique_ptr<detail::RecordingImpl> impl_;
+};
+
+}  // namespace ringlite
