@@ -176,6 +176,7 @@ class Bridge::Drain {
         max_records_(static_cast<std::size_t>(s.config.batch.max_records)),
         max_delay_(s.config.batch.max_delay) {
     batch_.arena.reserve(std::min<std::size_t>(max_records_ * 128, 64u << 20));
+    s_.store->set_log(log_);  // a recording's rolls and retention
   }
 
   BridgeStats run() {
@@ -407,7 +408,7 @@ Bridge::~Bridge() { delete impl_; }
 
 std::string Bridge::describe() const {
   if (!impl_->store) return impl_->opened_note;
-  return fmt::format("{}; database '{}' (preset {})", impl_->opened_note, impl_->store->path(),
+  return fmt::format("{}; {} (preset {})", impl_->opened_note, impl_->store->describe(),
                      impl_->config.database.preset);
 }
 

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "detail/store_detail.hpp"
+#include "detail/store_segments.hpp"
 #include "ringlite/error.hpp"
 
 namespace ringlite {
@@ -140,11 +141,13 @@ void table_differences(sqlite3* db, const RecordType& type, std::vector<std::str
 class StoreImpl {
  public:
   StoreImpl(const DatabaseConfig& config, const Schema& schema,
-            std::vector<std::pair<std::string, std::string>> pragmas, std::string_view origin)
+            std::vector<std::pair<std::string, std::string>> pragmas, std::string_view origin,
+            SegmentHooks* hooks = nullptr)
       : path_(config.path.string()),
         origin_(origin),
         schema_(schema),
         pragmas_(std::move(pragmas)),
+        hooks_(hooks),
         file_(path_ == ":memory:" ? nullptr
                                   : std::make_unique<DatabaseFile>(path_, config.mode, origin)),
         db_(connect(path_)),
@@ -168,6 +171,7 @@ class StoreImpl {
   }
 
   const std::string& path() const noexcept { return path_; }
+  sqlite3* handle() const noexcept { return h_; }
   BatchResult write_batch(const Batch& batch, std::string_view ring_id, std::uint64_t drops);
   std::uint64_t next_position();
   std::optional<std::uint64_t> progress(std::string_view ring_id);
@@ -227,6 +231,7 @@ class StoreImpl {
   std::string origin_;
   Schema schema_;
   std::vector<std::pair<std::string, std::string>> pragmas_;
+  SegmentHooks* hooks_;  // a recording's segment: its catalog goes into our transactions
   // Declared before db_, so closed after it: see DatabaseFile. Null for ":memory:".
   std::unique_ptr<DatabaseFile> file_;
   SQLite::Database db_;
@@ -334,6 +339,7 @@ void StoreImpl::create_schema() {
     add.exec();
     add.reset();
   }
+  if (fresh && hooks_) hooks_->created(h_);
   txn.commit();
 }
 
@@ -526,6 +532,7 @@ void StoreImpl::attempt(const Batch& batch, std::uint32_t lo, std::uint32_t hi,
   sqlite3_bind_int64(st, 3, static_cast<sqlite3_int64>(drops));
   sqlite3_bind_int64(st, 4, now);
   run(st);
+  if (hooks_) hooks_->committing(h_, batch, first, hi, rejects_, r.inserted);
 
   // In rollback-journal modes COMMIT can meet a reader's lock; the transaction stays open
   // and only the COMMIT needs repeating. A deferred constraint (a foreign key a user added)
@@ -724,25 +731,57 @@ Store Store::open(const DatabaseConfig& db, const Schema& schema, std::string_vi
   if (db.path.empty()) {
     throw Error(Errc::config, fmt::format("invalid config '{}': 'database.path' is empty", origin));
   }
-  auto pragmas = detail::merged_pragmas(db, origin);
-  return Store(std::make_unique<detail::StoreImpl>(db, schema, std::move(pragmas), origin));
+  if (db.segmented()) {
+    Store s(nullptr);
+    s.segments_ = std::make_unique<detail::SegmentStore>(db, schema, origin);
+    return s;
+  }
+  return detail::StoreAccess::open_segment(db, schema, origin, nullptr);
 }
+
+namespace detail {
+Store StoreAccess::open_segment(const DatabaseConfig& db, const Schema& schema,
+                                std::string_view origin, SegmentHooks* hooks) {
+  auto pragmas = merged_pragmas(db, origin);
+  return Store(std::make_unique<StoreImpl>(db, schema, std::move(pragmas), origin, hooks));
+}
+sqlite3* StoreAccess::handle(Store& store) noexcept { return store.impl_->handle(); }
+}  // namespace detail
 
 Store::Store(std::unique_ptr<detail::StoreImpl> impl) : impl_(std::move(impl)) {}
 Store::Store(Store&&) noexcept = default;
 Store& Store::operator=(Store&&) noexcept = default;
 Store::~Store() = default;
 
-std::uint64_t Store::next_position() const { return impl_->next_position(); }
+// A recording's calls go to its SegmentStore (store_segments.cpp).
+std::uint64_t Store::next_position() const {
+  return segments_ ? segments_->next_position() : impl_->next_position();
+}
 std::optional<std::uint64_t> Store::progress(std::string_view ring_id) const {
-  return impl_->progress(ring_id);
+  return segments_ ? segments_->progress(ring_id) : impl_->progress(ring_id);
 }
 BatchResult Store::write_batch(const Batch& batch, std::string_view ring_id, std::uint64_t drops) {
-  return impl_->write_batch(batch, ring_id, drops);
+  return segments_ ? segments_->write_batch(batch, ring_id, drops)
+                   : impl_->write_batch(batch, ring_id, drops);
 }
-int Store::checkpoint() noexcept { return impl_->checkpoint(); }
-void Store::check_file() { impl_->check_file("write"); }
-std::vector<std::pair<std::string, std::string>> Store::pragmas() const { return impl_->pragmas(); }
-const std::string& Store::path() const noexcept { return impl_->path(); }
+int Store::checkpoint() noexcept {
+  return segments_ ? segments_->checkpoint() : impl_->checkpoint();
+}
+void Store::check_file() {
+  if (segments_) return segments_->check_file();
+  impl_->check_file("write");
+}
+std::vector<std::pair<std::string, std::string>> Store::pragmas() const {
+  return segments_ ? segments_->pragmas() : impl_->pragmas();
+}
+const std::string& Store::path() const noexcept {
+  return segments_ ? segments_->path() : impl_->path();
+}
+std::string Store::describe() const {
+  return segments_ ? segments_->describe() : fmt::format("database '{}'", impl_->path());
+}
+void Store::set_log(std::function<void(const std::string&)> log) {
+  if (segments_) segments_->set_log(std::move(log));
+}
 
 }  // namespace ringlite

@@ -37,24 +37,6 @@ int open_retrying(const char* path, int flags, mode_t mode) {
   return fd;
 }
 
-// The pid holding a flock on (dev, ino), from /proc/locks ("1: FLOCK ADVISORY WRITE <pid>
-// <major>:<minor>:<inode> 0 EOF", major and minor in hex); 0 when it cannot be told.
-long flock_holder(dev_t dev, ino_t ino) {
-  std::ifstream locks("/proc/locks");
-  const std::string want =
-      fmt::format("{:02x}:{:02x}:{}", major(dev), minor(dev), static_cast<unsigned long long>(ino));
-  std::string line;
-  while (std::getline(locks, line)) {
-    if (line.find("FLOCK") == std::string::npos || line.find("->") != std::string::npos) continue;
-    std::istringstream in(line);
-    std::string number, kind, advisory, access, pid, file;
-    if (in >> number >> kind >> advisory >> access >> pid >> file && file == want) {
-      return std::strtol(pid.c_str(), nullptr, 10);
-    }
-  }
-  return 0;
-}
-
 // The database files this process holds. Closing a descriptor drops every POSIX lock the
 // process has on the file, the SQLite connection's included; so a second DatabaseFile on a
 // file this process holds is refused before it opens one, not after its flock fails.
@@ -69,6 +51,24 @@ std::string busy_message(const std::string& path, long holder) {
 }
 
 }  // namespace
+
+// The pid holding a flock on (dev, ino), from /proc/locks ("1: FLOCK ADVISORY WRITE <pid>
+// <major>:<minor>:<inode> 0 EOF", major and minor in hex); 0 when it cannot be told.
+long flock_holder(unsigned long long dev, unsigned long long ino) {
+  std::ifstream locks("/proc/locks");
+  const std::string want = fmt::format("{:02x}:{:02x}:{}", major(static_cast<dev_t>(dev)),
+                                       minor(static_cast<dev_t>(dev)), ino);
+  std::string line;
+  while (std::getline(locks, line)) {
+    if (line.find("FLOCK") == std::string::npos || line.find("->") != std::string::npos) continue;
+    std::istringstream in(line);
+    std::string number, kind, advisory, access, pid, file;
+    if (in >> number >> kind >> advisory >> access >> pid >> file && file == want) {
+      return std::strtol(pid.c_str(), nullptr, 10);
+    }
+  }
+  return 0;
+}
 
 DatabaseFile::DatabaseFile(std::string path, std::uint32_t mode, std::string_view origin)
     : path_(std::move(path)) {

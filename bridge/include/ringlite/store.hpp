@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,7 +39,9 @@ struct BatchResult {
 
 namespace detail {
 class StoreImpl;
-}
+class SegmentStore;
+struct StoreAccess;
+}  // namespace detail
 
 class Store {
  public:
@@ -56,6 +59,13 @@ class Store {
   /// application_id/user_version and that every table matches the schema, else
   /// Error(schema) saying what differs. Error(busy) with sqlite_code() set when another
   /// connection kept the database locked for 5 s: worth retrying.
+  ///
+  /// With db.segmented(), db.path is a recording's folder (docs/design.md, "Recordings"):
+  /// created with db.mode (plus the search bit where a read bit is set) when missing,
+  /// Error(config) when it is a file; held with an exclusive flock (a second store on it, in
+  /// any process, is Error(busy) naming the holder's pid). Recovers from a crash at any step
+  /// of a roll or a retention, then writes to the newest segment, a single-file store as
+  /// above; the calls below behave across segments.
   static Store open(const DatabaseConfig& db, const Schema& schema, std::string_view origin);
   Store(Store&&) noexcept;
   Store& operator=(Store&&) noexcept;
@@ -79,6 +89,10 @@ class Store {
   /// dropped under the store...) when the batch, or its remaining parts, cannot commit: then
   /// none of them is in the database; Error(not_found) when the file at the path is no
   /// longer the one written to (see check_file()): the batch is not in that file.
+  /// A recording: the batch goes to the open segment, its catalog row updated in the same
+  /// transaction; after COMMIT the store rolls to a new segment when the open one is full
+  /// and applies retention. A roll that fails after the batch committed is logged and
+  /// completed by the next call (which throws like a failed batch while it cannot).
   BatchResult write_batch(const Batch& batch, std::string_view ring_id, std::uint64_t drops = 0);
   /// Checks that the path still names the file this store writes, and its -wal and -shm
   /// theirs: SQLite goes on writing to a deleted or replaced file without a word. Never
@@ -87,14 +101,25 @@ class Store {
   void check_file();
   /// Runs a passive WAL checkpoint (TRUNCATE when no reader is in the way): keeps the
   /// -wal file bounded while readers poll. Returns the WAL size in pages afterwards, or -1.
+  /// A recording: also applies retention (the bridge calls this about once a second, so
+  /// an idle recording expires too) and finishes a roll a failure left undone.
   int checkpoint() noexcept;
   /// The pragma values in force, as SQLite reports them (for stat and tests).
   std::vector<std::pair<std::string, std::string>> pragmas() const;
+  /// The database file, or a recording's folder.
   const std::string& path() const noexcept;
+  /// "database '<path>'", or for a recording "recording '<folder>' (<n> segments, writing
+  /// seg-N.db)": for log lines and stat.
+  std::string describe() const;
+  /// Where a recording's events go (rolls, retention, deleted files), one line each; called
+  /// on the thread that calls write_batch() and checkpoint(). A single database has none.
+  void set_log(std::function<void(const std::string&)> log);
 
  private:
+  friend struct detail::StoreAccess;
   explicit Store(std::unique_ptr<detail::StoreImpl> impl);
-  std::unique_ptr<detail::StoreImpl> impl_;
+  std::unique_ptr<detail::StoreImpl> impl_;         // a single database
+  std::unique_ptr<detail::SegmentStore> segments_;  // or a recording (impl_ null)
 };
 
 }  // namespace ringlite

@@ -18,6 +18,7 @@
 #include "ringlite/config.hpp"
 #include "ringlite/consumer.hpp"
 #include "ringlite/schema.hpp"
+#include "ringlite/store.hpp"
 
 namespace ringlite::detail {
 
@@ -187,5 +188,33 @@ void apply_pragmas(sqlite3* db, const std::vector<std::pair<std::string, std::st
 /// The value SQLite reports for a pragma (synchronous as OFF/NORMAL/FULL/EXTRA), or nullopt
 /// when it reports none. Throws SqlError.
 std::optional<std::string> read_pragma(sqlite3* db, std::string_view name);
+
+/// The pid holding a flock on the file (dev, ino), from /proc/locks; 0 when it cannot be
+/// told (store_file.cpp).
+long flock_holder(unsigned long long dev, unsigned long long ino);
+
+/// What a recording (store_segments.cpp) adds to the store of its open segment. Both run
+/// inside the store's own transactions and throw SqlError, which fails that transaction.
+class SegmentHooks {
+ public:
+  virtual ~SegmentHooks() = default;
+  /// In the transaction that creates a new database file (its tables, its application_id),
+  /// before COMMIT: the rest a new segment holds (catalog, progress, retention gaps).
+  virtual void created(sqlite3* db) = 0;
+  /// In every batch's transaction, before COMMIT: frames [first, hi) of `batch` were
+  /// offered, those in `rejects` (some outside that range) refused, `inserted` rows stored.
+  virtual void committing(sqlite3* db, const Batch& batch, std::uint32_t first, std::uint32_t hi,
+                          std::span<const Reject> rejects, std::uint64_t inserted) = 0;
+};
+
+/// The single-file store of a segment, for the recording that holds it.
+struct StoreAccess {
+  /// Store::open of one database file (db.path; no segment keys), with `hooks` (which must
+  /// outlive the store).
+  static Store open_segment(const DatabaseConfig& db, const Schema& schema, std::string_view origin,
+                            SegmentHooks* hooks);
+  /// The store's connection (a single-file store), for the recording's own statements.
+  static sqlite3* handle(Store& store) noexcept;
+};
 
 }  // namespace ringlite::detail
