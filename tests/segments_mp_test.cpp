@@ -1,0 +1,59 @@
+// A recording written by the real `ringlite bridge` (docs/design.md, "Recordings"): its
+// start-up line names the folder, its log says each roll and expiry, and records produced
+// by `ringlite produce` survive SIGKILLs at random moments and right at rolls exactly once,
+// with retention gap rows counting the expired ones. The full-size run is in
+// segments_stress_test.
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+
+#include "bridged.hpp"
+#include "proc.hpp"
+#include "recorded.hpp"
+
+using namespace ringlite::test;
+using namespace std::chrono_literals;
+
+TEST_SUITE("segments") {
+  TEST_CASE("the bridge writes a recording and says so in its log") {
+    Bridged s({.tag = "seglog",
+               .extra_database = "segment_bytes = \"1MiB\"\nretain_bytes = \"2MiB\"\n",
+               .max_records = "2000"});
+    const pid_t bridge = s.bridge();
+    const ReapOnExit reap_bridge{bridge};
+    const pid_t producer = s.produce(1, 60'000);
+    const ReapOnExit reap_producer{producer};
+    CHECK(wait_exit(producer) == 0);
+    REQUIRE(s.wait_drained(30s));
+    s.stop(bridge);
+    const auto log = s.bridge_log();
+    INFO(log);
+    CHECK(log.find("recording '" + s.db + "' (1 segments, writing seg-00000001.db)") !=
+          std::string::npos);
+    CHECK(log.find("closed seg-00000001.db (") != std::string::npos);
+    CHECK(log.find("expired seg-00000001.db (seq 0 to ") != std::string::npos);
+    CHECK(log.find("retain_bytes 2MiB: the recording held ") != std::string::npos);
+    CHECK(log.find("deleted seg-00000001.db") != std::string::npos);
+    CHECK(!std::filesystem::exists(std::filesystem::path(s.db) / "seg-00000001.db"));
+  }
+
+  TEST_CASE("records survive SIGKILLs of the bridge at random moments and at rolls exactly once") {
+    RecordingRun run;
+    run.producers = 2;
+    run.count = 150'000;
+    run.rate = 100'000;  // three seconds of records
+    run.random_kills = 2;
+    run.roll_kills = 2;
+    run.limit = 60s;
+    const auto out = run_recording_under_kills(run);
+    MESSAGE("kills ", out.kills, " (", out.roll_kills, " at rolls), live ", out.live, ", expired ",
+            out.expired, ", max disk ", out.max_disk, ", max wal ", out.max_wal);
+    CHECK(out.kills >= 3);
+    CHECK(out.expired > 0);
+    CHECK(out.oldest_changes > 0);
+    // retain_bytes plus one segment plus a batch's worth (2000 records), the -wal aside.
+    CHECK(out.max_disk <= run.retain_bytes + run.segment_bytes + (512u << 10));
+  }
+}
