@@ -137,6 +137,10 @@ std::map<std::int64_t, int> check_recording(const fs::path& folder) {
     // A complete database on its own: its types, its tables, its catalog.
     CHECK(seg.number("PRAGMA application_id") == ringlite::kApplicationId);
     CHECK(seg.number("SELECT count(*) FROM _ringlite_types") == 2);
+    CHECK(seg.number("PRAGMA user_version") == ringlite::kUserVersion);
+    CHECK(seg.number("SELECT count(*) FROM sqlite_schema WHERE name IN ('sensor', 'log', "
+                     "'sensor_t', 'log_t', '_ringlite_sensor_ts', '_ringlite_log_ts', "
+                     "'log_level')") == 7);
     CHECK(seg.number("SELECT count(*) FROM _ringlite_segments WHERE number = " +
                      std::to_string(n)) == 1);
     const auto actual =

@@ -557,6 +557,17 @@ void SegmentStore::roll() {
     fail(fmt::format("close segment '{}' of", segment_file_name(n)), e);
   }
   const auto rows = rows_;
+  // The connection's close runs the last checkpoint and syncs the file: the deleter
+  // thread does that (before any unlink queued after it), so the drain goes on in N+1.
+  update_.reset();
+  state_.reset();
+  if (deleter_.joinable()) {
+    {
+      const std::lock_guard lock(mutex_);
+      jobs_.push_back(Job{std::move(open_), {}, {}});
+    }
+    wake_.notify_one();
+  }
   close_segment();
   emit(fmt::format("recording '{}': closed {} ({} records, {}); opening {}", folder_,
                    segment_file_name(n), rows, size_text(static_cast<std::uint64_t>(bytes)),
@@ -651,21 +662,28 @@ void SegmentStore::unlink_later(std::uint64_t number, std::string why) {
   }
   {
     const std::lock_guard lock(mutex_);
-    doomed_.emplace_back(segment_path(number), std::move(why));
+    jobs_.push_back(Job{std::nullopt, segment_path(number), std::move(why)});
   }
   wake_.notify_one();
 }
 
-// The deleter: unlinks expired segments (a large file's unlink can take a while), off the
-// drain thread. Its lines are said by the next write_batch() or checkpoint().
+// The deleter: closes rolled segments and unlinks expired ones (a large file's unlink can
+// take a while), in that order, off the drain thread. Its lines are said by the next
+// write_batch() or checkpoint().
 void SegmentStore::deleter_main() {
   std::unique_lock lock(mutex_);
   for (;;) {
-    wake_.wait(lock, [&] { return stopping_ || !doomed_.empty(); });
-    if (doomed_.empty()) return;
-    const auto [path, why] = std::move(doomed_.front());
-    doomed_.pop_front();
+    wake_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+    if (jobs_.empty()) return;
+    Job job = std::move(jobs_.front());
+    jobs_.pop_front();
     lock.unlock();
+    if (job.closing) {
+      job.closing.reset();
+      lock.lock();
+      continue;
+    }
+    const fs::path& path = job.unlink;
     std::error_code ec;
     fs::remove(path, ec);
     for (const char* suffix : {"-wal", "-shm"}) {

@@ -121,10 +121,15 @@ class SegmentStore final : public SegmentHooks {
   std::vector<Closed> closed_;
   std::vector<std::uint32_t> skip_;  // committing(): rejected frames of the part
 
-  // The deleter: files to unlink, and the lines it has to say.
+  // The deleter: segments to close or unlink, in order, and the lines it has to say.
+  struct Job {
+    std::optional<Store> closing;  // a rolled segment's store, to close
+    std::filesystem::path unlink;  // or an expired segment's file
+    std::string why;
+  };
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<std::pair<std::filesystem::path, std::string>> doomed_;
+  std::deque<Job> jobs_;
   std::vector<std::string> deleted_;
   bool stopping_ = false;
   std::thread deleter_;
