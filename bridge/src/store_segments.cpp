@@ -281,7 +281,7 @@ SegmentStore::Found SegmentStore::probe(std::uint64_t number, Carry& carry) {
   }
 }
 
-// Start-up recovery (docs/design.md, "Exactly once across rolls"), also run when a roll
+// Start-up recovery (docs/design.md, "Rolling": exactly once across rolls), also run when a roll
 // failed half-way: makes the newest complete segment the open one.
 void SegmentStore::ensure_open() {
   if (open_) return;
