@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "detail/replay_source.hpp"
+#include "detail/time_view.hpp"
 #include "ringlite/consumer.hpp"
 #include "ringlite/error.hpp"
 #include "ringlite/producer.hpp"
@@ -666,20 +667,19 @@ TEST_SUITE("replay selection") {
       while (q.executeStep()) out += q.getColumn(3).getString() + "; ";
       return out;
     };
-    {
-      SQLite::Database(rec.db.string(), SQLite::OPEN_READWRITE)
-          .exec("CREATE INDEX IF NOT EXISTS \"_ringlite_tick_ts\" ON tick(ts_ns)");
-    }
+    // The store makes the index (database.index_ts); made here too in case it did not.
+    SQLite::Database(rec.db.string(), SQLite::OPEN_READWRITE).exec(detail::ts_index_ddl(tick));
+    const std::string index = detail::ts_index_name("tick");
     const std::string range = plan(detail::seq_range_sql(tick));
     INFO("seq range plan: ", range);
-    CHECK(range.find("USING COVERING INDEX _ringlite_tick_ts (ts_ns>? AND ts_ns<?)") !=
+    CHECK(range.find("USING COVERING INDEX " + index + " (ts_ns>? AND ts_ns<?)") !=
           std::string::npos);
     // The cursor stays on the rowid b-tree: no sort, so it streams and re-seeks by seq.
     const std::string cursor = plan(detail::select_sql(tick, true));
     INFO("cursor plan: ", cursor);
     CHECK(cursor.find("USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)") != std::string::npos);
     CHECK(cursor.find("TEMP B-TREE") == std::string::npos);
-    CHECK(cursor.find("_ringlite_tick_ts") == std::string::npos);
+    CHECK(cursor.find(index) == std::string::npos);
     // Without the bounds that were not given, SQLite has nothing to choose between.
     CHECK(detail::select_sql(tick, false).find("ts_ns BETWEEN") == std::string::npos);
 
@@ -691,7 +691,7 @@ TEST_SUITE("replay selection") {
       INFO("indexed: ", indexed);
       if (!indexed) {
         SQLite::Database(rec.db.string(), SQLite::OPEN_READWRITE)
-            .exec("DROP INDEX \"_ringlite_tick_ts\"");
+            .exec("DROP INDEX \"" + index + "\"");
         CHECK(plan(detail::seq_range_sql(tick)).find("SCAN") != std::string::npos);
       }
       Target b;

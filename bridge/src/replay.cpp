@@ -296,9 +296,9 @@ void Replayer::select_sources(std::vector<Recorded> recorded) {
     if (in[k]) chosen.push_back(&recorded[k]);
   if (chosen.empty() && (!o_.types.empty() || !o_.exclude_types.empty())) {
     throw Error(Errc::usage,
-                fmt::format("cannot replay database '{}': the selection has no type left ({} "
-                            "excluded of: {})",
-                            path_, recorded.size() == 1 ? "the only one" : "all", known()));
+                fmt::format("cannot replay database '{}': the selection has no type left after "
+                            "the exclusions (recorded: {})",
+                            path_, known()));
   }
   const Ring& ring = producer_.ring();
   for (const Recorded* r : chosen) {
