@@ -447,6 +447,40 @@ TEST_SUITE("schema") {
           std::vector<std::string>{"CREATE INDEX b1 ON b(y)", "CREATE INDEX b2 ON B(y DESC)"});
   }
 
+  TEST_CASE(
+      "indexes may name the system columns and come before their table; the time views' names "
+      "and '_ringlite' names are refused") {
+    const Schema s = Schema::parse(
+        "CREATE INDEX early ON a(ts_ns);\n"
+        "CREATE TABLE a (x INT8, name TEXT);\n"
+        "CREATE UNIQUE INDEX a_seq ON a(seq DESC);\n"
+        "create index a_by on a(producer, ts_ns) where x > 0;\n",
+        kOrigin);
+    CHECK(s.indexes(s.find("a")->id) ==
+          std::vector<std::string>{"CREATE INDEX early ON a(ts_ns)",
+                                   "CREATE UNIQUE INDEX a_seq ON a(seq DESC)",
+                                   "create index a_by on a(producer, ts_ns) where x > 0"});
+    CHECK(s.find("a")->fields.size() == 2);  // the system columns are not the type's
+
+    // An error in an index still names its line.
+    CHECK(error_of("CREATE TABLE a (x INT8);\n\nCREATE INDEX i ON a(nope);") ==
+          "cannot parse schema 'test.sql': no such column: nope (statement at line 3)");
+    CHECK(error_of("CREATE TABLE a (x INT8);\nCREATE INDEX i ON b(x);") ==
+          "cannot parse schema 'test.sql': no such table: main.b (statement at line 2)");
+    CHECK(error_of("CREATE TABLE a (x INT8);\nCREATE TABLE a_t (y INT8);") ==
+          "invalid schema 'test.sql': table 'a_t': the name is taken by the time view of type "
+          "'a'");
+    CHECK(error_of("CREATE TABLE a (x INT8);\nCREATE INDEX A_T ON a(x);") ==
+          "invalid schema 'test.sql': index 'A_T': the name is taken by the time view of type "
+          "'a'");
+    CHECK(error_of("CREATE TABLE a (x INT8);\nCREATE INDEX _ringlite_a_ts ON a(ts_ns);") ==
+          "invalid schema 'test.sql': index '_ringlite_a_ts': names starting with '_ringlite' "
+          "are reserved");
+    // Text that only looks like an index statement stays where it was.
+    CHECK(contains(error_of("CREATE TABLE a (x INT8);\nSELECT 'CREATE INDEX i ON a(x);';"),
+                   "not SELECT"));
+  }
+
   TEST_CASE("load_file names the file in its errors") {
     const TempDir dir("load");
     try {

@@ -315,12 +315,12 @@ TEST_SUITE("store") {
     CHECK(describe(db, "sensor") ==
           std::vector<std::string>{"seq INTEGER 0 - 1", "ts_ns INTEGER 1 - 0",
                                    "producer INTEGER 1 - 0", "a INTEGER 0 - 0", "b REAL 0 - 0",
-                                   "c REAL 0 - 0", "buffer TEXT 0 - 0"});
+                                   "c REAL 0 - 0", "buffer TEXT 0 - 0", "index unique=0 ts_ns"});
     CHECK(describe(db, "log") ==
           std::vector<std::string>{"seq INTEGER 0 - 1", "ts_ns INTEGER 1 - 0",
                                    "producer INTEGER 1 - 0", "level INTEGER 0 - 0",
                                    "code INTEGER 0 - 0", "message TEXT 0 - 0",
-                                   "index unique=0 level"});
+                                   "index unique=0 level", "index unique=0 ts_ns"});
     CHECK(db.execAndGet(
                 "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'log_level'")
               .getInt() == 1);
@@ -355,6 +355,93 @@ TEST_SUITE("store") {
     CHECK(doc.execAndGet("SELECT count(*) FROM sqlite_schema WHERE type = 'table'").getInt() == 5);
   }
 
+  TEST_CASE("every type has its time index and its time view, which spells ts_ns in ISO-8601") {
+    TempDir dir("store");
+    const auto path = dir / "a.db";
+    {
+      Store store = Store::open(config(path), ringlite::test::demo_schema(), kOrigin);
+      Batch b;
+      const std::int64_t times[] = {0, 1'764'486'723'123'456'789, -1, 1'000'000'000};
+      for (std::size_t i = 0; i < std::size(times); ++i) {
+        add_sensor(b, 112 * i, static_cast<std::int32_t>(i));
+        b.frames.back().ts_ns = times[i];
+      }
+      CHECK(store.write_batch(b, kRing).inserted == 4);
+    }
+    auto db = reader(path);
+    for (const char* type : {"sensor", "log"}) {
+      CAPTURE(type);
+      CHECK(db.execAndGet(fmt::format("SELECT sql FROM sqlite_schema WHERE name = "
+                                      "'_ringlite_{}_ts'",
+                                      type))
+                .getString() ==
+            fmt::format("CREATE INDEX \"_ringlite_{0}_ts\" ON \"{0}\"(ts_ns)", type));
+      // A time window is answered by the index, not by a scan of the table.
+      SQLite::Statement plan(db, fmt::format("EXPLAIN QUERY PLAN SELECT * FROM {} WHERE ts_ns "
+                                             "BETWEEN 5 AND 10 ORDER BY seq",
+                                             type));
+      REQUIRE(plan.executeStep());
+      CHECK(plan.getColumn(3).getString() ==
+            fmt::format("SEARCH {0} USING INDEX _ringlite_{0}_ts (ts_ns>? AND ts_ns<?)", type));
+    }
+    SQLite::Statement view(db, "SELECT seq, ts_ns, time, producer, a, buffer FROM sensor_t");
+    const char* expected[] = {"1970-01-01T00:00:00.000000000Z", "2025-11-30T07:12:03.123456789Z",
+                              "1969-12-31T23:59:59.999999999Z", "1970-01-01T00:00:01.000000000Z"};
+    for (int i = 0; i < 4; ++i) {
+      REQUIRE(view.executeStep());
+      CHECK(view.getColumn(0).getInt64() == 112 * i);
+      CHECK(view.getColumn(2).getString() == expected[i]);
+      CHECK(view.getColumn(3).getInt() == 3);
+      CHECK(view.getColumn(4).getInt() == i);
+    }
+    CHECK_FALSE(view.executeStep());
+    CHECK(db.execAndGet("SELECT count(*) FROM log_t").getInt() == 0);
+  }
+
+  TEST_CASE("index_ts = false creates no time index; the views are still there") {
+    TempDir dir("store");
+    const auto path = dir / "a.db";
+    auto c = config(path);
+    c.index_ts = false;
+    { const Store store = Store::open(c, ringlite::test::demo_schema(), kOrigin); }
+    auto db = reader(path);
+    CHECK(db.execAndGet("SELECT count(*) FROM sqlite_schema WHERE name LIKE '\\_ringlite\\_%\\_ts' "
+                        "ESCAPE '\\'")
+              .getInt() == 0);
+    CHECK(db.execAndGet("SELECT count(*) FROM sqlite_schema WHERE type = 'view'").getInt() == 2);
+  }
+
+  TEST_CASE("a format-1 database is migrated to format 2 on open, its rows and progress kept") {
+    TempDir dir("store");
+    const auto path = dir / "a.db";
+    const auto schema = ringlite::test::demo_schema();
+    Batch b;
+    add_sensor(b, 0, 7);
+    add_log(b, 112, 1, 2, "kept");
+    {
+      Store store = Store::open(config(path), schema, kOrigin);
+      store.write_batch(b, kRing);
+    }
+    {
+      // What 0.2.0 wrote: no catalog, no time indexes, no views, user_version 1.
+      auto db = reader(path);
+      db.exec(
+          "DROP TABLE _ringlite_segments; DROP INDEX _ringlite_sensor_ts; DROP INDEX "
+          "_ringlite_log_ts; DROP VIEW sensor_t; DROP VIEW log_t; PRAGMA user_version = 1;");
+    }
+    {
+      const Store store = Store::open(config(path), schema, kOrigin);
+      CHECK(store.progress(kRing) == b.end);
+    }
+    auto db = reader(path);
+    CHECK(db.execAndGet("PRAGMA user_version").getInt() == 2);
+    CHECK(db.execAndGet("SELECT count(*) FROM sqlite_schema WHERE name IN ('_ringlite_segments', "
+                        "'_ringlite_sensor_ts', '_ringlite_log_ts', 'sensor_t', 'log_t')")
+              .getInt() == 5);
+    CHECK(db.execAndGet("SELECT a FROM sensor_t").getInt() == 7);
+    CHECK(db.execAndGet("SELECT message FROM log_t").getString() == "kept");
+  }
+
   TEST_CASE("a database that is not ringlite's is refused before anything is changed") {
     TempDir dir("store");
     const auto schema = ringlite::test::demo_schema();
@@ -373,10 +460,14 @@ TEST_SUITE("store") {
 
     const auto newer = dir / "newer.db";
     { const Store store = Store::open(config(newer), schema, kOrigin); }
-    reader(newer).exec("PRAGMA user_version = 2");
+    reader(newer).exec("PRAGMA user_version = 3");
     msg = error_of(Errc::version, [&] { Store::open(config(newer), schema, kOrigin); });
     CHECK(msg == "cannot open database '" + newer.string() +
-                     "': database format version 2 is newer than this build's version 1");
+                     "': database format version 3 is newer than this build's version 2");
+    reader(newer).exec("PRAGMA user_version = 0");
+    msg = error_of(Errc::version, [&] { Store::open(config(newer), schema, kOrigin); });
+    CHECK(msg == "cannot open database '" + newer.string() +
+                     "': database format version 0 is older than the oldest this build reads, 1");
   }
 
   TEST_CASE("write_batch stores sensor and log records column by column") {

@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 
+#include "detail/time_view.hpp"
 #include "ringlite/error.hpp"
 
 namespace ringlite {
@@ -443,6 +444,85 @@ void run_schema_text(sqlite3* db, std::string_view sql, std::string_view origin)
     throw Error(Errc::schema, fmt::format("cannot parse schema '{}': {}", origin, error));
 }
 
+// The schema text split in two, each the length of `sql` with the other's bytes blanked
+// (newlines kept, so errors still name the right line): the CREATE [UNIQUE] INDEX statements,
+// and everything else. Indexes run after the tables, on the tables as the store makes them
+// (system columns first), so that they may name seq, ts_ns and producer.
+struct SplitText {
+  std::string tables, indexes;
+};
+SplitText split_indexes(std::string_view sql, const std::vector<Token>& tokens) {
+  SplitText out{std::string(sql), std::string(sql)};
+  const auto blank = [](std::string& s, std::size_t from, std::size_t to) {
+    for (std::size_t i = from; i < to; ++i)
+      if (s[i] != '\n') s[i] = ' ';
+  };
+  const auto word = [&](std::size_t k, std::string_view w) {
+    return k < tokens.size() && !tokens[k].quoted && iequals(tokens[k].text, w);
+  };
+  const auto semicolon = [&](std::size_t k) { return !tokens[k].quoted && tokens[k].text == ";"; };
+  std::size_t kept = 0;  // out.indexes is blanked up to here
+  bool start = true;     // tokens[k] begins a statement
+  for (std::size_t k = 0; k < tokens.size(); ++k) {
+    const bool index = start && word(k, "CREATE") &&
+                       (word(k + 1, "INDEX") || (word(k + 1, "UNIQUE") && word(k + 2, "INDEX")));
+    start = semicolon(k);
+    if (!index) continue;
+    std::size_t end = k;
+    while (end < tokens.size() && !semicolon(end)) ++end;
+    const auto from = static_cast<std::size_t>(tokens[k].text.data() - sql.data());
+    const auto to = end < tokens.size()
+                        ? static_cast<std::size_t>(tokens[end].text.data() - sql.data()) + 1
+                        : sql.size();
+    blank(out.tables, from, to);
+    blank(out.indexes, kept, from);
+    kept = to;
+    k = end;
+    start = true;
+  }
+  blank(out.indexes, kept, sql.size());
+  return out;
+}
+
+// An in-memory database to run schema text in, locked down behind the authorizer: no
+// attached files, no triggers or views, no writes to sqlite_master even if something turned
+// writable_schema on.
+DbPtr scratch_database(std::string_view origin) {
+  sqlite3* raw = nullptr;
+  const int rc =
+      sqlite3_open_v2(":memory:", &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  DbPtr db(raw);
+  if (rc != SQLITE_OK) {
+    throw Error(Errc::sqlite,
+                fmt::format("cannot parse schema '{}': cannot open a scratch database: {}", origin,
+                            raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)),
+                0, rc);
+  }
+  sqlite3_limit(raw, SQLITE_LIMIT_ATTACHED, 0);
+  sqlite3_db_config(raw, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
+  sqlite3_db_config(raw, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, nullptr);
+  sqlite3_db_config(raw, SQLITE_DBCONFIG_ENABLE_VIEW, 0, nullptr);
+  sqlite3_db_config(raw, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
+  return db;
+}
+
+struct MasterRow {
+  std::string type, name, table, sql;
+};
+std::vector<MasterRow> master_rows(sqlite3* db) {
+  std::vector<MasterRow> rows;
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db, "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid", -1,
+                     &st, nullptr);
+  StmtPtr stmt(st);
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    if (sqlite3_column_type(st, 3) == SQLITE_NULL) continue;  // automatic indexes
+    rows.push_back(
+        {column_text(st, 0), column_text(st, 1), column_text(st, 2), column_text(st, 3)});
+  }
+  return rows;
+}
+
 }  // namespace
 
 Schema Schema::parse(std::string_view sql, std::string_view origin) {
@@ -468,42 +548,14 @@ Schema Schema::parse(std::string_view sql, std::string_view origin) {
     throw Error(Errc::schema, fmt::format("invalid schema '{}': {} tables (at most {})", origin,
                                           creates, kMaxTypes));
   }
-  sqlite3* raw = nullptr;
-  const int rc =
-      sqlite3_open_v2(":memory:", &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
-  DbPtr db(raw);
-  if (rc != SQLITE_OK) {
-    throw Error(Errc::sqlite,
-                fmt::format("cannot parse schema '{}': cannot open a scratch database: {}", origin,
-                            raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)),
-                0, rc);
-  }
-  // Belt and braces behind the authorizer: no attached files, no triggers or views, no
-  // writes to sqlite_master even if something turned writable_schema on.
-  sqlite3_limit(raw, SQLITE_LIMIT_ATTACHED, 0);
-  sqlite3_db_config(raw, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
-  sqlite3_db_config(raw, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, nullptr);
-  sqlite3_db_config(raw, SQLITE_DBCONFIG_ENABLE_VIEW, 0, nullptr);
-  sqlite3_db_config(raw, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
-  run_schema_text(raw, sql, origin);
-
-  struct Row {
-    std::string type, name, table, sql;
-  };
-  std::vector<Row> rows;
-  sqlite3_stmt* st = nullptr;
-  sqlite3_prepare_v2(raw, "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid", -1,
-                     &st, nullptr);
-  StmtPtr stmt(st);
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    if (sqlite3_column_type(st, 3) == SQLITE_NULL) continue;  // automatic indexes
-    rows.push_back(
-        {column_text(st, 0), column_text(st, 1), column_text(st, 2), column_text(st, 3)});
-  }
-  stmt.reset();
+  const auto text = split_indexes(sql, tokens);
+  const DbPtr db = scratch_database(origin);
+  sqlite3* const raw = db.get();
+  run_schema_text(raw, text.tables, origin);
+  const auto rows = master_rows(raw);
 
   const Validator check(origin);
-  const auto tables = std::count_if(rows.begin(), rows.end(), [](const Row& r) {
+  const auto tables = std::count_if(rows.begin(), rows.end(), [](const MasterRow& r) {
     return r.type == "table" && !istarts_with(r.name, "sqlite_");
   });
   if (tables == 0) check.fail("", "no CREATE TABLE statement");
@@ -517,12 +569,43 @@ Schema Schema::parse(std::string_view sql, std::string_view origin) {
           check.table(raw, static_cast<std::uint16_t>(types.size() + 1), r.name, r.sql));
     }
   }
+  // Every type gets a view "<type>_t" in the database (docs/design.md, "The time index and
+  // time views"): no other type, and no index, may take that name.
+  const auto view_of = [&](const std::string& name) {
+    return std::find_if(types.begin(), types.end(), [&](const RecordType& t) {
+      return iequals(detail::time_view_name(t.name), name);
+    });
+  };
+  for (const auto& t : types) {
+    if (const auto v = view_of(t.name); v != types.end()) {
+      check.fail(fmt::format("table '{}': ", t.name),
+                 fmt::format("the name is taken by the time view of type '{}'", v->name));
+    }
+  }
+
+  // The indexes, on the tables as the store creates them.
+  const DbPtr stored = scratch_database(origin);
+  for (const auto& t : types) {
+    if (sqlite3_exec(stored.get(), detail::type_table_ddl(t).c_str(), nullptr, nullptr, nullptr) !=
+        SQLITE_OK) {
+      throw Error(Errc::sqlite, fmt::format("cannot parse schema '{}': table '{}': {}", origin,
+                                            t.name, sqlite3_errmsg(stored.get())));
+    }
+  }
+  run_schema_text(stored.get(), text.indexes, origin);
   std::vector<std::vector<std::string>> indexes(types.size());
-  for (const auto& r : rows) {
+  for (const auto& r : master_rows(stored.get())) {
     if (r.type != "index") continue;
+    const auto where = fmt::format("index '{}': ", r.name);
+    if (istarts_with(r.name, "_ringlite")) {
+      check.fail(where, "names starting with '_ringlite' are reserved");
+    }
+    if (const auto v = view_of(r.name); v != types.end()) {
+      check.fail(where, fmt::format("the name is taken by the time view of type '{}'", v->name));
+    }
     auto it = std::find_if(types.begin(), types.end(),
                            [&](const RecordType& t) { return iequals(t.name, r.table); });
-    if (it == types.end()) check.fail(fmt::format("index '{}': ", r.name), "not on a schema table");
+    if (it == types.end()) check.fail(where, "not on a schema table");
     indexes[it->id - 1].push_back(collapse(r.sql));
   }
   return Schema(Layouts(std::move(types)), std::move(indexes));

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "detail/store_detail.hpp"
+#include "detail/time_view.hpp"
 #include "ringlite/error.hpp"
 
 namespace ringlite {
@@ -149,6 +150,7 @@ class StoreImpl {
                                   : std::make_unique<DatabaseFile>(path_, config.mode, origin)),
         db_(connect(path_)),
         h_(db_.getHandle()) {
+    index_ts_ = config.index_ts;
     sqlite3_extended_result_codes(h_, 1);
     sqlite3_busy_timeout(h_, kOpenBusyTimeoutMs);
     check_file("open");  // SQLite opened the file that is locked, not one put there since
@@ -232,6 +234,7 @@ class StoreImpl {
   SQLite::Database db_;
   sqlite3* h_;  // db_'s handle, for the raw calls
   std::string journal_mode_;
+  bool index_ts_ = true;  // database.index_ts
   int busy_timeout_ms_ = kBusyTimeoutMs;
 
   // Per write_batch: frame indices by type id, in position order, the ids that have any, and
@@ -258,11 +261,11 @@ bool StoreImpl::check_identity() {
 void StoreImpl::create_schema() {
   SQLite::Transaction txn(db_, SQLite::TransactionBehavior::IMMEDIATE);
   const bool fresh = check_identity();  // again, now under the write lock
-  db_.exec(kMetadataSql);
-  if (fresh) {
-    db_.exec(fmt::format("PRAGMA application_id = {}", kApplicationId));
-    db_.exec(fmt::format("PRAGMA user_version = {}", kUserVersion));
-  }
+  db_.exec(kMetadataSql);               // a format-1 database gains the catalog here
+  if (fresh) db_.exec(fmt::format("PRAGMA application_id = {}", kApplicationId));
+  // Format 1 becomes 2 in this transaction: the catalog above, the time indexes and views
+  // below (docs/design.md, "Format version").
+  db_.exec(fmt::format("PRAGMA user_version = {}", kUserVersion));
 
   // Every type the database knows must still be in the schema, unchanged, under its id:
   // the id is what frames carry, the layout is how their bytes were decoded.
@@ -309,12 +312,7 @@ void StoreImpl::create_schema() {
   }
 
   for (const RecordType& t : schema_.types()) {
-    std::string ddl = fmt::format(
-        "CREATE TABLE IF NOT EXISTS \"{}\" (seq INTEGER PRIMARY KEY, "
-        "ts_ns INTEGER NOT NULL, producer INTEGER NOT NULL",
-        t.name);
-    for (const Field& f : t.fields) ddl += fmt::format(", \"{}\" {}", f.name, sql_type(f.type));
-    db_.exec(ddl + ")");
+    db_.exec(type_table_ddl(t));
     table_differences(h_, t, diffs);  // a table there before it became a type may differ
   }
   if (!diffs.empty()) {
@@ -326,6 +324,8 @@ void StoreImpl::create_schema() {
                         "INSERT INTO _ringlite_types(id, name, ddl, layout) VALUES (?, ?, ?, ?)");
   for (const RecordType& t : schema_.types()) {
     for (const auto& index : schema_.indexes(t.id)) db_.exec(if_not_exists(index));
+    if (index_ts_) db_.exec(ts_index_ddl(t));
+    db_.exec(time_view_ddl(t, false));
     if (known[t.id]) continue;
     add.bind(1, static_cast<int>(t.id));
     add.bind(2, t.name);
@@ -709,11 +709,16 @@ bool check_database_identity(sqlite3* db, std::string_view context, bool allow_n
                             static_cast<std::uint32_t>(app),
                             app == kApplicationId ? ", no _ringlite_types table" : ""));
   }
-  if (version != kUserVersion) {
-    throw Error(
-        Errc::version,
-        fmt::format("{}: database format version {} is {} this build's version {}", context,
-                    version, version > kUserVersion ? "newer than" : "older than", kUserVersion));
+  if (version > kUserVersion) {
+    throw Error(Errc::version,
+                fmt::format("{}: database format version {} is newer than this build's version {}",
+                            context, version, kUserVersion));
+  }
+  if (version < kOldestUserVersion) {
+    throw Error(Errc::version,
+                fmt::format("{}: database format version {} is older than the oldest this build "
+                            "reads, {}",
+                            context, version, kOldestUserVersion));
   }
   return false;
 }

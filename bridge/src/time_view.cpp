@@ -1,9 +1,27 @@
-// ringlite: the time views (detail/time_view.hpp).
+// ringlite: the SQL objects of a record type (detail/time_view.hpp).
 #include "detail/time_view.hpp"
 
 #include <fmt/core.h>
 
+#include "ringlite/types.hpp"
+
 namespace ringlite::detail {
+
+std::string type_table_ddl(const RecordType& type) {
+  std::string ddl = fmt::format(
+      "CREATE TABLE IF NOT EXISTS \"{}\" (seq INTEGER PRIMARY KEY, ts_ns INTEGER NOT NULL, "
+      "producer INTEGER NOT NULL",
+      type.name);
+  for (const Field& f : type.fields) ddl += fmt::format(", \"{}\" {}", f.name, sql_type(f.type));
+  return ddl + ")";
+}
+
+std::string ts_index_name(std::string_view type) { return fmt::format("_ringlite_{}_ts", type); }
+
+std::string ts_index_ddl(const RecordType& type) {
+  return fmt::format("CREATE INDEX IF NOT EXISTS \"{}\" ON \"{}\"(ts_ns)", ts_index_name(type.name),
+                     type.name);
+}
 
 std::string time_view_name(std::string_view type) { return fmt::format("{}_t", type); }
 

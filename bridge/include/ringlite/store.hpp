@@ -19,9 +19,12 @@
 
 namespace ringlite {
 
-/// The database format this build writes: PRAGMA application_id and user_version.
+/// The database format this build writes: PRAGMA application_id and user_version. Format 2
+/// added the recording catalog, the time indexes and the <type>_t views; the store migrates
+/// a format-1 database on open, readers read both (docs/design.md, "Format version").
 inline constexpr std::int32_t kApplicationId = 0x524C4954;  // "RLIT"
-inline constexpr std::int32_t kUserVersion = 1;
+inline constexpr std::int32_t kUserVersion = 2;
+inline constexpr std::int32_t kOldestUserVersion = 1;
 
 /// The pragma values a preset stands for, before explicit [database.pragmas] override them.
 /// "fast" = journal_mode=MEMORY, synchronous=OFF; "safe" = WAL, NORMAL; "durable" = WAL, FULL.

@@ -26,7 +26,8 @@ namespace ringlite::detail {
 extern const char* const kMetadataSql;
 
 /// Whether `db` is a database this build reads and writes: application_id kApplicationId
-/// and user_version kUserVersion. Returns true for a new file (no application id, nothing
+/// and user_version kOldestUserVersion..kUserVersion (the store migrates an older one on
+/// open, readers read it as it is). Returns true for a new file (no application id, nothing
 /// in it) when `allow_new`; throws Error(schema) for a file that is not ringlite's (or, when
 /// `!allow_new`, lacks _ringlite_types), Error(version) for another format version. Messages
 /// start with `context` ("cannot open database 'x'"). The one identity check: the store and
