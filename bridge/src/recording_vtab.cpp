@@ -88,6 +88,7 @@ struct Cursor {
   std::vector<std::size_t> segments;  // indices into rec->live still to read
   std::size_t next = 0;
   Bounds bounds;
+  int used = -1;  // the columns the statement reads (xBestIndex's idxNum); seq always
   SegmentHandle* handle = nullptr;
   std::string key;   // the statement's SQL, its pool key
   std::string file;  // the segment's, for messages
@@ -102,6 +103,12 @@ struct Cursor {
     handle->pool[key].push_back(std::move(st));
   }
 };
+
+/// Whether column `i` is among the used ones (see x_best_index).
+bool used_column(int used, std::size_t i) {
+  if (used < 0) return true;
+  return i >= 30 ? (used & (1 << 30)) != 0 : (used & (1 << i)) != 0;
+}
 
 std::string quote(std::string_view name) {
   std::string r = "\"";
@@ -145,6 +152,10 @@ int x_disconnect(sqlite3_vtab* base) {
 int x_best_index(sqlite3_vtab* base, sqlite3_index_info* info) {
   auto* tab = reinterpret_cast<VTab*>(base);
   const TableDef& def = tab->rec->tables[tab->index];
+  // The columns the statement uses: the others are read as NULL, which spares decoding them
+  // (count(*) reads none). Bit 30 stands for every column past the 30th.
+  info->idxNum = static_cast<int>(info->colUsed & 0x3fffffff);
+  if ((info->colUsed >> 30) != 0) info->idxNum |= 1 << 30;
   double rows = 1;
   for (const SegmentInfo& s : tab->rec->live) rows += static_cast<double>(s.rows);
   if (def.scope != TableScope::records) {
@@ -219,9 +230,12 @@ int x_close(sqlite3_vtab_cursor* base) {
 }
 
 /// The statement that reads `def` from one segment, with the bounds that narrow it.
-std::string segment_sql(const TableDef& def, const Bounds& b, bool newest) {
+std::string segment_sql(const TableDef& def, const Bounds& b, bool newest, int used) {
   std::string cols;
-  for (const Column& c : def.columns) cols += (cols.empty() ? "" : ", ") + quote(c.name);
+  for (std::size_t i = 0; i < def.columns.size(); ++i) {
+    const bool read = i == 0 || used_column(used, i);
+    cols += (i ? ", " : "") + (read ? quote(def.columns[i].name) : std::string("NULL"));
+  }
   std::string sql = fmt::format("SELECT {} FROM {}", cols, quote(def.name));
   std::vector<std::string> where;
   switch (def.scope) {
@@ -275,7 +289,7 @@ int advance(Cursor* c) {
       if (!h || !rec.has_table(*h, def, s)) continue;  // expired, or a type it never had
       c->handle = h;
       c->file = s.path.string();
-      c->key = segment_sql(def, c->bounds, s.number == rec.newest_number);
+      c->key = segment_sql(def, c->bounds, s.number == rec.newest_number, c->used);
       auto& pool = h->pool[c->key];
       if (!pool.empty()) {
         c->st = std::move(pool.back());
@@ -311,7 +325,8 @@ int advance(Cursor* c) {
   }
 }
 
-int x_filter(sqlite3_vtab_cursor* base, int, const char* plan, int argc, sqlite3_value** argv) {
+int x_filter(sqlite3_vtab_cursor* base, int used, const char* plan, int argc,
+             sqlite3_value** argv) {
   auto* c = reinterpret_cast<Cursor*>(base);
   auto* tab = reinterpret_cast<VTab*>(base->pVtab);
   const RecordingImpl& rec = *tab->rec;
@@ -322,6 +337,7 @@ int x_filter(sqlite3_vtab_cursor* base, int, const char* plan, int argc, sqlite3
   c->row = 0;
   c->eof = false;
   c->bounds = Bounds{};
+  c->used = used;
   for (int i = 0; plan && plan[2 * i] && plan[2 * i + 1] && i < argc; ++i)
     c->bounds.apply(plan[2 * i], plan[2 * i + 1], argv[i]);
   if (c->bounds.empty) {
