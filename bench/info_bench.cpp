@@ -51,6 +51,7 @@ struct Options {
   std::uint64_t segments = 12;
   int reps = 7;
   bool json = false;
+  std::string keep;  // build here and leave the files
 };
 
 std::int64_t ts_of(std::uint64_t k) {
@@ -168,16 +169,19 @@ void shell(const std::string& command) {
 
 int run(const Options& o) {
   const Schema schema = Schema::load_file(std::string(RINGLITE_SOURCE_DIR) + "/schema/demo.sql");
-  const fs::path dir = fs::temp_directory_path() / fmt::format("info_bench.{}", ::getpid());
+  const fs::path dir = o.keep.empty()
+                           ? fs::temp_directory_path() / fmt::format("info_bench.{}", ::getpid())
+                           : fs::path(o.keep);
   fs::create_directories(dir);
-  std::snprintf(bench::cleanup::dir, sizeof bench::cleanup::dir, "%s", dir.c_str());
+  if (o.keep.empty())
+    std::snprintf(bench::cleanup::dir, sizeof bench::cleanup::dir, "%s", dir.c_str());
   struct Cleanup {
     fs::path dir;
     ~Cleanup() {
       std::error_code ec;
-      fs::remove_all(dir, ec);
+      if (!dir.empty()) fs::remove_all(dir, ec);
     }
-  } cleanup{dir};
+  } cleanup{o.keep.empty() ? dir : fs::path()};
   const fs::path folder = dir / "rec", single = dir / "single.db";
 
   const bench::Load load = bench::Load::read();
@@ -288,7 +292,8 @@ constexpr const char* kUsage =
     "  --records N    sensor records (default 2000000)\n"
     "  --segments N   segments of the recording (default 12)\n"
     "  --reps N       timed runs of each measurement (default 7)\n"
-    "  --json         one JSON object on one line instead of the table\n";
+    "  --json         one JSON object on one line instead of the table\n"
+    "  --keep DIR     build in DIR (rec/ and single.db) and leave them there\n";
 
 Options parse_options(int argc, char** argv) {
   Options o;
@@ -302,6 +307,8 @@ Options parse_options(int argc, char** argv) {
       o.records = args.count(1000, 1'000'000'000);
     } else if (args.name() == "--segments") {
       o.segments = args.count(1, 10'000);
+    } else if (args.name() == "--keep") {
+      o.keep = std::string(args.value());
     } else if (args.name() == "--reps") {
       o.reps = static_cast<int>(args.count(1, 1000));
     } else {
