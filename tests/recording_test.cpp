@@ -286,6 +286,17 @@ TEST_SUITE("recording") {
             std::string::npos);
       CHECK(rows(rec.connection(), "SELECT count(*) FROM sensor WHERE seq > 400")[0] == "15");
     }
+    // A segment holding a record outside its catalog range: the order the catalog promised
+    // does not hold, so the scan fails instead of returning rows out of order.
+    exec_sql(folder / segment_file_name(1),
+             "INSERT INTO log(seq, ts_ns, producer, level, code, message) VALUES (999999, 1, 1, "
+             "1, 1, 'late')");
+    {
+      const Recording rec = Recording::open(folder);
+      const auto r = rows(rec.connection(), "SELECT seq FROM log");
+      REQUIRE(!r.empty());
+      CHECK(r.back().find("the catalog's ranges are wrong") != std::string::npos);
+    }
     // A segment that is not a database at all, in the middle.
     ringlite::test::write_file(folder / segment_file_name(2), "");
     {

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <exception>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -96,6 +97,7 @@ struct Cursor {
   RecStmt st;
   bool eof = true;
   sqlite3_int64 row = 0;
+  std::optional<std::int64_t> last_seq;  // of the row before: records come in seq order
 
   void release() {
     if (!st) return;
@@ -269,6 +271,20 @@ int advance(Cursor* c) {
         const int rc = sqlite3_step(c->st.get());
         if (rc == SQLITE_ROW) {
           ++c->row;
+          if (def.scope == TableScope::records) {
+            // ORDER BY seq is consumed on the catalog's word that segments hold increasing
+            // ranges: a segment that breaks it fails the query rather than misorder it.
+            const std::int64_t seq = sqlite3_column_int64(c->st.get(), 0);
+            if (c->last_seq && seq <= *c->last_seq) {
+              c->release();
+              return set_error(&tab->base,
+                               fmt::format("cannot read table '{}' of segment '{}': seq {} is not "
+                                           "past the previous segment's {} (the catalog's ranges "
+                                           "are wrong)",
+                                           def.name, c->file, seq, *c->last_seq));
+            }
+            c->last_seq = seq;
+          }
           return SQLITE_OK;
         }
         if (rc != SQLITE_DONE) {
@@ -339,6 +355,7 @@ int x_filter(sqlite3_vtab_cursor* base, int used, const char* plan, int argc,
   c->eof = false;
   c->bounds = Bounds{};
   c->used = used;
+  c->last_seq.reset();
   for (int i = 0; plan && plan[2 * i] && plan[2 * i + 1] && i < argc; ++i)
     c->bounds.apply(plan[2 * i], plan[2 * i + 1], argv[i]);
   if (c->bounds.empty) {
