@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <exception>
 #include <limits>
 #include <system_error>
 
@@ -372,14 +373,30 @@ void RecordingImpl::open_file_db() {
   conn = open_file(path, what);
   check_identity(conn, what);
   read_schema(conn, what);
+  for (const RecordType& t : schema.types()) {
+    // A format-1 database has no time views: TEMP ones, which need no write to the file.
+    std::string err;
+    const auto has_view = query_int(conn,
+                                    fmt::format("SELECT count(*) FROM sqlite_schema WHERE name = "
+                                                "'{}'",
+                                                time_view_name(t.name)),
+                                    err)
+                              .value_or(0);
+    if (has_view == 0) exec(time_view_ddl(t, true));
+  }
+}
+
+void RecordingImpl::single_file_catalog() noexcept {
+  if (segmented || !catalog.empty()) return;
   SegmentInfo s;
   s.number = 1;
   s.state = "open";
   s.path = path;
-  for (const RecordType& t : schema.types()) {
-    const std::string q = quote(t.name);
-    const auto rows = integer(conn, "SELECT count(*) FROM " + q).value_or(0);
-    if (rows > 0) {
+  try {
+    for (const RecordType& t : schema.types()) {
+      const std::string q = quote(t.name);
+      const auto rows = integer(conn, "SELECT count(*) FROM " + q).value_or(0);
+      if (rows <= 0) continue;
       // Each min() and max() alone, so that the rowid and the ts index answer it.
       s.rows += static_cast<std::uint64_t>(rows);
       const auto fs = integer(conn, "SELECT min(seq) FROM " + q);
@@ -394,18 +411,17 @@ void RecordingImpl::open_file_db() {
         s.last_ts = std::max(s.last_ts.value_or(std::numeric_limits<std::int64_t>::min()), *lt);
       }
     }
-    // A format-1 database has no time views: TEMP ones, which need no write to the file.
-    std::string err;
-    const auto has_view = query_int(conn,
-                                    fmt::format("SELECT count(*) FROM sqlite_schema WHERE name = "
-                                                "'{}'",
-                                                time_view_name(t.name)),
-                                    err)
-                              .value_or(0);
-    if (has_view == 0) exec(time_view_ddl(t, true));
+  } catch (const std::exception&) {
+    // A database that fails here fails every query too, which reports why: the catalog
+    // keeps what was read.
   }
-  catalog.push_back(s);
-  live.push_back(s);
+  try {
+    catalog.push_back(s);
+    live.push_back(s);
+  } catch (const std::exception&) {  // out of memory: the catalog stays empty
+    catalog.clear();
+    live.clear();
+  }
 }
 
 SegmentHandle* RecordingImpl::segment(const SegmentInfo& s) {
@@ -485,8 +501,14 @@ Recording::~Recording() = default;
 
 bool Recording::segmented() const noexcept { return impl_->segmented; }
 const Schema& Recording::schema() const noexcept { return impl_->schema; }
-const std::vector<SegmentInfo>& Recording::catalog() const noexcept { return impl_->catalog; }
-std::vector<SegmentInfo> Recording::live_segments() const { return impl_->live; }
+const std::vector<SegmentInfo>& Recording::catalog() const noexcept {
+  impl_->single_file_catalog();
+  return impl_->catalog;
+}
+std::vector<SegmentInfo> Recording::live_segments() const {
+  impl_->single_file_catalog();
+  return impl_->live;
+}
 sqlite3* Recording::connection() const noexcept { return impl_->conn; }
 
 }  // namespace ringlite

@@ -56,7 +56,8 @@ class Recording {
   const Schema& schema() const noexcept;
   /// The catalog, every segment the recording ever had (deleted ones included), by number.
   /// A single database file is one "open" segment whose ranges and rows are read from its
-  /// tables.
+  /// tables on the first call (a count(*) per type; min and max by index); left empty
+  /// when they cannot be read.
   const std::vector<SegmentInfo>& catalog() const noexcept;
   /// The segments whose files are there to read ("open" and "closed"), by number.
   std::vector<SegmentInfo> live_segments() const;

@@ -80,6 +80,9 @@ class RecordingImpl {
 
   void open_folder();
   void open_file_db();
+  /// A single database file's catalog, one "open" segment whose ranges and rows are read
+  /// from its tables: on first use only, since it costs a count(*) per type.
+  void single_file_catalog() noexcept;
   /// The segment's connection, opened and checked on first use; nullptr when its file is
   /// gone. Throws Error naming the file when it cannot be read.
   SegmentHandle* segment(const SegmentInfo& s);
