@@ -104,6 +104,8 @@ TEST_SUITE("recording") {
                     mid, mid + 40'000'000),
         fmt::format("SELECT seq FROM log WHERE ts_ns > {} ORDER BY seq", mid),
         "SELECT seq FROM sensor ORDER BY seq DESC LIMIT 7",
+        "SELECT seq, message FROM log WHERE seq < 30000 ORDER BY seq DESC",
+        "SELECT seq FROM sensor WHERE ts_ns > 1800000000300000000 ORDER BY seq DESC LIMIT 3",
         "SELECT seq FROM sensor ORDER BY seq LIMIT 5 OFFSET 2000",
         "SELECT count(*), sum(a), min(ts_ns), max(ts_ns), avg(c) FROM sensor",
         "SELECT count(*) FROM log WHERE level = 2",
@@ -159,6 +161,10 @@ TEST_SUITE("recording") {
     CHECK(rows(rec.connection(),
                fmt::format("SELECT seq FROM sensor s WHERE seq = {}", rec_seq(5 * kPer + 1)))[0] ==
           std::to_string(rec_seq(5 * kPer + 1)));
+    // The newest records, newest first: only the last segment is read.
+    CHECK(rows(rec.connection(), "SELECT seq FROM sensor ORDER BY seq DESC LIMIT 2") ==
+          std::vector<std::string>{std::to_string(rec_seq(kSegments * kPer - 2)),
+                                   std::to_string(rec_seq(kSegments * kPer - 3))});
     const auto all = rows(rec.connection(), "SELECT count(*) FROM sensor");
     REQUIRE(all.size() == 1);
     CHECK(all[0].find("error: ") == 0);

@@ -7,6 +7,7 @@
 #include <fmt/core.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <exception>
@@ -98,6 +99,7 @@ struct Cursor {
   bool eof = true;
   sqlite3_int64 row = 0;
   std::optional<std::int64_t> last_seq;  // of the row before: records come in seq order
+  bool descending = false;               // ... or in reverse (ORDER BY seq DESC)
 
   void release() {
     if (!st) return;
@@ -206,15 +208,18 @@ int x_best_index(sqlite3_vtab* base, sqlite3_index_info* info) {
   if (eq) rows = 1;
   info->estimatedRows = static_cast<sqlite3_int64>(std::max(1.0, rows));
   info->estimatedCost = std::max(1.0, rows) * 2 + 10;
-  if (!plan.empty()) {
-    info->idxStr = sqlite3_mprintf("%s", plan.c_str());
-    if (!info->idxStr) return SQLITE_NOMEM;
-    info->needToFreeIdxStr = 1;
-  }
   if (eq) info->idxFlags |= SQLITE_INDEX_SCAN_UNIQUE;
-  if (info->nOrderBy == 1 && (info->aOrderBy[0].iColumn == 0 || info->aOrderBy[0].iColumn == -1) &&
-      !info->aOrderBy[0].desc)
+  // ORDER BY seq, either way, is how the rows come: segments in order (or in reverse), each
+  // read by its rowid. So `ORDER BY seq DESC LIMIT n` reads only the newest rows.
+  bool descending = false;
+  if (info->nOrderBy == 1 && (info->aOrderBy[0].iColumn == 0 || info->aOrderBy[0].iColumn == -1)) {
     info->orderByConsumed = 1;
+    descending = info->aOrderBy[0].desc != 0;
+  }
+  plan.insert(plan.begin(), descending ? 'd' : 'a');
+  info->idxStr = sqlite3_mprintf("%s", plan.c_str());
+  if (!info->idxStr) return SQLITE_NOMEM;
+  info->needToFreeIdxStr = 1;
   return SQLITE_OK;
 }
 
@@ -233,7 +238,8 @@ int x_close(sqlite3_vtab_cursor* base) {
 }
 
 /// The statement that reads `def` from one segment, with the bounds that narrow it.
-std::string segment_sql(const TableDef& def, const Bounds& b, bool newest, int used) {
+std::string segment_sql(const TableDef& def, const Bounds& b, bool newest, int used,
+                        bool descending) {
   std::string cols;
   for (std::size_t i = 0; i < def.columns.size(); ++i) {
     const bool read = i == 0 || used_column(used, i);
@@ -255,7 +261,8 @@ std::string segment_sql(const TableDef& def, const Bounds& b, bool newest, int u
       break;
   }
   for (std::size_t i = 0; i < where.size(); ++i) sql += (i ? " AND " : " WHERE ") + where[i];
-  if (def.scope == TableScope::records || def.scope == TableScope::all_live) sql += " ORDER BY seq";
+  if (def.scope == TableScope::records) sql += descending ? " ORDER BY seq DESC" : " ORDER BY seq";
+  if (def.scope == TableScope::all_live) sql += " ORDER BY seq";
   if (def.scope == TableScope::gaps) sql += " ORDER BY id";
   return sql;
 }
@@ -275,12 +282,12 @@ int advance(Cursor* c) {
             // ORDER BY seq is consumed on the catalog's word that segments hold increasing
             // ranges: a segment that breaks it fails the query rather than misorder it.
             const std::int64_t seq = sqlite3_column_int64(c->st.get(), 0);
-            if (c->last_seq && seq <= *c->last_seq) {
+            if (c->last_seq && (c->descending ? seq >= *c->last_seq : seq <= *c->last_seq)) {
               c->release();
               return set_error(&tab->base,
-                               fmt::format("cannot read table '{}' of segment '{}': seq {} is not "
-                                           "past the previous segment's {} (the catalog's ranges "
-                                           "are wrong)",
+                               fmt::format("cannot read table '{}' of segment '{}': seq {} is out "
+                                           "of order after the previous segment's {} (the "
+                                           "catalog's ranges are wrong)",
                                            def.name, c->file, seq, *c->last_seq));
             }
             c->last_seq = seq;
@@ -306,7 +313,7 @@ int advance(Cursor* c) {
       if (!h || !rec.has_table(*h, def, s)) continue;  // expired, or a type it never had
       c->handle = h;
       c->file = s.path.string();
-      c->key = segment_sql(def, c->bounds, s.number == rec.newest_number, c->used);
+      c->key = segment_sql(def, c->bounds, s.number == rec.newest_number, c->used, c->descending);
       auto& pool = h->pool[c->key];
       if (!pool.empty()) {
         c->st = std::move(pool.back());
@@ -356,6 +363,8 @@ int x_filter(sqlite3_vtab_cursor* base, int used, const char* plan, int argc,
   c->bounds = Bounds{};
   c->used = used;
   c->last_seq.reset();
+  c->descending = plan && plan[0] == 'd';
+  if (plan && plan[0]) ++plan;  // then the constraints, two characters each
   for (int i = 0; plan && plan[2 * i] && plan[2 * i + 1] && i < argc; ++i)
     c->bounds.apply(plan[2 * i], plan[2 * i + 1], argv[i]);
   if (c->bounds.empty) {
@@ -382,6 +391,7 @@ int x_filter(sqlite3_vtab_cursor* base, int used, const char* plan, int argc,
     }
     c->segments.push_back(i);
   }
+  if (c->descending) std::reverse(c->segments.begin(), c->segments.end());
   return advance(c);
 }
 
