@@ -231,7 +231,7 @@ struct StartLine {
 
 namespace cleanup {
 inline char shm_path[128] = {};   // the run's ring, "/ringlite.<name>"
-inline char files[4][4096] = {};  // database files
+inline char files[6][4096] = {};  // database files
 inline char dir[4096] = {};       // the scratch folder holding them (rmdir: once they are gone)
 inline pid_t children[4] = {};    // killed first: they may hold the ring open
 

@@ -13,6 +13,11 @@
 //               CLOCK_MONOTONIC; lateness of record j = (arrival j - ts j) minus the
 //               smallest such offset of any record, so it includes the consumer's own delay
 //               in noticing the record.
+//   time window replay() at max speed of a 1% window in the middle of the same database
+//               (--from/--to times, 20,000 of 2,000,000 records), timed from the call until
+//               the consumer has read the window's last record: with the ts_ns index
+//               (`_ringlite_sensor_ts`, on a copy of the database) against the same database
+//               without it (the baseline, a scan of the table to find the window).
 // The throughput runs are repeated (interleaved) and the best is reported. The database
 // lives in a scratch folder under $TMPDIR; it and the rings are removed on exit, also on
 // SIGINT/SIGTERM.
@@ -71,11 +76,10 @@ class Scratch {
     path_ = tmpl;
     auto& files = bench::cleanup::files;
     std::snprintf(bench::cleanup::dir, sizeof bench::cleanup::dir, "%s", tmpl.c_str());
-    for (int i = 0; i < 2; ++i) {
-      std::snprintf(files[2 * i], sizeof files[0], "%s/%s.db", tmpl.c_str(),
-                    i == 0 ? "big" : "paced");
-      std::snprintf(files[2 * i + 1], sizeof files[0], "%s/%s.db-journal", tmpl.c_str(),
-                    i == 0 ? "big" : "paced");
+    const char* names[] = {"big", "paced", "big_ts"};
+    for (int i = 0; i < 3; ++i) {
+      std::snprintf(files[2 * i], sizeof files[0], "%s/%s.db", tmpl.c_str(), names[i]);
+      std::snprintf(files[2 * i + 1], sizeof files[0], "%s/%s.db-journal", tmpl.c_str(), names[i]);
     }
   }
   ~Scratch() {
@@ -123,6 +127,17 @@ void build_database(const fs::path& path, const Schema& schema, std::uint64_t n,
     if (r.inserted != b.frames.size())
       throw std::runtime_error("the bench database rejected records");
   }
+}
+
+/// Runs `sql` on the database at `path` (read-write).
+void exec(const fs::path& path, const char* sql) {
+  sqlite3* db = nullptr;
+  const bool ok = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK &&
+                  sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK;
+  const std::string err = ok ? "" : sqlite3_errmsg(db);
+  sqlite3_close(db);
+  if (!ok)
+    throw std::runtime_error(fmt::format("cannot run '{}' on {}: {}", sql, path.string(), err));
 }
 
 /// The floor: every row and column of the table read in seq order, nothing else.
@@ -211,26 +226,45 @@ void finish_consumer(pid_t pid) {
   bench::track({});
 }
 
-double replay_max(const fs::path& db, const Schema& schema, std::uint64_t n, bool spin) {
+/// replay() of `o`'s selection, records first .. first + n - 1, into a ring drained by a
+/// consumer process. Seconds from the call until the consumer has read the last record.
+double replay_timed(const fs::path& db, const Schema& schema, const ReplayOptions& o,
+                    std::uint64_t first, std::uint64_t n, bool spin) {
   const bench::ScopedRing sr(ring_config(), schema);
   bench::SharedMemory mem(sizeof(Shared));
   Shared& sh = *mem.make<Shared>();
   const pid_t child = start_consumer(sr.config(), sh, n, spin);
   Producer p(Ring::open(sr.config()), OnFull::block);
-  ReplayOptions o;
-  o.max_speed = true;
   const std::atomic<bool> stop{false};
   const std::int64_t t0 = now_ns();
   const ReplayResult r = replay(db, p, o, stop);
   finish_consumer(child);
-  const std::uint64_t want = n * (n - 1) / 2;
+  const std::uint64_t want = n * first + n * (n - 1) / 2;  // the `a` fields: first .. first+n-1
   if (r.records != n || sh.records != n || sh.checksum != want) {
     throw std::runtime_error(
         fmt::format("replay wrote {} records, the consumer read {} (checksum {}, expected {})",
                     r.records, sh.records, sh.checksum, want));
   }
-  return static_cast<double>(n) * 1e9 / static_cast<double>(sh.end_ns - t0);
+  return static_cast<double>(sh.end_ns - t0) / 1e9;
 }
+
+double replay_max(const fs::path& db, const Schema& schema, std::uint64_t n, bool spin) {
+  ReplayOptions o;
+  o.max_speed = true;
+  return static_cast<double>(n) / replay_timed(db, schema, o, 0, n, spin);
+}
+
+/// The 1% time window in the middle of the big database (records 1 µs apart).
+struct Window {
+  std::uint64_t first = 0, n = 0;
+  ReplayOptions options() const {
+    ReplayOptions o;
+    o.max_speed = true;
+    o.from_ns = kT0 + static_cast<std::int64_t>(first) * 1000;
+    o.to_ns = kT0 + static_cast<std::int64_t>(first + n) * 1000 - 1;
+    return o;
+  }
+};
 
 struct Pacing {
   double p50_us = 0, p99_us = 0, max_us = 0, replay_max_late_us = 0, seconds = 0;
@@ -265,7 +299,8 @@ constexpr std::string_view kUsage =
     "\n"
     "Replays a database of demo `sensor` records at max speed into a ring drained by another\n"
     "process, against a bare SELECT loop over the same rows; then replays a recording of\n"
-    "records 1 ms apart at speed 1 and measures how late each arrives.\n"
+    "records 1 ms apart at speed 1 and measures how late each arrives; and replays a 1% time\n"
+    "window (--from/--to) with and without the ts_ns index.\n"
     "\n"
     "  --records N         records in the database (default 2000000)\n"
     "  --pacing-records N  records in the paced recording, 1 ms apart (default 2000)\n"
@@ -297,18 +332,27 @@ Options parse_options(int argc, char** argv) {
 int run(const Options& o) {
   const Schema schema = Schema::load_file(fs::path(RINGLITE_SOURCE_DIR) / "schema" / "demo.sql");
   Scratch dir;
-  const fs::path big = dir / "big.db", paced = dir / "paced.db";
+  const fs::path big = dir / "big.db", paced = dir / "paced.db", big_ts = dir / "big_ts.db";
   const std::int64_t b0 = now_ns();
   build_database(big, schema, o.records, 1000);
   build_database(paced, schema, o.pacing_records, 1'000'000);
+  // The same records with and without the time index (whichever the store made).
+  fs::copy_file(big, big_ts);
+  exec(big, "DROP INDEX IF EXISTS \"_ringlite_sensor_ts\"");
+  exec(big_ts, "CREATE INDEX IF NOT EXISTS \"_ringlite_sensor_ts\" ON sensor(ts_ns)");
   const double build_s = static_cast<double>(now_ns() - b0) / 1e9;
+  const Window win{o.records * 495 / 1000, std::max<std::uint64_t>(1, o.records / 100)};
 
-  std::vector<double> reads, replays, spins;
+  std::vector<double> reads, replays, spins, scans, seeks;
   for (int rep = 0; rep < o.reps; ++rep) {  // interleaved: noise hits both alike
     reads.push_back(bare_read(big, o.records));
     replays.push_back(replay_max(big, schema, o.records, false));
     spins.push_back(replay_max(big, schema, o.records, true));
+    scans.push_back(replay_timed(big, schema, win.options(), win.first, win.n, false));
+    seeks.push_back(replay_timed(big_ts, schema, win.options(), win.first, win.n, false));
   }
+  const double scan_s = *std::min_element(scans.begin(), scans.end());
+  const double seek_s = *std::min_element(seeks.begin(), seeks.end());
   const double read_rps = *std::max_element(reads.begin(), reads.end());
   const double replay_rps = *std::max_element(replays.begin(), replays.end());
   const double spin_rps = *std::max_element(spins.begin(), spins.end());
@@ -317,8 +361,10 @@ int run(const Options& o) {
   if (o.json) {
     fmt::print(
         "{{\"replay_rps\":{:.0f},\"read_rps\":{:.0f},\"ratio\":{:.4f},\"pacing_us_p50\":{:.1f},"
-        "\"pacing_us_p99\":{:.1f},\"replay_spin_rps\":{:.0f}}}\n",
-        replay_rps, read_rps, replay_rps / read_rps, pace.p50_us, pace.p99_us, spin_rps);
+        "\"pacing_us_p99\":{:.1f},\"replay_spin_rps\":{:.0f},\"window_index_ms\":{:.2f},"
+        "\"window_scan_ms\":{:.2f}}}\n",
+        replay_rps, read_rps, replay_rps / read_rps, pace.p50_us, pace.p99_us, spin_rps,
+        seek_s * 1e3, scan_s * 1e3);
     return 0;
   }
   fmt::print(
@@ -336,6 +382,21 @@ int run(const Options& o) {
   row("bare SELECT * FROM sensor ORDER BY seq (no ring)", read_rps, reads);
   row("replay --speed max, consumer process waits (as the bridge)", replay_rps, replays);
   row("replay --speed max, consumer process spins", spin_rps, spins);
+  fmt::print("\n| {:<58} | {:>11} | {:<12} | {:<20} |\n",
+             fmt::format("--from/--to time window: {} of {} records", win.n, o.records), "time",
+             "vs no index", "each rep (ms)");
+  fmt::print("|{:-<60}|{:-<13}|{:-<14}|{:-<22}|\n", "", "", "", "");
+  const auto ms = [](const std::vector<double>& all) {
+    std::string out;
+    for (double x : all) out += fmt::format("{}{:.1f}", out.empty() ? "" : " ", x * 1e3);
+    return out;
+  };
+  fmt::print("| {:<58} | {:>8.1f} ms | {:<12} | {:<20} |\n",
+             "replay --from/--to, without a ts_ns index (baseline)", scan_s * 1e3, "1.00",
+             ms(scans));
+  fmt::print("| {:<58} | {:>8.1f} ms | {:<12} | {:<20} |\n",
+             "replay --from/--to, with _ringlite_sensor_ts", seek_s * 1e3,
+             fmt::format("{:.3f}", seek_s / scan_s), ms(seeks));
   fmt::print(
       "\npacing at speed 1: {} records 1 ms apart replayed in {:.3f} s; arrival lateness p50 "
       "{:.0f} us, "

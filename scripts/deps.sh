@@ -3,6 +3,7 @@
 ringlite_packages=(
   g++ cmake make pkg-config sqlite3 clang-format
   libsqlite3-dev libsqlitecpp-dev libfmt-dev doctest-dev libcli11-dev libtomlplusplus-dev
+  nlohmann-json3-dev
 )
 
 ringlite_ensure_deps() {

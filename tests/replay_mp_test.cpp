@@ -436,4 +436,132 @@ TEST_SUITE("replay_multiprocess") {
     CHECK(r.out.find("/ 20 records") != std::string::npos);
     CHECK(r.out.find("replayed 20 records") != std::string::npos);
   }
+
+  TEST_CASE(
+      "--db replays a database file into --ring, and --start-offset and --duration select by "
+      "time from the first record") {
+    Setup s("replay-window", "1MiB");
+    const std::int64_t t0 = utc_ns(2026, 11, 23, 10, 0, 0);
+    // Sensor k at t0 + k s; one log record at t0 + 2.5 s.
+    const auto seqs = record(s, [&](Producer& p) {
+      auto w = p.writer<Sensor>("sensor");
+      auto l = p.writer<Log>("log");
+      for (int k = 0; k < 20; ++k) {
+        REQUIRE(w.try_write(make_sensor(k), t0 + k * 1'000'000'000LL) == WriteResult::ok);
+        if (k == 2)
+          REQUIRE(l.try_write(Log{1, 2, 0, 0}, {"x"}, t0 + 2'500'000'000) == WriteResult::ok);
+      }
+    });
+    REQUIRE(seqs.size() == 21);
+    struct Got {
+      std::vector<std::int32_t> sensors;  // `a`: sensor k has a == k, recorded seq seqs[k(+1)]
+      std::vector<std::int64_t> ts;       // every record, in order
+    };
+    const auto run = [&](const std::string& args) {
+      Target t;
+      const auto r =
+          run_cli("replay --db '" + s.db + "' --ring " + t.name() + " --speed max " + args);
+      INFO(args, " -> ", r.err);
+      CHECK(r.exit_code == 0);
+      Got g;
+      for (const auto& rec : read_ring(t.ring)) {
+        g.ts.push_back(rec.ts);
+        if (rec.type != "sensor") continue;
+        Sensor v;
+        REQUIRE(rec.payload.size() == sizeof v);
+        std::memcpy(&v, rec.payload.data(), sizeof v);
+        g.sensors.push_back(v.a);
+      }
+      return g;
+    };
+    using V = std::vector<std::int32_t>;
+    using T = std::vector<std::int64_t>;
+    const auto at = [&](double s_) { return t0 + static_cast<std::int64_t>(s_ * 1e9); };
+    // The whole database, without a config.
+    CHECK(run("").ts.size() == 21);
+    auto g = run("--start-offset 5s --duration 3s");  // [t0+5s, t0+8s)
+    CHECK(g.sensors == V{5, 6, 7});
+    CHECK(g.ts == T{at(5), at(6), at(7)});
+    g = run("--start-offset 1.5s --duration 2500ms");  // [1.5 s, 4 s): the log record too
+    CHECK(g.sensors == V{2, 3});
+    CHECK(g.ts == T{at(2), at(2.5), at(3)});
+    CHECK(run("--duration 2s").sensors == V{0, 1});
+    CHECK(run("--start-offset=17s").sensors == V{17, 18, 19});
+    CHECK(run("--start-offset 1m").ts.empty());
+    // With --from / --to: the records inside both.
+    CHECK(run("--start-offset 5s --from " + std::to_string(seqs[7])).sensors ==
+          V{6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19});  // seqs[7]: sensor 6 (log at 3)
+    CHECK(run("--start-offset 5s --duration 10s --to 2026-11-23T10:00:08Z").sensors ==
+          V{5, 6, 7, 8});
+    // The offset counts from the recording's first record, whatever the selected types.
+    g = run("--type log --start-offset 2s --duration 1s");
+    CHECK(g.ts == T{at(2.5)});
+  }
+
+  TEST_CASE("--type takes globs and is repeatable, --exclude-type removes types") {
+    Setup s("replay-glob", "1MiB");
+    record(s, [](Producer& p) {
+      auto w = p.writer<Sensor>("sensor");
+      auto l = p.writer<Log>("log");
+      for (int k = 0; k < 4; ++k) {
+        REQUIRE(w.try_write(make_sensor(k)) == WriteResult::ok);
+        REQUIRE(l.try_write(Log{1, 2, 0, 0}, {"m"}) == WriteResult::ok);
+      }
+    });
+    const auto types = [&](const std::string& args) {
+      Target t;
+      const auto r = run_cli(s.cli("--speed max --ring " + t.name() + " " + args));
+      INFO(args, " -> ", r.err);
+      CHECK(r.exit_code == 0);
+      std::string out;
+      for (const auto& rec : read_ring(t.ring)) out += rec.type[0];
+      return out;
+    };
+    CHECK(types("") == "slslslsl");
+    CHECK(types("--type 's*'") == "ssss");
+    CHECK(types("--type '?og'") == "llll");
+    CHECK(types("--type 'l*' --type sensor") == "slslslsl");
+    CHECK(types("--exclude-type 'sen[s]or'") == "llll");
+    CHECK(types("--type '*' --exclude-type log") == "ssss");
+  }
+
+  TEST_CASE(
+      "bad --db, --start-offset, --duration and glob input exits 2 naming the option, nothing "
+      "written") {
+    Setup s("replay-badnew", "1MiB");
+    record(s, [](Producer& p) {
+      auto w = p.writer<Sensor>("sensor");
+      for (int k = 0; k < 3; ++k) REQUIRE(w.try_write(make_sensor(k)) == WriteResult::ok);
+    });
+    Target t;
+    const std::string ring = " --ring " + t.name();
+    const std::string db = " --db '" + s.db + "'";
+    check_one_line_error(run_cli("replay" + ring), "give -c CONFIG or --db PATH");
+    check_one_line_error(run_cli("replay -c '" + s.config + "'" + db + ring),
+                         "--config excludes --db");
+    check_one_line_error(run_cli("replay" + db),
+                         "--ring NAME is required with --db (the ring to write into)");
+    check_one_line_error(run_cli("replay --db '" + s.db + ".nope'" + ring),
+                         "cannot replay --db '" + s.db + ".nope': no such file");
+    CHECK_FALSE(std::filesystem::exists(s.db + ".nope"));
+    write_file(s.dir / "garbage.db", std::string(8192, 'x'));
+    check_one_line_error(run_cli("replay --db '" + (s.dir / "garbage.db").string() + "'" + ring),
+                         "file is not a database");
+    check_one_line_error(run_cli("replay" + db + ring + " --start-offset=-5s"),
+                         "cannot parse --start-offset '-5s': expected a duration");
+    check_one_line_error(run_cli("replay" + db + ring + " --start-offset 5"),
+                         "cannot parse --start-offset '5'");
+    check_one_line_error(run_cli("replay" + db + ring + " --duration 'five seconds'"),
+                         "cannot parse --duration 'five seconds'");
+    check_one_line_error(run_cli("replay" + db + ring + " --duration 0ms"),
+                         "cannot use --duration '0ms': it must be more than 0");
+    check_one_line_error(run_cli(s.cli(ring + " --duration ''")), "--duration");
+    check_one_line_error(run_cli("replay" + db + ring + " --type 'sens?r' --type 'x*'"),
+                         "type 'x*' matches no recorded type (it has: sensor, log)");
+    check_one_line_error(run_cli("replay" + db + ring + " --exclude-type 'logs*'"),
+                         "excluded type 'logs*' matches no recorded type");
+    check_one_line_error(run_cli("replay" + db + ring + " --exclude-type '*'"),
+                         "the selection has no type left");
+    CHECK(t.tail() == 0);
+  }
 }

@@ -17,6 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include "detail/replay_source.hpp"
+#include "detail/time_view.hpp"
 #include "ringlite/consumer.hpp"
 #include "ringlite/error.hpp"
 #include "ringlite/producer.hpp"
@@ -522,6 +524,186 @@ TEST_SUITE("replay") {
       CHECK(r.records < 2000);
       CHECK(b.ring.stats().full_events > 0);
       CHECK(std::chrono::steady_clock::now() - t0 < 2s);
+    }
+  }
+}
+
+TEST_SUITE("replay selection") {
+  TEST_CASE(
+      "start_offset and duration count from the recording's first record, end excluded, and "
+      "intersect the other bounds") {
+    Recording rec = mixed(10);  // 20 records, record i at kT0 + i ms: everything even, tick odd
+    const auto& all = rec.records;
+    const auto run = [&](const ReplayOptions& o) {
+      Target b;
+      const auto r = replay(rec.db, b.producer, o, kNoStop);
+      auto got = drain(b.ring);
+      CHECK(r.records == got.size());
+      return got;
+    };
+    const auto pick = [&](std::initializer_list<std::size_t> idx) {
+      std::vector<Rec> out;
+      for (auto i : idx) out.push_back(all[i]);
+      return out;
+    };
+    ReplayOptions o = max_speed();
+    o.start_offset = 3ms;
+    o.duration = 5ms;  // ts in [T0+3ms, T0+8ms): records 3..7
+    check_same(run(o), pick({3, 4, 5, 6, 7}));
+    o.start_offset.reset();  // from the first record
+    o.duration = 2ms;
+    check_same(run(o), pick({0, 1}));
+    o = max_speed();
+    o.start_offset = 17ms;  // to the end
+    check_same(run(o), pick({17, 18, 19}));
+    o.start_offset = std::chrono::nanoseconds(17'000'001);  // just after record 17
+    check_same(run(o), pick({18, 19}));
+    o.start_offset = 20ms;  // past the last record
+    CHECK(run(o).empty());
+
+    o = max_speed();  // intersections
+    o.start_offset = 3ms;
+    o.duration = 5ms;
+    o.from_ns = all[5].ts;
+    check_same(run(o), pick({5, 6, 7}));
+    o.to_seq = all[6].seq;
+    check_same(run(o), pick({5, 6}));
+    o.from_ns = all[8].ts;  // disjoint from the window
+    CHECK(run(o).empty());
+
+    // The first record is the recording's, not the selected types': `tick` starts at 1 ms.
+    o = max_speed();
+    o.types = {"tick"};
+    o.start_offset = 3ms;
+    o.duration = 5ms;
+    check_same(run(o), pick({3, 5, 7}));
+
+    Target b;
+    o = max_speed();
+    o.start_offset = -1ms;
+    CHECK(error_of(Errc::usage, [&] {
+            replay(rec.db, b.producer, o, kNoStop);
+          }).find("start offset -1000000 ns is negative") != std::string::npos);
+    o = max_speed();
+    o.duration = 0ms;
+    CHECK(error_of(Errc::usage, [&] {
+            replay(rec.db, b.producer, o, kNoStop);
+          }).find("duration 0 ns is not positive") != std::string::npos);
+    CHECK(b.ring.stats().tail == 0);
+  }
+
+  TEST_CASE("a window near the ends of the int64 range clamps instead of overflowing") {
+    Recording rec([](Producer& p) {
+      RawWriter t = p.raw_writer("tick");
+      write_tick(t, 0, std::numeric_limits<std::int64_t>::max() - 5);
+      write_tick(t, 1, std::numeric_limits<std::int64_t>::max());
+    });
+    Target b;
+    ReplayOptions o = max_speed();
+    o.types = {"tick"};
+    o.start_offset = 1ns;
+    o.duration = std::chrono::nanoseconds(std::numeric_limits<std::int64_t>::max());
+    const auto r = replay(rec.db, b.producer, o, kNoStop);
+    CHECK(r.records == 1);
+    check_same(drain(b.ring), {rec.records[1]});
+  }
+
+  TEST_CASE(
+      "type and exclude globs select types; a glob that matches nothing, or no type left, is "
+      "refused") {
+    Recording rec = mixed(3);
+    std::vector<Rec> ticks, everything;
+    for (const auto& r : rec.records) (r.type == "tick" ? ticks : everything).push_back(r);
+    const auto run = [&](std::vector<std::string> types, std::vector<std::string> exclude) {
+      Target b;
+      ReplayOptions o = max_speed();
+      o.types = std::move(types);
+      o.exclude_types = std::move(exclude);
+      replay(rec.db, b.producer, o, kNoStop);
+      return drain(b.ring);
+    };
+    check_same(run({"t*"}, {}), ticks);
+    check_same(run({"?ick"}, {}), ticks);
+    check_same(run({"[st]ick"}, {}), ticks);
+    check_same(run({"ev*", "tick"}, {}), rec.records);
+    check_same(run({"*", "tick"}, {}), rec.records);  // overlapping globs: each type once
+    check_same(run({}, {"every*"}), ticks);
+    check_same(run({"*"}, {"t?ck"}), everything);
+
+    Target b;
+    ReplayOptions o = max_speed();
+    o.types = {"tick", "sens*"};
+    auto msg = error_of(Errc::usage, [&] { replay(rec.db, b.producer, o, kNoStop); });
+    CHECK(msg.find("type 'sens*' matches no recorded type (it has: everything, tick)") !=
+          std::string::npos);
+    o.types = {"tick"};
+    o.exclude_types = {"Tick"};  // case matters
+    msg = error_of(Errc::usage, [&] { replay(rec.db, b.producer, o, kNoStop); });
+    CHECK(msg.find("excluded type 'Tick' matches no recorded type") != std::string::npos);
+    o.exclude_types = {"t*"};
+    msg = error_of(Errc::usage, [&] { replay(rec.db, b.producer, o, kNoStop); });
+    CHECK(msg.find("the selection has no type left") != std::string::npos);
+    o.types.clear();
+    o.exclude_types = {"*"};
+    msg = error_of(Errc::usage, [&] { replay(rec.db, b.producer, o, kNoStop); });
+    CHECK(msg.find("the selection has no type left") != std::string::npos);
+    CHECK(b.ring.stats().tail == 0);
+  }
+
+  TEST_CASE(
+      "a time-bounded selection finds its seq range through the ts_ns index and walks the "
+      "table in seq order") {
+    // ts_ns not in seq order (several producers' clocks): record k at (k % 5) ms.
+    Recording rec([](Producer& p) {
+      RawWriter t = p.raw_writer("tick");
+      for (int k = 0; k < 20; ++k) write_tick(t, k, kT0 + (k % 5) * 1'000'000);
+    });
+    const Schema schema = Schema::parse(kSchema, "test");
+    const RecordType& tick = *schema.find("tick");
+    const auto plan = [&](const std::string& sql) {
+      SQLite::Database db(rec.db.string(), SQLite::OPEN_READONLY);
+      SQLite::Statement q(db, "EXPLAIN QUERY PLAN " + sql);
+      std::string out;
+      while (q.executeStep()) out += q.getColumn(3).getString() + "; ";
+      return out;
+    };
+    // The store makes the index (database.index_ts); made here too in case it did not.
+    SQLite::Database(rec.db.string(), SQLite::OPEN_READWRITE).exec(detail::ts_index_ddl(tick));
+    const std::string index = detail::ts_index_name("tick");
+    const std::string range = plan(detail::seq_range_sql(tick));
+    INFO("seq range plan: ", range);
+    CHECK(range.find("USING COVERING INDEX " + index + " (ts_ns>? AND ts_ns<?)") !=
+          std::string::npos);
+    // The cursor stays on the rowid b-tree: no sort, so it streams and re-seeks by seq.
+    const std::string cursor = plan(detail::select_sql(tick, true));
+    INFO("cursor plan: ", cursor);
+    CHECK(cursor.find("USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)") != std::string::npos);
+    CHECK(cursor.find("TEMP B-TREE") == std::string::npos);
+    CHECK(cursor.find(index) == std::string::npos);
+    // Without the bounds that were not given, SQLite has nothing to choose between.
+    CHECK(detail::select_sql(tick, false).find("ts_ns BETWEEN") == std::string::npos);
+
+    std::vector<Rec> want;  // ts 1..2 ms: k % 5 in {1, 2}, in seq order
+    for (const auto& r : rec.records)
+      if (r.ts >= kT0 + 1'000'000 && r.ts <= kT0 + 2'000'000) want.push_back(r);
+    REQUIRE(want.size() == 8);
+    for (bool indexed : {true, false}) {
+      INFO("indexed: ", indexed);
+      if (!indexed) {
+        SQLite::Database(rec.db.string(), SQLite::OPEN_READWRITE)
+            .exec("DROP INDEX \"" + index + "\"");
+        CHECK(plan(detail::seq_range_sql(tick)).find("SCAN") != std::string::npos);
+      }
+      Target b;
+      ReplayOptions o = max_speed();
+      o.types = {"tick"};
+      o.from_ns = kT0 + 1'000'000;
+      o.to_ns = kT0 + 2'000'000;
+      std::vector<ReplayProgress> seen;
+      replay(rec.db, b.producer, o, kNoStop, [&](const ReplayProgress& p) { seen.push_back(p); });
+      check_same(drain(b.ring), want);
+      REQUIRE(!seen.empty());
+      CHECK(seen.back().total == 8);  // the progress count applies the same bounds
     }
   }
 }

@@ -20,6 +20,7 @@ void add_bridge(CLI::App& app, Action& action);   // bridge
 void add_query(CLI::App& app, Action& action);    // query
 void add_tail(CLI::App& app, Action& action);     // tail
 void add_replay(CLI::App& app, Action& action);   // replay
+void add_info(CLI::App& app, Action& action);     // info
 
 /// Installs SIGINT/SIGTERM handlers that set the returned flag: long-running commands
 /// (bridge, tail -f, replay, produce, stat --watch) call it before anything slow, so that

@@ -1,4 +1,4 @@
-// The config's database, read-only (see database.hpp).
+// The database, read-only (see database.hpp).
 #include "database.hpp"
 
 #include <SQLiteCpp/Exception.h>
@@ -8,20 +8,15 @@
 #include <filesystem>
 
 #include "ringlite/error.hpp"
+#include "ringlite/store.hpp"
 
 namespace ringlite::cli {
+namespace {
 
-std::unique_ptr<SQLite::Database> open_configured_database(const Config& cfg,
-                                                           const std::string& config,
-                                                           std::string_view command) {
-  namespace fs = std::filesystem;
-  // Without a path SQLite would open an empty temporary database and answer from it.
-  if (cfg.database.path.empty()) {
-    throw Error(Errc::config,
-                fmt::format("invalid config '{}': {} needs a [database] section with a path",
-                            config, command));
-  }
-  const fs::path& path = cfg.database.path;
+namespace fs = std::filesystem;
+
+std::unique_ptr<SQLite::Database> open_file(const fs::path& path, const std::string& where,
+                                            std::string_view command) {
   try {
     auto db = std::make_unique<SQLite::Database>(path.string(), SQLite::OPEN_READONLY, 5000);
     // Opening is lazy: read the schema now, so a directory or a non-database fails here.
@@ -34,7 +29,7 @@ std::unique_ptr<SQLite::Database> open_configured_database(const Config& cfg,
     std::string cause = e.what();
     if (fs::is_directory(path, ec)) {
       cause = "it is a directory";
-    } else if (!fs::is_directory(folder, ec)) {
+    } else if (!folder.empty() && !fs::is_directory(folder, ec)) {
       cause = fmt::format("no such folder '{}'", folder.string());
     } else if (!fs::exists(path, ec)) {
       cause = fmt::format("no such file ({} never creates one: the bridge does)", command);
@@ -45,10 +40,54 @@ std::unique_ptr<SQLite::Database> open_configured_database(const Config& cfg,
     }
     const bool locked = (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
     throw Error(locked ? Errc::busy : Errc::config,
-                fmt::format("cannot open database '{}' (database.path in '{}'): {}", path.string(),
-                            config, cause),
-                0, rc);
+                fmt::format("cannot open database '{}' ({}): {}", path.string(), where, cause), 0,
+                rc);
   }
+}
+
+}  // namespace
+
+std::unique_ptr<SQLite::Database> open_configured_database(const Config& cfg,
+                                                           const std::string& config,
+                                                           std::string_view command) {
+  // Without a path SQLite would open an empty temporary database and answer from it.
+  if (cfg.database.path.empty()) {
+    throw Error(Errc::config,
+                fmt::format("invalid config '{}': {} needs a [database] section with a path",
+                            config, command));
+  }
+  return open_file(cfg.database.path, fmt::format("database.path in '{}'", config), command);
+}
+
+sqlite3* ReadDatabase::handle() const {
+  return recording ? recording->connection() : plain->getHandle();
+}
+
+ReadDatabase open_read_database(const fs::path& path, bool folder_ok, const std::string& where,
+                                std::string_view command) {
+  ReadDatabase out;
+  const auto with_where = [&](const Error& e) {
+    return Error(e.code(), fmt::format("{} ({})", e.what(), where), e.sys_errno(), e.sqlite_code());
+  };
+  std::error_code ec;
+  if (folder_ok && fs::is_directory(path, ec)) {
+    try {
+      out.recording.emplace(Recording::open(path));
+    } catch (const Error& e) {
+      throw with_where(e);
+    }
+    return out;
+  }
+  out.plain = open_file(path, where, command);
+  const auto app = out.plain->execAndGet("PRAGMA application_id").getInt64();
+  if (app != kApplicationId) return out;  // any SQLite database reads as it is
+  out.plain.reset();
+  try {
+    out.recording.emplace(Recording::open(path));
+  } catch (const Error& e) {
+    throw with_where(e);
+  }
+  return out;
 }
 
 }  // namespace ringlite::cli

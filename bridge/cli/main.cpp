@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   cli::add_tail(app, action);
   cli::add_query(app, action);
   cli::add_replay(app, action);
+  cli::add_info(app, action);
   cli::add_schema(app, action);
   cli::check_values(app);
   try {

@@ -1,5 +1,8 @@
 // ringlite query: runs SQL against the database, read-only; with --live the ring is
 // attached as virtual tables `live.<type>` (docs/design.md, "Readers, live SQL and replay").
+// The database is the config's database.path (-c) or a path given with --db: a ringlite
+// database or a recording's folder is read through Recording (docs/design.md, "Reading a
+// recording": one table per type over every segment), any other SQLite file as it is.
 //
 // The database is opened with SQLITE_OPEN_READONLY (a missing file is never created) and
 // `PRAGMA query_only=1`; besides, a statement that SQLite says would write (INSERT, CREATE,
@@ -38,6 +41,7 @@ namespace {
 
 struct Opts {
   std::string config;
+  std::string db;
   bool live = false;
   std::string sql;
   std::string format = "table";
@@ -175,31 +179,53 @@ void run_silently(sqlite3* db, sqlite3_stmt* st, std::string_view text) {
 }
 
 int run(const Opts& o) {
+  if (o.config.empty() == o.db.empty())
+    throw Error(Errc::usage, "cannot run query: give exactly one of -c CONFIG and --db PATH");
+  if (o.live && o.config.empty()) {
+    throw Error(Errc::usage,
+                "cannot run query: --live needs -c CONFIG (the config names the ring), not --db");
+  }
   const auto format = parse_format(o.format);
-  const auto cfg = Config::load(o.config);
-  std::unique_ptr<SQLite::Database> database;
+  Config cfg;
+  if (!o.config.empty()) cfg = Config::load(o.config);
+  ReadDatabase database;
   // --live on a ring that has no database (a replay target, a ring nobody bridges): the live
   // tables are the data, over an empty in-memory main schema. Without --live a config with
   // no database is refused, so that nobody reads an empty temporary database as history.
   const bool live_only = o.live && cfg.database.path.empty();
   try {
-    database = live_only ? std::make_unique<SQLite::Database>(":memory:", SQLite::OPEN_READWRITE)
-                         : open_configured_database(cfg, o.config, "query");
+    if (live_only) {
+      database.plain = std::make_unique<SQLite::Database>(":memory:", SQLite::OPEN_READWRITE);
+    } else if (!o.db.empty()) {
+      database = open_read_database(o.db, true, "--db", "query");
+    } else {
+      // A segmented config's path is the recording's folder; otherwise a folder is refused.
+      if (cfg.database.path.empty()) {
+        throw Error(Errc::config,
+                    fmt::format("invalid config '{}': query needs a [database] section with a "
+                                "path",
+                                o.config));
+      }
+      database = open_read_database(cfg.database.path, cfg.database.segmented(),
+                                    fmt::format("database.path in '{}'", o.config), "query");
+    }
   } catch (const Error& e) {
     throw Error(e.code(), fmt::format("cannot run query: {}", e.what()), e.sys_errno(),
                 e.sqlite_code());
   }
-  sqlite3* db = database->getHandle();
+  sqlite3* db = database.handle();
   if (o.live) {
     try {
       const Ring ring = Ring::open(cfg.ring, Ring::Access::read_only);
-      attach_live(*database, ring, "live");
+      attach_live(db, ring, "live");
     } catch (const Error& e) {
       throw Error(e.code(), fmt::format("cannot run query: {}", e.what()), e.sys_errno(),
                   e.sqlite_code());
     }
   }
-  database->exec("PRAGMA query_only=1");
+  if (const int rc = sqlite3_exec(db, "PRAGMA query_only=1", nullptr, nullptr, nullptr);
+      rc != SQLITE_OK)
+    fail(rc, sqlite3_errmsg(db));
   Seen seen;
   sqlite3_set_authorizer(db, authorize, &seen);
 
@@ -256,7 +282,11 @@ void add_query(CLI::App& app, Action& action) {
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand(
       "query", "run SQL (read-only) against the database, and with --live the ring");
-  cmd->add_option("-c,--config", o->config, "config file (TOML)")->required();
+  cmd->add_option("-c,--config", o->config,
+                  "config file (TOML): reads its database.path (a file or a recording's "
+                  "folder); exactly one of -c and --db");
+  cmd->add_option("--db", o->db,
+                  "a database file or a recording's folder to read, without a config");
   cmd->add_flag("--live", o->live,
                 "attach the live ring as tables live.<type> (same columns as the database's)");
   cmd->add_option("sql", o->sql,
@@ -267,6 +297,12 @@ void add_query(CLI::App& app, Action& action) {
                          "output: table (aligned), csv (RFC 4180, CRLF) or json (one object per "
                          "line); default table"),
          {"table", "csv", "json"});
+  cmd->footer(
+      "Examples:\n"
+      "  ringlite query -c app.toml 'SELECT count(*) FROM sensor'\n"
+      "  ringlite query --db /var/lib/app/recording \"SELECT time, a FROM sensor_t WHERE ts_ns > "
+      "strftime('%s','now','-1 hour') * 1000000000\"\n"
+      "  ringlite query -c app.toml --live --format json 'SELECT * FROM live.sensor'");
   cmd->callback([&action, o] { action = [o] { return run(*o); }; });
 }
 

@@ -1,9 +1,12 @@
-// ringlite replay -c CONFIG [--ring NAME] [--type T]... [--from X] [--to X] [--speed X|max]
-// [--loop]: writes the config's database back into a ring (docs/design.md, "Readers, live SQL and
-// replay"): the config's ring, or the shared-memory ring NAME. The ring must exist (a
-// bridge or `ringlite ring create` makes it): replay never creates one, so records cannot
-// land in a ring nobody drains. --from/--to take a seq number or an ISO-8601 time (UTC
-// unless it names an offset). SIGINT/SIGTERM stop it cleanly (exit 0).
+// ringlite replay (-c CONFIG [--ring NAME] | --db PATH --ring NAME) [--type GLOB]...
+// [--exclude-type GLOB]... [--from X] [--to X] [--start-offset DUR] [--duration DUR]
+// [--speed X|max] [--loop]: writes a database back into a ring (docs/design.md, "Readers, live
+// SQL and replay"): the config's database into the config's ring (or the shared-memory ring
+// NAME), or the database PATH into the ring NAME. The ring must exist (a bridge or `ringlite
+// ring create` makes it): replay never creates one, so records cannot land in a ring nobody
+// drains. --from/--to take a seq number or an ISO-8601 time (UTC unless it names an offset);
+// --start-offset/--duration a duration from the recording's first record. SIGINT/SIGTERM
+// stop it cleanly (exit 0).
 #include "ringlite/replay.hpp"
 
 #include <fmt/core.h>
@@ -15,6 +18,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <optional>
 #include <string_view>
 
@@ -126,18 +130,39 @@ Bound parse_bound(std::string_view opt, const std::string& text) {
 }
 
 struct Opts {
-  std::string config;
-  std::optional<std::string> ring;  // not given: the config's ring
-  std::vector<std::string> types;
+  std::optional<std::string> config, db;  // exactly one
+  std::optional<std::string> ring;        // not given: the config's ring (required with --db)
+  std::vector<std::string> types, exclude_types;
   std::optional<std::string> from, to;
+  std::optional<std::string> start_offset, duration;
   std::string speed = "1";
   bool loop = false;
 };
 
+/// A duration in the config's syntax (a number and one unit: 90s, 1.5s, 250ms, 5m, 2h, 1d).
+std::chrono::nanoseconds parse_span(std::string_view opt, const std::string& text, bool zero_ok) {
+  std::chrono::nanoseconds d{};
+  try {
+    d = parse_duration(text, opt);
+  } catch (const Error&) {
+    throw Error(Errc::usage,
+                fmt::format("cannot parse {} '{}': expected a duration such as 90s, 1.5s, 250ms, "
+                            "5m or 2h (a number and a unit, not negative)",
+                            opt, one_line(text)));
+  }
+  if (!zero_ok && d.count() == 0)
+    throw Error(Errc::usage,
+                fmt::format("cannot use {} '{}': it must be more than 0", opt, one_line(text)));
+  return d;
+}
+
 ReplayOptions replay_options(const Opts& o, const std::string& db) {
   ReplayOptions r;
   r.types = o.types;
+  r.exclude_types = o.exclude_types;
   r.loop = o.loop;
+  if (o.start_offset) r.start_offset = parse_span("--start-offset", *o.start_offset, true);
+  if (o.duration) r.duration = parse_span("--duration", *o.duration, false);
   Bound from, to;
   if (o.from) from = parse_bound("--from", *o.from);
   if (o.to) to = parse_bound("--to", *o.to);
@@ -180,13 +205,33 @@ std::string rate_text(double r) {
 }
 
 int run(const Opts& o) {
-  const auto cfg = Config::load(o.config);
-  open_configured_database(cfg, o.config, "replay");  // a bad database.path is the config's
-  const std::string db = cfg.database.path.string();
+  if (o.config.has_value() == o.db.has_value()) {
+    throw Error(Errc::usage, o.db
+                                 ? "cannot replay: give -c CONFIG or --db PATH, not both"
+                                 : "cannot replay: give -c CONFIG or --db PATH (with --ring NAME)");
+  }
+  if (o.db && !o.ring) {
+    throw Error(Errc::usage, fmt::format("cannot replay --db '{}': --ring NAME is required with "
+                                         "--db (the ring to write into)",
+                                         one_line(*o.db)));
+  }
+  RingConfig rc;
+  std::filesystem::path db_path;
+  if (o.config) {
+    const auto cfg = Config::load(*o.config);
+    open_configured_database(cfg, *o.config, "replay");  // a bad database.path is the config's
+    db_path = cfg.database.path;
+    rc = cfg.ring;
+  } else {
+    db_path = *o.db;  // replay() checks it; a missing one shows before the ring is opened
+    std::error_code ec;
+    if (!std::filesystem::exists(db_path, ec)) {
+      throw Error(Errc::usage,
+                  fmt::format("cannot replay --db '{}': no such file", one_line(*o.db)));
+    }
+  }
   const ReplayOptions options =
-      replay_options(o, db);  // bad input fails before the ring is touched
-
-  RingConfig rc = cfg.ring;
+      replay_options(o, db_path.string());  // bad input fails before the ring is touched
   if (o.ring) {
     rc.name = *o.ring;
     rc.file.clear();
@@ -221,7 +266,7 @@ int run(const Opts& o) {
       printed = true;
     };
   }
-  const ReplayResult r = replay(cfg.database.path, producer, options, stop, progress);
+  const ReplayResult r = replay(db_path, producer, options, stop, progress);
   if (printed) fmt::print(stderr, "\n");
   fmt::print("replayed {} records in {:.3f} s ({:.0f} records/s){}, max lateness {:.0f} \u00b5s\n",
              r.records, r.seconds, r.seconds > 0 ? static_cast<double>(r.records) / r.seconds : 0.0,
@@ -236,21 +281,43 @@ int run(const Opts& o) {
 void add_replay(CLI::App& app, Action& action) {
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand(
-      "replay", "write the database's records back into a ring, at the recorded pace");
-  cmd->add_option("-c,--config", o->config, "config file (TOML): its [database] is replayed")
-      ->required();
-  ring_name(cmd->add_option("--ring", o->ring,
-                            "shared-memory ring to write into (default: the config's ring); it "
-                            "must exist. A name as ring.name takes: 1-200 of A-Z a-z 0-9 _ . -, "
-                            "not starting with '.', e.g. --ring demo2"));
+      "replay", "write a database's records back into a ring, at the recorded pace");
+  cmd->footer(R"(Examples:
+  ringlite replay -c demo.toml --ring demo.replay --from 2026-11-23T10:00:00Z
+  ringlite replay --db history.db --ring demo.replay --type 'sensor*' --exclude-type sensor_raw
+  ringlite replay --db history.db --ring demo.replay --start-offset 5m --duration 90s --speed 4
+  ringlite replay -c demo.toml --type tick --from 1000000 --to 2000000 --speed max --loop)");
+  auto* config = cmd->add_option("-c,--config", o->config,
+                                 "config file (TOML): its [database] is replayed into its ring");
+  auto* db = cmd->add_option("--db", o->db,
+                             "database file to replay instead of a config's (needs --ring), "
+                             "e.g. --db /var/lib/ringlite/history.db");
+  config->excludes(db);
+  db->excludes(config);
+  ring_name(
+      cmd->add_option("--ring", o->ring,
+                      "shared-memory ring to write into (default: the config's ring; "
+                      "required with --db); it must exist. A name as ring.name takes: "
+                      "1-200 of A-Z a-z 0-9 _ . -, not starting with '.', e.g. --ring demo2"));
   cmd->add_option("--type", o->types,
-                  "record type to replay (repeat for several; default: all), e.g. --type sensor");
+                  "record types to replay, a name or a shell glob (* ? [...]); repeat for "
+                  "several; default: all. E.g. --type sensor --type 'cam?'");
+  cmd->add_option("--exclude-type", o->exclude_types,
+                  "record types to leave out, a name or a glob; repeatable. E.g. --exclude-type "
+                  "'*_debug'");
   cmd->add_option("--from", o->from,
                   "first record: a seq number, or an ISO-8601 time (UTC unless an offset is "
                   "given), e.g. --from 1200 or --from 2026-11-23T10:00:00Z");
   cmd->add_option("--to", o->to,
                   "last record (inclusive): a seq number or an ISO-8601 time, e.g. --to "
                   "'2026-11-23 10:05:00+01:00'");
+  cmd->add_option("--start-offset", o->start_offset,
+                  "start this long after the recording's first record (the smallest ts_ns of "
+                  "any type): a duration such as 90s, 1.5s, 250ms, 5m, 2h, e.g. --start-offset 5m");
+  cmd->add_option("--duration", o->duration,
+                  "replay records up to this long after the start (the first record, or "
+                  "--start-offset), end excluded, e.g. --duration 30s. Combined with --from/--to: "
+                  "the records inside all of them");
   cmd->add_option("--speed", o->speed,
                   "pace relative to the recording: a positive number (2 = twice as fast, 0.5 = "
                   "half) or 'max' (default 1)");

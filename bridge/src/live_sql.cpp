@@ -452,7 +452,10 @@ void exec(sqlite3* db, const std::string& sql, std::string_view schema) {
 }  // namespace
 
 void attach_live(SQLite::Database& database, const Ring& ring, std::string_view schema_name) {
-  sqlite3* db = database.getHandle();
+  attach_live(database.getHandle(), ring, schema_name);
+}
+
+void attach_live(sqlite3* db, const Ring& ring, std::string_view schema_name) {
   const std::string schema(schema_name);
   {
     sqlite3_stmt* st = nullptr;

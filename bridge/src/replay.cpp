@@ -56,8 +56,9 @@ struct Source {
   RecordType type;  // as recorded: the layout the rows are encoded with
   RawWriter writer;
   ReplayStmt select, max_seq;
-  ReplayStmt count, last_ts;  // only when progress is reported
-  std::int64_t hi = 0;        // this pass reads seq up to here
+  ReplayStmt seq_range;         // only with a time bound
+  ReplayStmt count, last_ts;    // only when progress is reported
+  std::int64_t lo = 0, hi = 0;  // this pass reads seq from lo up to hi
   std::int64_t seq = 0, ts = 0;
 };
 
@@ -78,9 +79,12 @@ class Replayer {
   void validate_options() const;
   void open_database();
   std::vector<Recorded> read_types();
+  void apply_window(const std::vector<Recorded>& recorded);
   void select_sources(std::vector<Recorded> recorded);
+  ReplayStmt prepare(const RecordType& t, const std::string& sql);
   [[noreturn]] void fail_sql(Errc code, std::string_view what, int rc) const;
   std::uint64_t begin_pass();
+  bool narrow_to_window(Source& s);
   void end_pass() noexcept;
   void bind(sqlite3_stmt* st, const Source& s, std::int64_t from) const;
   bool step(std::size_t i);
@@ -104,8 +108,9 @@ class Replayer {
   std::vector<std::byte> fixed_;
   std::vector<std::string_view> tails_;
 
-  // Bounds bound into every query: seq and ts_ns, inclusive.
+  // Bounds bound into every query: seq and ts_ns, inclusive. ts_ns only when ts_bounded_.
   std::int64_t seq_from_ = 0, seq_to_ = kMaxI64, ns_from_ = kMinI64, ns_to_ = kMaxI64;
+  bool ts_bounded_ = false;
   // Progress and pacing.
   Clock::time_point start_{}, next_report_{}, pass_start_{};
   std::optional<std::int64_t> ts_first_;
@@ -130,6 +135,19 @@ void Replayer::validate_options() const {
     throw usage(
         fmt::format("the time range starts at ts_ns {}, after its end {}", *o_.from_ns, *o_.to_ns));
   }
+  if (o_.start_offset && o_.start_offset->count() < 0) {
+    throw usage(fmt::format("start offset {} ns is negative (it counts from the first record)",
+                            o_.start_offset->count()));
+  }
+  if (o_.duration && o_.duration->count() <= 0)
+    throw usage(fmt::format("duration {} ns is not positive", o_.duration->count()));
+}
+
+// a + b, clamped to the int64 range (ts_ns in the database are untrusted).
+std::int64_t add_clamped(std::int64_t a, std::int64_t b) {
+  std::int64_t r = 0;
+  if (!__builtin_add_overflow(a, b, &r)) return r;
+  return b > 0 ? kMaxI64 : kMinI64;
 }
 
 [[noreturn]] void Replayer::fail_sql(Errc code, std::string_view what, int rc) const {
@@ -199,27 +217,88 @@ std::vector<Recorded> Replayer::read_types() {
   return out;
 }
 
+ReplayStmt Replayer::prepare(const RecordType& t, const std::string& sql) {
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v3(h_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &st, nullptr) !=
+      SQLITE_OK) {
+    const int rc = sqlite3_extended_errcode(h_);
+    sqlite3_finalize(st);
+    throw Error(is_busy(rc) ? Errc::busy : Errc::schema,
+                fmt::format("cannot replay type '{}' from database '{}': {}", t.name, path_,
+                            sqlite3_errmsg(h_)),
+                0, rc);
+  }
+  return ReplayStmt(st);
+}
+
+// start_offset and duration count from the recording's first record: the smallest ts_ns of
+// every recorded type, selected or not, so the same window selects the same instant whatever
+// --type says. Read once, when the replay starts; a loop's later passes keep the window.
+void Replayer::apply_window(const std::vector<Recorded>& recorded) {
+  if (!o_.start_offset && !o_.duration) return;
+  std::optional<std::int64_t> first;
+  for (const Recorded& r : recorded) {
+    const ReplayStmt st = prepare(r.type, first_ts_sql(r.type));
+    const int rc = sqlite3_step(st.get());
+    if (rc != SQLITE_ROW)
+      fail_sql(Errc::sqlite, fmt::format("cannot read table '{}'", r.type.name), rc);
+    if (sqlite3_column_type(st.get(), 0) != SQLITE_NULL) {
+      const std::int64_t ts = sqlite3_column_int64(st.get(), 0);
+      first = first ? std::min(*first, ts) : ts;
+    }
+  }
+  if (!first) {  // no records at all: nothing is inside any window
+    ns_from_ = kMaxI64;
+    ns_to_ = kMinI64;
+    return;
+  }
+  const std::int64_t begin = add_clamped(*first, o_.start_offset ? o_.start_offset->count() : 0);
+  ns_from_ = std::max(ns_from_, begin);
+  if (o_.duration) {
+    const std::int64_t end = add_clamped(begin, o_.duration->count());  // exclusive
+    ns_to_ = std::min(ns_to_, end == kMaxI64 ? kMaxI64 : end - 1);
+  }
+}
+
 // The selected types, each checked against the ring before anything is written: the ring
 // must have a type of that name (ids may differ) with exactly the recorded layout.
 void Replayer::select_sources(std::vector<Recorded> recorded) {
-  std::vector<const Recorded*> chosen;
-  if (o_.types.empty()) {
-    for (const auto& r : recorded) chosen.push_back(&r);
-  } else {
-    for (const auto& name : o_.types) {
-      const auto it = std::find_if(recorded.begin(), recorded.end(),
-                                   [&](const Recorded& r) { return r.type.name == name; });
-      if (it == recorded.end()) {
-        std::string known;
-        for (const auto& r : recorded) known += (known.empty() ? "" : ", ") + r.type.name;
-        throw Error(
-            Errc::usage,
-            fmt::format("cannot replay type '{}' from database '{}': the database has no such type "
-                        "(it has: {})",
-                        name, path_, known.empty() ? "none" : known));
-      }
-      if (std::find(chosen.begin(), chosen.end(), &*it) == chosen.end()) chosen.push_back(&*it);
+  const auto known = [&] {
+    std::string names;
+    for (const auto& r : recorded) names += (names.empty() ? "" : ", ") + r.type.name;
+    return names.empty() ? std::string("none") : names;
+  };
+  // Each glob must match some recorded type: a typo is an error, not an empty selection.
+  const auto matches = [&](const std::string& glob, std::string_view what) {
+    std::vector<bool> hit(recorded.size());
+    bool any = false;
+    for (std::size_t k = 0; k < recorded.size(); ++k)
+      any |= hit[k] = platform::glob_match(glob, recorded[k].type.name);
+    if (!any) {
+      throw Error(Errc::usage,
+                  fmt::format("cannot replay database '{}': {} '{}' matches no recorded type (it "
+                              "has: {})",
+                              path_, what, glob, known()));
     }
+    return hit;
+  };
+  std::vector<bool> in(recorded.size(), o_.types.empty());
+  for (const auto& glob : o_.types) {
+    const auto hit = matches(glob, "type");
+    for (std::size_t k = 0; k < recorded.size(); ++k) in[k] = in[k] || hit[k];
+  }
+  for (const auto& glob : o_.exclude_types) {
+    const auto hit = matches(glob, "excluded type");
+    for (std::size_t k = 0; k < recorded.size(); ++k) in[k] = in[k] && !hit[k];
+  }
+  std::vector<const Recorded*> chosen;
+  for (std::size_t k = 0; k < recorded.size(); ++k)
+    if (in[k]) chosen.push_back(&recorded[k]);
+  if (chosen.empty() && (!o_.types.empty() || !o_.exclude_types.empty())) {
+    throw Error(Errc::usage,
+                fmt::format("cannot replay database '{}': the selection has no type left after "
+                            "the exclusions (recorded: {})",
+                            path_, known()));
   }
   const Ring& ring = producer_.ring();
   for (const Recorded* r : chosen) {
@@ -243,23 +322,12 @@ void Replayer::select_sources(std::vector<Recorded> recorded) {
     Source s;
     s.type = r->type;
     s.writer = producer_.raw_writer(r->type.name);
-    sqlite3_stmt* st = nullptr;
-    const auto prepare = [&](const std::string& sql) {
-      if (sqlite3_prepare_v3(h_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &st, nullptr) !=
-          SQLITE_OK) {
-        const int rc = sqlite3_extended_errcode(h_);
-        throw Error(is_busy(rc) ? Errc::busy : Errc::schema,
-                    fmt::format("cannot replay type '{}' from database '{}': {}", r->type.name,
-                                path_, sqlite3_errmsg(h_)),
-                    0, rc);
-      }
-      return ReplayStmt(st);
-    };
-    s.select = prepare(select_sql(r->type));
-    s.max_seq = prepare("SELECT max(seq) FROM " + quote_identifier(r->type.name));
+    s.select = prepare(r->type, select_sql(r->type, ts_bounded_));
+    s.max_seq = prepare(r->type, "SELECT max(seq) FROM " + quote_identifier(r->type.name));
+    if (ts_bounded_) s.seq_range = prepare(r->type, seq_range_sql(r->type));
     if (progress_) {
-      s.count = prepare(count_sql(r->type));
-      s.last_ts = prepare(last_ts_sql(r->type));
+      s.count = prepare(r->type, count_sql(r->type, ts_bounded_));
+      s.last_ts = prepare(r->type, last_ts_sql(r->type, ts_bounded_));
     }
     sources_.push_back(std::move(s));
   }
@@ -279,17 +347,18 @@ std::uint64_t Replayer::begin_pass() {
     if (rc != SQLITE_ROW)
       fail_sql(Errc::sqlite, fmt::format("cannot read table '{}'", s.type.name), rc);
     const bool empty = sqlite3_column_type(mx, 0) == SQLITE_NULL;
+    s.lo = seq_from_;
     s.hi = std::min(seq_to_, static_cast<std::int64_t>(sqlite3_column_int64(mx, 0)));
     sqlite3_reset(mx);
-    if (empty) continue;
+    if (empty || !narrow_to_window(s)) continue;
     if (progress_) {
-      bind(s.count.get(), s, seq_from_);
+      bind(s.count.get(), s, s.lo);
       int c = sqlite3_step(s.count.get());
       if (c != SQLITE_ROW)
         fail_sql(Errc::sqlite, fmt::format("cannot count the rows of '{}'", s.type.name), c);
       total += static_cast<std::uint64_t>(sqlite3_column_int64(s.count.get(), 0));
       sqlite3_reset(s.count.get());
-      bind(s.last_ts.get(), s, seq_from_);
+      bind(s.last_ts.get(), s, s.lo);
       c = sqlite3_step(s.last_ts.get());
       if (c == SQLITE_ROW) {
         ts_max_ =
@@ -299,12 +368,34 @@ std::uint64_t Replayer::begin_pass() {
       }
       sqlite3_reset(s.last_ts.get());
     }
-    bind(s.select.get(), s, seq_from_);
+    bind(s.select.get(), s, s.lo);
     if (step(i)) heap_.emplace_back(s.seq, static_cast<std::uint32_t>(i));
   }
   std::make_heap(heap_.begin(), heap_.end(), std::greater<>());
   held_since_ = Clock::now();
   return total;
+}
+
+// With a time bound, narrows the source's seq range to that of the rows inside the time
+// window, found through the ts_ns index (where the table has one): the cursor then walks
+// only the window's part of the table. False when no row is inside.
+bool Replayer::narrow_to_window(Source& s) {
+  if (!ts_bounded_) return s.lo <= s.hi;
+  if (ns_from_ > ns_to_) return false;
+  sqlite3_stmt* st = s.seq_range.get();
+  sqlite3_reset(st);
+  sqlite3_bind_int64(st, 1, ns_from_);
+  sqlite3_bind_int64(st, 2, ns_to_);
+  const int rc = sqlite3_step(st);
+  if (rc != SQLITE_ROW)
+    fail_sql(Errc::sqlite, fmt::format("cannot read table '{}'", s.type.name), rc);
+  const bool none = sqlite3_column_type(st, 0) == SQLITE_NULL;
+  if (!none) {
+    s.lo = std::max(s.lo, static_cast<std::int64_t>(sqlite3_column_int64(st, 0)));
+    s.hi = std::min(s.hi, static_cast<std::int64_t>(sqlite3_column_int64(st, 1)));
+  }
+  sqlite3_reset(st);
+  return !none && s.lo <= s.hi;
 }
 
 void Replayer::end_pass() noexcept {
@@ -317,8 +408,10 @@ void Replayer::bind(sqlite3_stmt* st, const Source& s, std::int64_t from) const 
   sqlite3_reset(st);
   sqlite3_bind_int64(st, 1, from);
   sqlite3_bind_int64(st, 2, s.hi);
-  sqlite3_bind_int64(st, 3, ns_from_);
-  sqlite3_bind_int64(st, 4, ns_to_);
+  if (ts_bounded_) {
+    sqlite3_bind_int64(st, 3, ns_from_);
+    sqlite3_bind_int64(st, 4, ns_to_);
+  }
 }
 
 // While the cursors sit on rows they hold a read transaction, an old snapshot. A bridge
@@ -440,8 +533,11 @@ ReplayResult Replayer::run() {
   if (o_.to_seq) seq_to_ = static_cast<std::int64_t>(std::min<std::uint64_t>(*o_.to_seq, kMaxI64));
   if (o_.from_ns) ns_from_ = *o_.from_ns;
   if (o_.to_ns) ns_to_ = *o_.to_ns;
+  ts_bounded_ = o_.from_ns || o_.to_ns || o_.start_offset || o_.duration;
   open_database();
-  select_sources(read_types());
+  auto recorded = read_types();
+  apply_window(recorded);
+  select_sources(std::move(recorded));
 
   start_ = Clock::now();
   next_report_ = start_ + kProgressEvery;

@@ -17,6 +17,7 @@
 namespace SQLite {
 class Database;
 }
+struct sqlite3;
 
 namespace ringlite {
 
@@ -24,5 +25,7 @@ namespace ringlite {
 /// table per record type of `ring` in it. The ring handle is kept alive by the tables.
 /// Throws Error(sqlite) when SQLite refuses (e.g. the schema name is taken).
 void attach_live(SQLite::Database& db, const Ring& ring, std::string_view schema_name = "live");
+/// The same on a raw SQLite connection (e.g. Recording::connection()).
+void attach_live(sqlite3* db, const Ring& ring, std::string_view schema_name = "live");
 
 }  // namespace ringlite

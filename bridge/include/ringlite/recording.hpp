@@ -3,9 +3,11 @@
 // or a single database file; a Recording shows either as one read-only database: one SQLite
 // connection in which every recorded type, and ringlite's metadata tables, read every live
 // segment, in seq order, without ATTACH (so any number of segments).
+//
+// A Recording is a snapshot of the catalog taken at open: segments the bridge rolls to
+// afterwards are not seen (open the recording again to see them); the rows the open segment
+// gains meanwhile are. Not thread-safe: use one Recording from one thread at a time.
 #pragma once
-
-#include <sqlite3.h>
 
 #include <cstdint>
 #include <filesystem>
@@ -15,6 +17,8 @@
 #include <vector>
 
 #include "ringlite/schema.hpp"
+
+struct sqlite3;  // <sqlite3.h>: public headers do not include it (STYLE.md)
 
 namespace ringlite {
 
@@ -52,7 +56,8 @@ class Recording {
   const Schema& schema() const noexcept;
   /// The catalog, every segment the recording ever had (deleted ones included), by number.
   /// A single database file is one "open" segment whose ranges and rows are read from its
-  /// tables.
+  /// tables on the first call (a count(*) per type; min and max by index); left empty
+  /// when they cannot be read.
   const std::vector<SegmentInfo>& catalog() const noexcept;
   /// The segments whose files are there to read ("open" and "closed"), by number.
   std::vector<SegmentInfo> live_segments() const;
@@ -62,6 +67,14 @@ class Recording {
   /// table for a single database), with a view <type>_t (docs/design.md "The time index and
   /// time views"), and _ringlite_types, _ringlite_progress, _ringlite_gaps,
   /// _ringlite_rejects and _ringlite_segments read the same way. Owned by the Recording.
+  /// For a folder, main is an in-memory database holding the virtual tables (they have no
+  /// xUpdate: INSERT, UPDATE and DELETE on them fail), the views are TEMP, and
+  /// _ringlite_types, _ringlite_progress and _ringlite_segments come from the newest
+  /// segment, _ringlite_rejects and _ringlite_gaps from every live segment (gaps of kind
+  /// 'retention' from the newest only). A statement that needs a segment that cannot be read
+  /// (not a database, a table whose columns differ from the newest segment's) fails with
+  /// SQLITE_ERROR and a message naming the file; a segment whose file retention deleted is
+  /// skipped (its records expired).
   sqlite3* connection() const noexcept;
 
  private:

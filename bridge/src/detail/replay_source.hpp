@@ -31,23 +31,48 @@ inline std::string quote_identifier(std::string_view name) {
   return r + "\"";
 }
 
-/// The selection statements of one type. Parameters ?1..?4: seq from/to, ts_ns from/to.
-/// Columns of `select`: seq, ts_ns, then the user columns in declaration order.
-inline std::string select_sql(const RecordType& t) {
+// The statements replay runs on one type's table. Each is generated from the selection, so
+// SQLite sees only the bounds that were given:
+//   - seq is always bound (?1..?2): a pass reads up to the seq it began with, and a parked
+//     cursor seeks back by seq;
+//   - ts_ns (?3..?4) only when a time bound is given, written `+ts_ns` so that SQLite keeps
+//     walking the rowid b-tree in seq order (a cursor that streams, and re-seeks cheaply)
+//     rather than taking the ts_ns index and sorting. The index still does the work:
+//     seq_range_sql() finds the window's seq range through it first, and the cursor walks
+//     only that range.
+
+/// The WHERE clause of the per-pass statements.
+inline std::string replay_where(bool ts_bounded) {
+  return ts_bounded ? " WHERE seq BETWEEN ?1 AND ?2 AND +ts_ns BETWEEN ?3 AND ?4"
+                    : " WHERE seq BETWEEN ?1 AND ?2";
+}
+
+/// The cursor. Columns: seq, ts_ns, then the user columns in declaration order.
+inline std::string select_sql(const RecordType& t, bool ts_bounded) {
   std::string sql = "SELECT seq, ts_ns";
   for (const Field& f : t.fields) sql += ", " + quote_identifier(f.name);
-  return sql + " FROM " + quote_identifier(t.name) +
-         " WHERE seq BETWEEN ?1 AND ?2 AND ts_ns BETWEEN ?3 AND ?4 ORDER BY seq";
+  return sql + " FROM " + quote_identifier(t.name) + replay_where(ts_bounded) + " ORDER BY seq";
 }
 /// For progress only: how many rows are selected, and the ts_ns of the last one (in seq
 /// order; found from the end of the rowid b-tree, so it costs little).
-inline std::string count_sql(const RecordType& t) {
-  return "SELECT count(*) FROM " + quote_identifier(t.name) +
-         " WHERE seq BETWEEN ?1 AND ?2 AND ts_ns BETWEEN ?3 AND ?4";
+inline std::string count_sql(const RecordType& t, bool ts_bounded) {
+  return "SELECT count(*) FROM " + quote_identifier(t.name) + replay_where(ts_bounded);
 }
-inline std::string last_ts_sql(const RecordType& t) {
-  return "SELECT ts_ns FROM " + quote_identifier(t.name) +
-         " WHERE seq BETWEEN ?1 AND ?2 AND ts_ns BETWEEN ?3 AND ?4 ORDER BY seq DESC LIMIT 1";
+inline std::string last_ts_sql(const RecordType& t, bool ts_bounded) {
+  return "SELECT ts_ns FROM " + quote_identifier(t.name) + replay_where(ts_bounded) +
+         " ORDER BY seq DESC LIMIT 1";
+}
+/// The smallest and largest seq of the rows with ts_ns in ?1..?2 (NULLs when none). With an
+/// index on ts_ns (`_ringlite_<type>_ts`) a covering search of the window's index entries;
+/// without one, a scan of the table.
+inline std::string seq_range_sql(const RecordType& t) {
+  return "SELECT min(seq), max(seq) FROM " + quote_identifier(t.name) +
+         " WHERE ts_ns BETWEEN ?1 AND ?2";
+}
+/// The smallest ts_ns of the table (NULL when empty): the first entry of its ts_ns index, or
+/// a scan without one.
+inline std::string first_ts_sql(const RecordType& t) {
+  return "SELECT min(ts_ns) FROM " + quote_identifier(t.name);
 }
 
 /// The column index of a record's first user column in select_sql()'s rows.

@@ -101,6 +101,10 @@ std::string_view ring_name_problem(std::string_view name) noexcept;
 /// Throws Error(Errc::config) naming `name` when ring_name_problem() finds one.
 void check_ring_name(const std::string& name);
 
+/// True when `name` matches the shell glob `pattern` (`*`, `?`, `[...]`; POSIX fnmatch(3)
+/// without flags).
+bool glob_match(const std::string& pattern, const std::string& name) noexcept;
+
 std::uint32_t current_pid() noexcept;
 std::uint32_t effective_uid() noexcept;
 /// The uid of a user name or of a decimal uid; nullopt when there is no such user.

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <fmt/core.h>
 #include <fmt/std.h>
+#include <fnmatch.h>
 #include <linux/futex.h>
 #include <pwd.h>
 #include <signal.h>
@@ -264,6 +265,10 @@ std::size_t Mapping::check_size() noexcept {
     }
   }
   return now;
+}
+
+bool glob_match(const std::string& pattern, const std::string& name) noexcept {
+  return ::fnmatch(pattern.c_str(), name.c_str(), 0) == 0;
 }
 
 std::string_view ring_name_problem(std::string_view name) noexcept {

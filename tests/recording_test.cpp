@@ -1,0 +1,318 @@
+// Tests of Recording: a folder of segments reads as the single database with the same
+// records; segments the constraints exclude are never opened; expired and hostile segment
+// files. Recordings are built by hand (recording_maker.hpp), as the segmented bridge would.
+#include "ringlite/recording.hpp"
+
+#include <doctest/doctest.h>
+#include <fmt/core.h>
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "recording_maker.hpp"
+#include "ringlite/error.hpp"
+#include "testutil.hpp"
+
+namespace fs = std::filesystem;
+using ringlite::Errc;
+using ringlite::Error;
+using ringlite::Recording;
+using ringlite::detail::segment_file_name;
+using ringlite::test::exec_sql;
+using ringlite::test::make_recording;
+using ringlite::test::rec_seq;
+using ringlite::test::rec_ts;
+using ringlite::test::TempDir;
+using ringlite::test::write_records;
+
+namespace {
+
+constexpr std::uint64_t kSegments = 12;
+constexpr std::uint64_t kPer = 500;
+
+/// Every row `sql` returns, one string each ("a|b|c"); "error: <message>" when it fails.
+std::vector<std::string> rows(sqlite3* db, const std::string& sql) {
+  std::vector<std::string> out;
+  sqlite3_stmt* st = nullptr;
+  int rc = sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr);
+  while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    std::string row;
+    for (int i = 0; i < sqlite3_column_count(st); ++i) {
+      const auto* t = reinterpret_cast<const char*>(sqlite3_column_text(st, i));
+      row += (i ? "|" : "") + std::string(t ? t : "NULL");
+    }
+    out.push_back(std::move(row));
+    rc = SQLITE_OK;
+  }
+  if (rc != SQLITE_DONE && rc != SQLITE_OK) out = {"error: " + std::string(sqlite3_errmsg(db))};
+  sqlite3_finalize(st);
+  return out;
+}
+
+std::string error_of(Errc code, const fs::path& path) {
+  try {
+    Recording::open(path);
+  } catch (const Error& e) {
+    CHECK_MESSAGE(static_cast<int>(e.code()) == static_cast<int>(code), e.what());
+    return e.what();
+  }
+  FAIL("no error thrown");
+  return "";
+}
+
+struct Both {
+  TempDir dir{"recording"};
+  fs::path folder = dir / "rec";
+  fs::path single = dir / "single.db";
+  Both(std::uint64_t segments = kSegments, std::uint64_t per = kPer) {
+    make_recording(folder, segments, per);
+    write_records(single, 0, segments * per);
+  }
+  fs::path seg(std::uint64_t n) const { return folder / segment_file_name(n); }
+};
+
+}  // namespace
+
+TEST_SUITE("recording") {
+  TEST_CASE("a folder of 12 segments reads as the single database with the same records") {
+    Both b;
+    const Recording rec = Recording::open(b.folder);
+    const Recording one = Recording::open(b.single);
+    CHECK(rec.segmented());
+    CHECK(!one.segmented());
+    REQUIRE(rec.catalog().size() == kSegments);
+    CHECK(rec.live_segments().size() == kSegments);
+    CHECK(rec.catalog().back().state == "open");
+    CHECK(rec.schema() == one.schema());
+    REQUIRE(one.catalog().size() == 1);
+    CHECK(one.catalog()[0].rows == kSegments * kPer);
+    CHECK(*one.catalog()[0].first_seq == rec_seq(0));
+    CHECK(*one.catalog()[0].last_seq == rec_seq(kSegments * kPer - 1));
+
+    const std::int64_t mid = rec_ts(3 * kPer + 17);
+    const std::vector<std::string> queries = {
+        "SELECT * FROM sensor",
+        "SELECT * FROM log",
+        "SELECT seq, a, buffer FROM sensor WHERE seq BETWEEN 1000 AND 31000",
+        "SELECT seq FROM sensor WHERE seq > 20005 AND seq <= 40000",
+        "SELECT seq FROM sensor WHERE seq = 45005",
+        "SELECT seq FROM log WHERE seq < 500.5",
+        "SELECT seq FROM sensor WHERE seq >= '59000'",
+        fmt::format("SELECT seq, ts_ns FROM sensor WHERE ts_ns >= {} AND ts_ns < {} ORDER BY seq",
+                    mid, mid + 40'000'000),
+        fmt::format("SELECT seq FROM log WHERE ts_ns > {} ORDER BY seq", mid),
+        "SELECT seq FROM sensor ORDER BY seq DESC LIMIT 7",
+        "SELECT seq, message FROM log WHERE seq < 30000 ORDER BY seq DESC",
+        "SELECT seq FROM sensor WHERE ts_ns > 1800000000300000000 ORDER BY seq DESC LIMIT 3",
+        "SELECT seq FROM sensor ORDER BY seq LIMIT 5 OFFSET 2000",
+        "SELECT count(*), sum(a), min(ts_ns), max(ts_ns), avg(c) FROM sensor",
+        "SELECT count(*) FROM log WHERE level = 2",
+        "SELECT level, count(*), max(code) FROM log GROUP BY level ORDER BY level",
+        "SELECT s.seq, l.seq FROM sensor s JOIN log l ON l.seq = s.seq + 10 WHERE s.seq < 30000",
+        "SELECT a.seq FROM sensor a JOIN sensor b ON a.seq = b.seq WHERE a.a % 97 = 0",
+        "SELECT seq, time, producer, message FROM log_t WHERE seq > 50000",
+        "SELECT seq, time FROM sensor_t ORDER BY seq LIMIT 3",
+        "SELECT name, layout FROM _ringlite_types ORDER BY id",
+        "SELECT count(*) FROM _ringlite_rejects",
+        "SELECT count(*) FROM _ringlite_gaps",
+        "SELECT (SELECT count(*) FROM sensor) + (SELECT count(*) FROM log)",
+        "SELECT seq FROM sensor WHERE seq IN (5, 15, 59985, 777)",
+        "SELECT seq FROM sensor WHERE seq > 99999999",
+        "SELECT seq FROM sensor WHERE seq = NULL",
+    };
+    for (const auto& sql : queries) {
+      INFO(sql);
+      const auto want = rows(one.connection(), sql);
+      CHECK((want.empty() || want[0].rfind("error", 0) != 0));
+      CHECK(rows(rec.connection(), sql) == want);
+    }
+    // Without ORDER BY too: the folder's rows come in seq order.
+    const auto seqs = rows(rec.connection(), "SELECT seq FROM sensor");
+    CHECK(std::is_sorted(seqs.begin(), seqs.end(), [](const std::string& x, const std::string& y) {
+      return std::stoll(x) < std::stoll(y);
+    }));
+    CHECK(rows(rec.connection(), "SELECT count(*) FROM sensor")[0] ==
+          std::to_string(kSegments * kPer * 3 / 4));
+    // ORDER BY seq is consumed: no sorter in the plan.
+    const auto plan =
+        rows(rec.connection(), "EXPLAIN QUERY PLAN SELECT * FROM sensor ORDER BY seq");
+    for (const auto& p : plan) CHECK(p.find("TEMP B-TREE") == std::string::npos);
+    // The progress and catalog come from the newest segment.
+    CHECK(rows(rec.connection(), "SELECT count(*) FROM _ringlite_progress")[0] == "1");
+    CHECK(rows(rec.connection(), "SELECT count(*), sum(rows) FROM _ringlite_segments")[0] ==
+          fmt::format("{}|{}", kSegments, kSegments * kPer));
+  }
+
+  TEST_CASE("segments whose catalog ranges cannot meet the constraints are never opened") {
+    Both b;
+    // Segment 3 unreadable: queries that exclude it still run; one that needs it says so.
+    ringlite::test::write_file(b.seg(3), std::string(8192, 'x'));
+    const Recording rec = Recording::open(b.folder);
+    const std::uint64_t first4 = rec_seq(3 * kPer);
+    CHECK(rows(rec.connection(),
+               fmt::format("SELECT count(*) FROM sensor WHERE seq >= {}", first4))[0] ==
+          std::to_string((kSegments - 3) * kPer * 3 / 4));
+    CHECK(rows(rec.connection(), "SELECT count(*) FROM log WHERE seq < 100")[0] == "2");
+    CHECK(rows(rec.connection(),
+               fmt::format("SELECT count(*) FROM sensor WHERE ts_ns > {}", rec_ts(4 * kPer)))[0]
+              .find("error") != 0);
+    CHECK(rows(rec.connection(),
+               fmt::format("SELECT seq FROM sensor s WHERE seq = {}", rec_seq(5 * kPer + 1)))[0] ==
+          std::to_string(rec_seq(5 * kPer + 1)));
+    // The newest records, newest first: only the last segment is read.
+    CHECK(rows(rec.connection(), "SELECT seq FROM sensor ORDER BY seq DESC LIMIT 2") ==
+          std::vector<std::string>{std::to_string(rec_seq(kSegments * kPer - 2)),
+                                   std::to_string(rec_seq(kSegments * kPer - 3))});
+    const auto all = rows(rec.connection(), "SELECT count(*) FROM sensor");
+    REQUIRE(all.size() == 1);
+    CHECK(all[0].find("error: ") == 0);
+    CHECK(all[0].find(b.seg(3).string()) != std::string::npos);
+    CHECK(all[0].find("not a database") != std::string::npos);
+    // The failure did not poison the connection.
+    CHECK(rows(rec.connection(),
+               fmt::format("SELECT count(*) FROM log WHERE seq >= {}", first4))[0] ==
+          std::to_string((kSegments - 3) * kPer / 4));
+  }
+
+  TEST_CASE("a segment that retention deletes while the recording is open is skipped") {
+    Both b(4, 200);
+    const Recording rec = Recording::open(b.folder);
+    fs::remove(b.seg(2));
+    CHECK(rows(rec.connection(), "SELECT count(*) FROM sensor")[0] == std::to_string(3 * 150));
+    CHECK(rows(rec.connection(), "SELECT min(seq) FROM log WHERE seq > 2000")[0] ==
+          std::to_string(rec_seq(2 * 200 + 3)));
+    // And a catalog that already says deleted: never looked for.
+    exec_sql(b.seg(4),
+             "UPDATE _ringlite_segments SET state = 'deleted', deleted_ns = 2 WHERE number = 2");
+    const Recording again = Recording::open(b.folder);
+    CHECK(again.live_segments().size() == 3);
+    CHECK(again.catalog().size() == 4);
+    CHECK(rows(again.connection(), "SELECT count(*) FROM log")[0] == std::to_string(3 * 50));
+  }
+
+  TEST_CASE("retention gaps come from the newest segment only, other gaps from every segment") {
+    Both b(3, 100);
+    const auto gap = [](const char* kind, int from) {
+      return fmt::format(
+          "INSERT INTO _ringlite_gaps(kind, seq_from, seq_to, count, recorded_ns) VALUES ('{}', "
+          "{}, {}, 1, 1);",
+          kind, from, from + 1);
+    };
+    exec_sql(b.seg(1), gap("retention", 1) + gap("corrupt", 7));
+    exec_sql(b.seg(3), gap("retention", 1) + gap("corrupt", 2007));
+    const Recording rec = Recording::open(b.folder);
+    CHECK(rows(rec.connection(), "SELECT kind, seq_from FROM _ringlite_gaps") ==
+          std::vector<std::string>{"corrupt|7", "retention|1", "corrupt|2007"});
+  }
+
+  TEST_CASE("the tables are read-only: INSERT, UPDATE and DELETE on them fail") {
+    Both b(2, 50);
+    const Recording rec = Recording::open(b.folder);
+    for (const char* sql :
+         {"INSERT INTO sensor(seq, ts_ns, producer) VALUES (1, 1, 1)", "UPDATE sensor SET a = 0",
+          "DELETE FROM log", "DELETE FROM _ringlite_segments"}) {
+      INFO(sql);
+      const auto r = rows(rec.connection(), sql);
+      REQUIRE(r.size() == 1);
+      CHECK(r[0].find("may not be modified") != std::string::npos);
+    }
+    CHECK(rows(rec.connection(), "SELECT count(*) FROM log")[0] == "25");
+  }
+
+  TEST_CASE("a single database file is read as it is, with time views when it has none") {
+    TempDir dir("recording");
+    write_records(dir / "one.db", 0, 40);
+    exec_sql(dir / "one.db", "DROP VIEW IF EXISTS sensor_t; DROP VIEW IF EXISTS log_t");
+    const Recording rec = Recording::open(dir / "one.db");
+    CHECK(rows(rec.connection(), "SELECT time FROM sensor_t WHERE seq = 5") ==
+          std::vector<std::string>{"2027-01-15T08:00:00.000000000Z"});
+    CHECK(rows(rec.connection(), "SELECT count(*) FROM log_t")[0] == "10");
+    const auto w = rows(rec.connection(), "DELETE FROM sensor");
+    CHECK(w[0].find("error: ") == 0);
+  }
+
+  TEST_CASE("hostile files: clear errors, no crash") {
+    TempDir dir("recording");
+    // Missing, an empty folder, a folder of other files.
+    CHECK(error_of(Errc::config, dir / "nosuch").find("no such file or folder") !=
+          std::string::npos);
+    fs::create_directories(dir / "empty");
+    CHECK(error_of(Errc::config, dir / "empty").find("holds no segment files") !=
+          std::string::npos);
+    ringlite::test::write_file(dir / "empty" / "seg-1.db", "x");
+    CHECK(error_of(Errc::config, dir / "empty").find("holds no segment files") !=
+          std::string::npos);
+    // A newest segment that is not a database, or not ringlite's.
+    fs::create_directories(dir / "junk");
+    ringlite::test::write_file(dir / "junk" / segment_file_name(1), std::string(4096, 'j'));
+    CHECK(error_of(Errc::config, dir / "junk").find("not a database") != std::string::npos);
+    exec_sql(dir / "plain.db", "CREATE TABLE t(x)");
+    CHECK(error_of(Errc::schema, dir / "plain.db").find("not a ringlite database") !=
+          std::string::npos);
+
+    // Catalog rows with absurd values.
+    const auto folder = dir / "rec";
+    make_recording(folder, 3, 20);
+    const auto newest = folder / segment_file_name(3);
+    const std::string valid = "UPDATE _ringlite_segments SET first_seq = 5 WHERE number = 1";
+    for (const auto& [tamper, says] : std::vector<std::pair<std::string, std::string>>{
+             {"UPDATE _ringlite_segments SET first_seq = 900 WHERE number = 1", "not a range"},
+             {"UPDATE _ringlite_segments SET rows = -4 WHERE number = 2", "rows is not a count"},
+             {"UPDATE _ringlite_segments SET first_ts = 'x' WHERE number = 2", "no integer"},
+             {"UPDATE _ringlite_segments SET last_ts = NULL WHERE number = 2", "partly NULL"},
+             {"UPDATE _ringlite_segments SET last_seq = 500 WHERE number = 1", "overlapping"},
+             {"INSERT INTO _ringlite_segments(number, state, created_ns) VALUES (-3, 'closed', 1)",
+              "positive"},
+             {"INSERT INTO _ringlite_segments(number, state, created_ns) VALUES (9, 'closed', 1)",
+              "past the newest"},
+             {"DELETE FROM _ringlite_segments WHERE number = 3", "no live row"},
+             {"UPDATE _ringlite_segments SET state = 'open' WHERE number = 1", "as open"},
+         }) {
+      INFO(tamper);
+      exec_sql(newest, "BEGIN; " + tamper + "; COMMIT");
+      CHECK(error_of(Errc::corrupt, folder).find(says) != std::string::npos);
+      // Undo: rebuild the catalog.
+      fs::remove_all(folder);
+      make_recording(folder, 3, 20);
+    }
+    exec_sql(newest, valid);  // still within its segment: fine
+    CHECK_NOTHROW(Recording::open(folder));
+
+    // A segment whose table has other columns: the query that reads it fails naming both.
+    exec_sql(folder / segment_file_name(2),
+             "DROP TABLE sensor; CREATE TABLE sensor (seq INTEGER PRIMARY KEY, ts_ns INTEGER, "
+             "producer INTEGER, a INTEGER)");
+    {
+      const Recording rec = Recording::open(folder);
+      const auto r = rows(rec.connection(), "SELECT * FROM sensor");
+      REQUIRE(r.size() == 1);
+      CHECK(r[0].find("has columns (seq INTEGER, ts_ns INTEGER, producer INTEGER, a INTEGER)") !=
+            std::string::npos);
+      CHECK(rows(rec.connection(), "SELECT count(*) FROM sensor WHERE seq > 400")[0] == "15");
+    }
+    // A segment holding a record outside its catalog range: the order the catalog promised
+    // does not hold, so the scan fails instead of returning rows out of order.
+    exec_sql(folder / segment_file_name(1),
+             "INSERT INTO log(seq, ts_ns, producer, level, code, message) VALUES (999999, 1, 1, "
+             "1, 1, 'late')");
+    {
+      const Recording rec = Recording::open(folder);
+      const auto r = rows(rec.connection(), "SELECT seq FROM log");
+      REQUIRE(!r.empty());
+      CHECK(r.back().find("the catalog's ranges are wrong") != std::string::npos);
+    }
+    // A segment that is not a database at all, in the middle.
+    ringlite::test::write_file(folder / segment_file_name(2), "");
+    {
+      const Recording rec = Recording::open(folder);
+      const auto r = rows(rec.connection(), "SELECT * FROM log");
+      REQUIRE(r.size() == 1);
+      CHECK(r[0].find("not a ringlite database") != std::string::npos);
+    }
+    // The newest file being created (empty): the one before is the newest complete segment.
+    ringlite::test::write_file(folder / segment_file_name(4), "");
+    CHECK(Recording::open(folder).catalog().size() == 3);
+  }
+}
