@@ -12,6 +12,7 @@
 #include "bridged.hpp"
 #include "proc.hpp"
 #include "recorded.hpp"
+#include "testutil.hpp"
 
 using namespace ringlite::test;
 using namespace std::chrono_literals;
@@ -37,6 +38,13 @@ TEST_SUITE("segments") {
     CHECK(log.find("retain_bytes 2MiB: the recording held ") != std::string::npos);
     CHECK(log.find("deleted seg-00000001.db") != std::string::npos);
     CHECK(!std::filesystem::exists(std::filesystem::path(s.db) / "seg-00000001.db"));
+    // The reading side sees one database: live records plus expired ones are all written.
+    const auto q = run_cli("query --db " + s.db +
+                           " \"SELECT 'total=' || ((SELECT count(*) FROM sensor) + (SELECT "
+                           "sum(count) FROM _ringlite_gaps WHERE kind = 'retention'))\"");
+    INFO(q.out, q.err);
+    CHECK(q.exit_code == 0);
+    CHECK(q.out.find("total=60000") != std::string::npos);
   }
 
   TEST_CASE("records survive SIGKILLs of the bridge at random moments and at rolls exactly once") {

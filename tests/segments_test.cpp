@@ -465,6 +465,44 @@ TEST_SUITE("segments") {
     }
   }
 
+  TEST_CASE("a catalog with absurd values is survived") {
+    TempDir dir("seghostile");
+    const fs::path folder = dir / "rec";
+    const auto schema = ringlite::test::demo_schema();
+    std::uint64_t pos = 0;
+    std::int32_t k = 0;
+    {
+      Store store = Store::open(recording(folder), schema, kOrigin);
+      for (int i = 0; i < 30; ++i) store.write_batch(sensors(pos, k, 1000), kRing);
+    }
+    const auto files = segment_files(folder);
+    REQUIRE(files.size() >= 3);
+    auto config = recording(folder);
+    config.retain_bytes = 4 << 20;
+    config.retain_age = 24h;
+    {  // the file is untrusted: sizes and times at the ends of their range
+      sqlite3* h = nullptr;
+      REQUIRE(sqlite3_open(files.back().c_str(), &h) == SQLITE_OK);
+      REQUIRE(sqlite3_exec(h,
+                           "UPDATE _ringlite_segments SET bytes = 9223372036854775807, last_ts = "
+                           "-9223372036854775808, last_seq = 9223372036854775807 WHERE state = "
+                           "'closed'; UPDATE _ringlite_segments SET first_ts = "
+                           "-9223372036854775808, last_ts = 9223372036854775807 WHERE state = "
+                           "'open'",
+                           nullptr, nullptr, nullptr) == SQLITE_OK);
+      sqlite3_close(h);
+    }
+    {
+      Store store = Store::open(config, schema, kOrigin);
+      store.write_batch(sensors(pos, k, 1000), kRing);  // rolls (its span is huge), expires
+      CHECK(store.progress(kRing) == pos);
+    }
+    const auto after = segment_files(folder);
+    CHECK(number_of(after.front()) > number_of(files.front()));
+    const Db newest(after.back());
+    CHECK(newest.number("SELECT count(*) FROM _ringlite_segments WHERE state = 'deleted'") >= 1);
+  }
+
   TEST_CASE("a recording's folder is created with the mode's search bits, and locked") {
     TempDir dir("segfolder");
     const fs::path folder = dir / "rec";

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 
 #include "detail/segment_files.hpp"
@@ -82,6 +83,18 @@ void run(sqlite3* db, sqlite3_stmt* st) {
   const SqlError e = last_error(db, rc);
   sqlite3_reset(st);
   throw e;
+}
+
+// Differences and sums of values read from a segment, which is untrusted input: they
+// saturate instead of overflowing.
+std::int64_t minus(std::int64_t a, std::int64_t b) noexcept {
+  std::int64_t r;
+  if (__builtin_sub_overflow(a, b, &r)) return b < 0 ? INT64_MAX : INT64_MIN;
+  return r;
+}
+std::uint64_t plus(std::uint64_t a, std::uint64_t b) noexcept {
+  std::uint64_t r;
+  return __builtin_add_overflow(a, b, &r) ? UINT64_MAX : r;
 }
 
 std::optional<std::int64_t> int_or_null(sqlite3_stmt* st, int col) {
@@ -517,7 +530,7 @@ bool SegmentStore::roll_due() const noexcept {
   if (rows_ == 0) return false;  // a segment without records never rolls
   if (config_.segment_bytes != 0 && bytes_ >= config_.segment_bytes) return true;
   return config_.segment_duration.count() != 0 && first_ts_ && last_ts_ &&
-         *last_ts_ - *first_ts_ >= config_.segment_duration.count();
+         minus(*last_ts_, *first_ts_) >= config_.segment_duration.count();
 }
 
 // Steps 1 and 2 of the roll (docs/design.md, "Rolling"); step 3 is the next batch.
@@ -580,11 +593,11 @@ void SegmentStore::roll() {
 // one's file and -wal as they are.
 std::uint64_t SegmentStore::recording_bytes() const {
   std::uint64_t total = 0;
-  for (const Closed& c : closed_) total += static_cast<std::uint64_t>(c.bytes);
+  for (const Closed& c : closed_) total = plus(total, static_cast<std::uint64_t>(c.bytes));
   for (const char* suffix : {"", "-wal"}) {
     struct stat st {};
     if (::stat((segment_path(number_).string() + suffix).c_str(), &st) == 0)
-      total += static_cast<std::uint64_t>(st.st_size);
+      total = plus(total, static_cast<std::uint64_t>(st.st_size));
   }
   return total;
 }
@@ -606,10 +619,10 @@ void SegmentStore::retain() {
     const std::int64_t now = wall_ns();
     if (reason.empty() && config_.retain_age.count() != 0) {
       const std::int64_t newest = s.last_ts.value_or(s.closed_ns);
-      if (now - newest > config_.retain_age.count()) {
+      if (minus(now, newest) > config_.retain_age.count()) {
         reason =
             fmt::format("retain_age {}: its newest record is {} old", age_text(config_.retain_age),
-                        age_text(std::chrono::nanoseconds(now - newest)));
+                        age_text(std::chrono::nanoseconds(minus(now, newest))));
       }
     }
     if (reason.empty()) return;
@@ -629,7 +642,8 @@ void SegmentStore::retain() {
                                       "seq_to, count, reason, recorded_ns) VALUES "
                                       "('retention', ?1, ?2, ?3, ?4, ?5)");
           sqlite3_bind_int64(gap.get(), 1, *s.first_seq);
-          sqlite3_bind_int64(gap.get(), 2, *s.last_seq + 1);
+          sqlite3_bind_int64(gap.get(), 2,
+                             *s.last_seq == INT64_MAX ? *s.last_seq : *s.last_seq + 1);
           sqlite3_bind_int64(gap.get(), 3, s.rows);
           sqlite3_bind_text(gap.get(), 4, reason.data(), static_cast<int>(reason.size()),
                             SQLITE_TRANSIENT);
