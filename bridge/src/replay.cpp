@@ -19,6 +19,7 @@
 #include "detail/store_detail.hpp"
 #include "platform/platform.hpp"
 #include "ringlite/error.hpp"
+#include "ringlite/recording.hpp"
 #include "ringlite/store.hpp"
 
 namespace ringlite {
@@ -99,7 +100,7 @@ class Replayer {
   const ReplayOptions& o_;
   const std::atomic<bool>& stop_;
   const std::function<void(const ReplayProgress&)>& progress_;
-  std::optional<SQLite::Database> db_;
+  std::optional<Recording> recording_;
   sqlite3* h_ = nullptr;
   std::vector<Source> sources_;
   std::vector<std::pair<std::int64_t, std::uint32_t>> heap_;  // (seq, source), min first
@@ -157,63 +158,70 @@ std::int64_t add_clamped(std::int64_t a, std::int64_t b) {
               0, rc);
 }
 
-// Read-only, never created: a missing file is the caller's mistake, not a new database.
+// Read-only, never created: a missing file is the caller's mistake, not a new database. A
+// folder is a recording of segments, read as one database through Recording (its types are
+// virtual tables over the segments, in seq order).
 void Replayer::open_database() {
   std::error_code ec;
-  const auto st = fs::status(path_, ec);
-  if (!fs::exists(st))
+  if (!fs::exists(fs::status(path_, ec)))
     throw Error(Errc::config, fmt::format("cannot replay database '{}': no such file", path_));
-  if (fs::is_directory(st))
-    throw Error(Errc::config, fmt::format("cannot replay database '{}': is a directory", path_));
   try {
-    db_.emplace(path_, SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX);
-    h_ = db_->getHandle();
-    sqlite3_extended_result_codes(h_, 1);
-    sqlite3_busy_timeout(h_, kBusyTimeoutMs);
-    check_database_identity(h_, fmt::format("cannot replay database '{}'", path_), false);
-  } catch (const SQLite::Exception& e) {
-    const int rc = e.getExtendedErrorCode();
-    throw Error(is_busy(rc) ? Errc::busy : Errc::config,
-                fmt::format("cannot replay database '{}': {}", path_, e.what()), 0, rc);
-  } catch (const SqlError& e) {
-    throw Error(is_busy(e.code()) ? Errc::busy : Errc::config,
-                fmt::format("cannot replay database '{}': {}", path_, e.what()), 0, e.code());
+    recording_.emplace(Recording::open(path_));
+  } catch (const Error& e) {
+    // "cannot open recording 'x': why" -> "cannot replay database 'x': why".
+    std::string why = e.what();
+    for (const auto& prefix : {fmt::format("cannot open recording '{}': ", path_),
+                               fmt::format("cannot read database '{}': ", path_)}) {
+      if (why.rfind(prefix, 0) == 0) why.erase(0, prefix.size());
+    }
+    const Errc code =
+        e.code() == Errc::sqlite || e.code() == Errc::corrupt ? Errc::config : e.code();
+    throw Error(is_busy(e.sqlite_code()) ? Errc::busy : code,
+                fmt::format("cannot replay database '{}': {}", path_, why), 0, e.sqlite_code());
   }
+  h_ = recording_->connection();
+  sqlite3_extended_result_codes(h_, 1);
+  sqlite3_busy_timeout(h_, kBusyTimeoutMs);
 }
 
 // Every type the database recorded, with the layout its rows were decoded by.
 std::vector<Recorded> Replayer::read_types() {
   std::vector<Recorded> out;
-  try {
-    // Untrusted too: each recorded type's DDL is parsed, so their number is bounded first.
-    if (const auto types = db_->execAndGet("SELECT count(*) FROM _ringlite_types").getInt64();
-        types > static_cast<std::int64_t>(kMaxRecordTypes)) {
-      throw Error(Errc::corrupt,
-                  fmt::format("cannot replay database '{}': _ringlite_types lists {} record types "
-                              "(a schema has at most {})",
-                              path_, types, kMaxRecordTypes));
-    }
-    SQLite::Statement rows(*db_, "SELECT name, ddl, layout FROM _ringlite_types ORDER BY id");
-    while (rows.executeStep()) {
-      const std::string name = rows.getColumn(0).getString();
-      const std::string ddl = rows.getColumn(1).getString();
-      const std::string layout = rows.getColumn(2).getString();
-      const Schema one = Schema::parse(ddl, fmt::format("database '{}' type '{}'", path_, name));
-      if (one.types().size() != 1 || one.types()[0].name != name ||
-          one.types()[0].layout_signature() != layout) {
-        throw Error(
-            Errc::corrupt,
-            fmt::format("cannot replay database '{}': type '{}' has a DDL that does not match "
-                        "its recorded layout: {}",
-                        path_, name,
-                        layout_difference(one.types()[0].layout_signature(), "the DDL", layout,
-                                          "the recorded layout")));
-      }
-      out.push_back({one.types()[0], layout});
-    }
-  } catch (const SQLite::Exception& e) {
-    fail_sql(Errc::sqlite, "cannot read _ringlite_types", e.getExtendedErrorCode());
+  // Untrusted too: each recorded type's DDL is parsed, so their number is bounded first.
+  if (recording_->schema().types().size() > kMaxRecordTypes) {
+    throw Error(Errc::corrupt,
+                fmt::format("cannot replay database '{}': _ringlite_types lists {} record types "
+                            "(a schema has at most {})",
+                            path_, recording_->schema().types().size(), kMaxRecordTypes));
   }
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v2(h_, "SELECT name, ddl, layout FROM _ringlite_types ORDER BY id", -1, &raw,
+                         nullptr) != SQLITE_OK) {
+    fail_sql(Errc::sqlite, "cannot read _ringlite_types", sqlite3_extended_errcode(h_));
+  }
+  const ReplayStmt rows(raw);
+  const auto text = [&](int col) {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(raw, col));
+    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(raw, col)))
+             : std::string();
+  };
+  int rc;
+  while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
+    const std::string name = text(0), ddl = text(1), layout = text(2);
+    const Schema one = Schema::parse(ddl, fmt::format("database '{}' type '{}'", path_, name));
+    if (one.types().size() != 1 || one.types()[0].name != name ||
+        one.types()[0].layout_signature() != layout) {
+      throw Error(
+          Errc::corrupt,
+          fmt::format("cannot replay database '{}': type '{}' has a DDL that does not match "
+                      "its recorded layout: {}",
+                      path_, name,
+                      layout_difference(one.types()[0].layout_signature(), "the DDL", layout,
+                                        "the recorded layout")));
+    }
+    out.push_back({one.types()[0], layout});
+  }
+  if (rc != SQLITE_DONE) fail_sql(Errc::sqlite, "cannot read _ringlite_types", rc);
   return out;
 }
 
@@ -237,7 +245,13 @@ ReplayStmt Replayer::prepare(const RecordType& t, const std::string& sql) {
 void Replayer::apply_window(const std::vector<Recorded>& recorded) {
   if (!o_.start_offset && !o_.duration) return;
   std::optional<std::int64_t> first;
+  // A recording's catalog has each segment's first ts_ns over every type: no segment is read.
+  for (const SegmentInfo& seg :
+       recording_->segmented() ? recording_->live_segments() : std::vector<SegmentInfo>{}) {
+    if (seg.first_ts) first = first ? std::min(*first, *seg.first_ts) : *seg.first_ts;
+  }
   for (const Recorded& r : recorded) {
+    if (recording_->segmented()) break;
     const ReplayStmt st = prepare(r.type, first_ts_sql(r.type));
     const int rc = sqlite3_step(st.get());
     if (rc != SQLITE_ROW)
