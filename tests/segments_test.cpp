@@ -372,6 +372,35 @@ TEST_SUITE("segments") {
     for (std::int32_t a = 12000; a < k; ++a) CHECK(seen.count(a) == 1);
   }
 
+  TEST_CASE("an idle recording expires by age when the bridge's once-a-second call comes") {
+    TempDir dir("segidle");
+    const fs::path folder = dir / "rec";
+    auto config = recording(folder);
+    config.retain_age = 1s;
+    const auto wall = [] {
+      return std::chrono::duration_cast<std::chrono::nanoseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+          .count();
+    };
+    std::uint64_t pos = 0;
+    std::int32_t k = 0;
+    Store store = Store::open(config, ringlite::test::demo_schema(), kOrigin);
+    for (int i = 0; i < 14; ++i)
+      store.write_batch(sensors(pos, k, 1000, [&](std::int32_t) { return wall(); }), kRing);
+    REQUIRE(fs::exists(folder / "seg-00000002.db"));
+    store.checkpoint();
+    CHECK(fs::exists(folder / "seg-00000001.db"));  // not a second old yet
+    std::this_thread::sleep_for(1200ms);
+    store.checkpoint();  // what the bridge calls once a second, idle or not
+    const Db newest(segment_files(folder).back());
+    CHECK(newest.one("SELECT state FROM _ringlite_segments WHERE number = 1") == "deleted");
+    CHECK(newest.number("SELECT count(*) FROM _ringlite_gaps WHERE kind = 'retention' AND reason "
+                        "LIKE 'retain_age 1s: %'") == 1);
+    for (int i = 0; i < 100 && fs::exists(folder / "seg-00000001.db"); ++i)
+      std::this_thread::sleep_for(10ms);
+    CHECK(!fs::exists(folder / "seg-00000001.db"));
+  }
+
   TEST_CASE("a new segment whose creation a kill interrupted is removed on open") {
     TempDir dir("segrecover1");
     const fs::path folder = dir / "rec";
