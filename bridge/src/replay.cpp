@@ -174,8 +174,8 @@ void Replayer::open_database() {
                                fmt::format("cannot read database '{}': ", path_)}) {
       if (why.rfind(prefix, 0) == 0) why.erase(0, prefix.size());
     }
-    const Errc code =
-        e.code() == Errc::sqlite || e.code() == Errc::corrupt ? Errc::config : e.code();
+    // A file SQLite cannot read is where the caller pointed, not a failure of SQLite.
+    const Errc code = e.code() == Errc::sqlite ? Errc::config : e.code();
     throw Error(is_busy(e.sqlite_code()) ? Errc::busy : code,
                 fmt::format("cannot replay database '{}': {}", path_, why), 0, e.sqlite_code());
   }
