@@ -31,7 +31,7 @@ TEST_SUITE("segments") {
     s.stop(bridge);
     const auto log = s.bridge_log();
     INFO(log);
-    CHECK(log.find("recording '" + s.db + "' (1 segments, writing seg-00000001.db)") !=
+    CHECK(log.find("recording '" + s.db + "' (1 segment, writing seg-00000001.db)") !=
           std::string::npos);
     CHECK(log.find("closed seg-00000001.db (") != std::string::npos);
     CHECK(log.find("expired seg-00000001.db (seq 0 to ") != std::string::npos);

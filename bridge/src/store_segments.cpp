@@ -786,8 +786,9 @@ std::vector<std::pair<std::string, std::string>> SegmentStore::pragmas() {
 }
 
 std::string SegmentStore::describe() const {
-  return fmt::format("recording '{}' ({} segments, writing {})", folder_,
-                     closed_.size() + (open_ ? 1 : 0), segment_file_name(number_));
+  const auto segments = closed_.size() + (open_ ? 1 : 0);
+  return fmt::format("recording '{}' ({} segment{}, writing {})", folder_, segments,
+                     segments == 1 ? "" : "s", segment_file_name(number_));
 }
 
 }  // namespace ringlite::detail
