@@ -3,6 +3,7 @@
 // rules (-c or --db, --live needs -c). Recordings are built by hand (recording_maker.hpp).
 #include <doctest/doctest.h>
 #include <fmt/core.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -177,5 +178,32 @@ TEST_SUITE("recording cli") {
     const auto ok = run_cli("query --format csv" + c + " 'SELECT count(*) FROM log'");
     CHECK_MESSAGE(ok.exit_code == 0, ok.err);
     CHECK(ok.out == "count(*)\r\n100\r\n");
+  }
+
+  TEST_CASE("info on hostile recordings: a FIFO segment and huge numbers end cleanly") {
+    Rec r;
+    // A FIFO where a segment should be: SQLite's open would block on it for ever.
+    fs::remove(r.folder / segment_file_name(2));
+    REQUIRE(::mkfifo((r.folder / segment_file_name(2)).c_str(), 0600) == 0);
+    auto out = run_shell("timeout 20 " + cli_path() + " info " + q(r.folder.string()));
+    INFO(out.err);
+    CHECK(out.exit_code == 1);
+    CHECK(out.err == "ringlite: cannot show info: cannot read segment '" +
+                         (r.folder / segment_file_name(2)).string() + "': not a regular file\n");
+    fs::remove(r.folder / segment_file_name(2));
+    // Times and counts at the ends of their ranges, and a kind that is not UTF-8.
+    exec_sql(r.folder / segment_file_name(5),
+             "INSERT INTO _ringlite_gaps(kind, seq_from, seq_to, count, recorded_ns) VALUES "
+             "('huge', 1, 2, 9000000000000000000, 1), ('huge', 3, 4, 9000000000000000000, 1), "
+             "('huge', 5, 6, 1e308, 1), (CAST(x'ff6b696e64' AS TEXT), 7, 8, 1, 1); "
+             "UPDATE sensor SET ts_ns = -9000000000000000000 WHERE seq = (SELECT min(seq) FROM "
+             "sensor); UPDATE sensor SET ts_ns = 9000000000000000000 WHERE seq = (SELECT max(seq) "
+             "FROM sensor)");
+    for (const char* json : {"", " --json"}) {
+      out = run_cli("info " + q(r.folder.string()) + json);
+      INFO(json, out.err);
+      CHECK(out.exit_code == 0);
+      CHECK(out.out.find("huge") != std::string::npos);
+    }
   }
 }

@@ -380,4 +380,21 @@ TEST_SUITE("recording") {
     CHECK(o.size() > kPer / 2);
     check(offset, o.size());
   }
+
+  TEST_CASE("bounds of any number type and size select what SQLite would, folder and file alike") {
+    Both b(3, 200);
+    const Recording rec = Recording::open(b.folder);
+    const Recording one = Recording::open(b.single);
+    for (const char* where :
+         {"seq > 1e300", "seq < 1e300", "seq >= -1e300", "ts_ns < -1e300", "seq = 1e999",
+          "seq < -1e999", "seq >= 9.21e18", "seq <= 9223372036854775807", "seq > 2004.5",
+          "seq <= 2004.5", "seq = 2005.0", "ts_ns >= 9.3e18", "seq > -9223372036854775808",
+          "seq < '100'", "seq > x'00'", "seq = NULL"}) {
+      CAPTURE(where);
+      const std::string sql = std::string("SELECT count(*), min(seq) FROM sensor WHERE ") + where;
+      const auto got = rows(rec.connection(), sql);
+      CHECK(got == rows(one.connection(), sql));
+      CHECK(got.size() == 1);
+    }
+  }
 }

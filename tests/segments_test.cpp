@@ -573,4 +573,39 @@ TEST_SUITE("segments") {
     CHECK(msg.find("seg-00000001.db") != std::string::npos);
     CHECK(fs::exists(dir / "bad" / "seg-00000001.db"));
   }
+
+  TEST_CASE("a closed segment leaves WAL mode, so reading it creates no -wal or -shm") {
+    TempDir dir("segdelete");
+    const fs::path folder = dir / "rec";
+    std::uint64_t pos = 0;
+    std::int32_t k = 0;
+    {
+      Store store = Store::open(recording(folder), ringlite::test::demo_schema(), kOrigin);
+      for (int i = 0; i < 30; ++i) store.write_batch(sensors(pos, k, 1000), kRing);
+    }  // the deleter has run every job when the store is gone
+    // Read-only, as a reader who may not write the folder opens it.
+    const auto journal_mode = [](const fs::path& file) {
+      sqlite3* h = nullptr;
+      REQUIRE(sqlite3_open_v2(file.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+      sqlite3_stmt* st = nullptr;
+      std::string mode;
+      if (sqlite3_prepare_v2(h, "PRAGMA journal_mode", -1, &st, nullptr) == SQLITE_OK &&
+          sqlite3_step(st) == SQLITE_ROW) {
+        mode = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+      }
+      sqlite3_finalize(st);
+      CHECK(sqlite3_exec(h, "SELECT count(*) FROM sensor", nullptr, nullptr, nullptr) == SQLITE_OK);
+      sqlite3_close(h);
+      return mode;
+    };
+    const auto files = segment_files(folder);
+    REQUIRE(files.size() >= 3);
+    for (std::size_t i = 0; i + 1 < files.size(); ++i) {
+      CAPTURE(files[i]);
+      CHECK(journal_mode(files[i]) == "delete");
+      CHECK_FALSE(fs::exists(files[i].string() + "-wal"));
+      CHECK_FALSE(fs::exists(files[i].string() + "-shm"));
+    }
+    CHECK(journal_mode(files.back()) == "wal");  // the open one, as the preset says
+  }
 }

@@ -132,10 +132,18 @@ Info gather(const fs::path& path) {
     for (SegmentInfo& s : info.segments) {
       if (s.state == "deleted") continue;
       const std::string what = fmt::format("segment '{}'", s.path.string());
+      std::error_code ec;
+      const auto type = fs::status(s.path, ec).type();
+      if (type == fs::file_type::not_found) {
+        s.state = "deleted";  // retention took it since the catalog was read
+        continue;
+      }
+      if (type != fs::file_type::regular) {  // SQLite's open would block on a FIFO
+        throw Error(Errc::corrupt, fmt::format("cannot read {}: not a regular file", what));
+      }
       sqlite3* raw = nullptr;
       const int rc = sqlite3_open_v2(s.path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
       Db db(raw);
-      std::error_code ec;
       if (rc != SQLITE_OK || !fs::exists(s.path, ec)) {
         if (!fs::exists(s.path, ec)) {
           s.state = "deleted";  // retention took it since the catalog was read
@@ -155,7 +163,11 @@ Info gather(const fs::path& path) {
              const auto* kind = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
              GapStats& g = info.gaps[kind ? kind : ""];
              g.count = static_cast<std::uint64_t>(sqlite3_column_int64(st, 1));
-             g.records = static_cast<std::uint64_t>(std::max(0.0, sqlite3_column_double(st, 2)));
+             // total() of hostile counts may be huge, negative or infinite: kept in range.
+             const double records = sqlite3_column_double(st, 2);
+             g.records = records >= 1.8e19 ? std::uint64_t{18'000'000'000'000'000'000u}
+                         : records > 0     ? static_cast<std::uint64_t>(records)
+                                           : 0;
            });
   if (auto it = info.gaps.find("drop"); it != info.gaps.end()) info.drops = it->second.records;
   info.rejects = static_cast<std::uint64_t>(
@@ -198,7 +210,8 @@ std::string iso_time(std::int64_t ns) {
 
 double seconds(const std::optional<std::int64_t>& first, const std::optional<std::int64_t>& last) {
   if (!first || !last) return 0;
-  return static_cast<double>(*last - *first) / 1e9;
+  // As doubles: two hostile int64 times may be further apart than an int64 holds.
+  return (static_cast<double>(*last) - static_cast<double>(*first)) / 1e9;
 }
 
 std::optional<double> rate(std::uint64_t rows, double secs) {
@@ -355,7 +368,8 @@ int run(const Opts& o) {
   }
   const json j = to_json(info);
   if (o.json) {
-    fmt::print("{}\n", j.dump());
+    // Names come from files and the command line: bytes that are not UTF-8 become U+FFFD.
+    fmt::print("{}\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   } else {
     print_text(j);
   }

@@ -219,7 +219,13 @@ int run(const Opts& o) {
   std::filesystem::path db_path;
   if (o.config) {
     const auto cfg = Config::load(*o.config);
-    open_configured_database(cfg, *o.config, "replay");  // a bad database.path is the config's
+    // A bad database.path is the config's. A segmented config's path is the recording's folder.
+    if (cfg.database.segmented()) {
+      (void)open_read_database(cfg.database.path, true,
+                               fmt::format("database.path in '{}'", *o.config), "replay");
+    } else {
+      open_configured_database(cfg, *o.config, "replay");
+    }
     db_path = cfg.database.path;
     rc = cfg.ring;
   } else {

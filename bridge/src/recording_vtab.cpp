@@ -66,14 +66,24 @@ struct Bounds {
       case SQLITE_FLOAT: {
         const double d = sqlite3_value_double(v);
         if (std::isnan(d)) return;
-        constexpr double kLimit = 9.2e18;  // within int64 either side
+        // [-2^63, 2^63) is exactly the doubles whose floor and ceil convert to int64 (a
+        // double below 2^63 is at most 2^63 - 1024). A bound outside it either excludes every
+        // integer or does not narrow. The bounds taken are never narrower than the
+        // constraint; SQLite checks each row against it anyway (omit is never set).
+        constexpr double kTwo63 = 9223372036854775808.0;
         if (op == '>' || op == 'g' || op == '=') {
-          if (d >= kLimit) empty = true;
-          if (d > -kLimit) low = static_cast<std::int64_t>(std::floor(d));
+          if (d >= kTwo63) {
+            empty = true;
+          } else if (d >= -kTwo63) {
+            low = static_cast<std::int64_t>(std::floor(d));
+          }
         }
         if (op == '<' || op == 'l' || op == '=') {
-          if (d <= -kLimit) empty = true;
-          if (d < kLimit) high = static_cast<std::int64_t>(std::ceil(d));
+          if (d < -kTwo63) {
+            empty = true;
+          } else if (d < kTwo63) {
+            high = static_cast<std::int64_t>(std::ceil(d));
+          }
         }
         break;
       }
@@ -161,8 +171,9 @@ int x_best_index(sqlite3_vtab* base, sqlite3_index_info* info) {
   // (count(*) reads none). Bit 30 stands for every column past the 30th.
   info->idxNum = static_cast<int>(info->colUsed & 0x3fffffff);
   if ((info->colUsed >> 30) != 0) info->idxNum |= 1 << 30;
-  double rows = 1;
+  double rows = 1;  // an estimate: catalog values are untrusted, so it is kept in range
   for (const SegmentInfo& s : tab->rec->live) rows += static_cast<double>(s.rows);
+  rows = std::min(rows, 1e15);
   if (def.scope != TableScope::records) {
     info->estimatedCost = 1e4;
     info->estimatedRows = 1000;

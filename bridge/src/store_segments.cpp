@@ -577,7 +577,7 @@ void SegmentStore::roll() {
   if (deleter_.joinable()) {
     {
       const std::lock_guard lock(mutex_);
-      jobs_.push_back(Job{std::move(open_), {}, {}});
+      jobs_.push_back(Job{std::move(open_), {}, {}, segment_path(n)});
     }
     wake_.notify_one();
   }
@@ -676,10 +676,28 @@ void SegmentStore::unlink_later(std::uint64_t number, std::string why) {
   }
   {
     const std::lock_guard lock(mutex_);
-    jobs_.push_back(Job{std::nullopt, segment_path(number), std::move(why)});
+    jobs_.push_back(Job{std::nullopt, segment_path(number), std::move(why), {}});
   }
   wake_.notify_one();
 }
+
+namespace {
+
+// A closed segment is never written again: out of WAL mode (rollback journal), it needs no
+// -wal or -shm to be read, so a reader who may not create files in the folder (a group
+// member of a 0750 folder) reads it too. Best effort: a reader holding the segment open keeps
+// it in WAL mode (SQLITE_BUSY after a short wait), which is how it was written and still
+// readable by whoever may write the folder.
+void leave_wal(const fs::path& file) noexcept {
+  sqlite3* h = nullptr;
+  if (sqlite3_open_v2(file.c_str(), &h, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK) {
+    sqlite3_busy_timeout(h, 200);
+    sqlite3_exec(h, "PRAGMA journal_mode = DELETE", nullptr, nullptr, nullptr);
+  }
+  sqlite3_close(h);
+}
+
+}  // namespace
 
 // The deleter: closes rolled segments and unlinks expired ones (a large file's unlink can
 // take a while), in that order, off the drain thread. Its lines are said by the next
@@ -694,6 +712,7 @@ void SegmentStore::deleter_main() {
     lock.unlock();
     if (job.closing) {
       job.closing.reset();
+      leave_wal(job.closed);
       lock.lock();
       continue;
     }

@@ -126,6 +126,7 @@ class SegmentStore final : public SegmentHooks {
     std::optional<Store> closing;  // a rolled segment's store, to close
     std::filesystem::path unlink;  // or an expired segment's file
     std::string why;
+    std::filesystem::path closed;  // the closing store's file
   };
   std::mutex mutex_;
   std::condition_variable wake_;
