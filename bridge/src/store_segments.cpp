@@ -400,6 +400,7 @@ void SegmentStore::load_state() {
 void SegmentStore::load_catalog() {
   sqlite3* h = StoreAccess::handle(*open_);
   closed_.clear();
+  catalog_stale_ = true;  // until this read succeeds: retain() tries again
   std::vector<std::uint64_t> leftovers;
   try {
     const StmtPtr st = prepare(h,
@@ -430,6 +431,7 @@ void SegmentStore::load_catalog() {
   } catch (const SqlError& e) {
     fail("read", e);
   }
+  catalog_stale_ = false;
   // Killed between retention's commit and its unlink: the file goes now.
   for (const auto n : leftovers) {
     const fs::path p = segment_path(n);
@@ -606,6 +608,7 @@ std::uint64_t SegmentStore::recording_bytes() const {
 // limit says so, each in one transaction of the open segment; the deleter unlinks them.
 void SegmentStore::retain() {
   if (!open_ || (config_.retain_bytes == 0 && config_.retain_age.count() == 0)) return;
+  if (catalog_stale_) load_catalog();  // the last read failed (a busy or full disk)
   while (!closed_.empty()) {
     const Closed& s = closed_.front();
     std::string reason;

@@ -119,6 +119,7 @@ class SegmentStore final : public SegmentHooks {
   std::int64_t rows_ = 0;
   std::uint64_t bytes_ = 0;  // page_count * page_size after the last batch
   std::vector<Closed> closed_;
+  bool catalog_stale_ = false;       // closed_ could not be read: retain() reads it again
   std::vector<std::uint32_t> skip_;  // committing(): rejected frames of the part
 
   // The deleter: segments to close or unlink, in order, and the lines it has to say.
