@@ -418,8 +418,8 @@ void RecordingImpl::check_meta_tables(sqlite3* db, const std::string& what, bool
   for (const MetaTable& m : kMetaTables) {
     if (is_table(db, m.name)) continue;
     // A format-1 file lacks some; a view of that name must not stand in for one either way.
-    if (!required && integer(db, fmt::format("SELECT count(*) FROM sqlite_schema WHERE name = "
-                                             "'{}' COLLATE NOCASE",
+    if (!required && integer(db, fmt::format("SELECT count(*) FROM sqlite_schema WHERE type IN "
+                                             "('table', 'view') AND name = '{}' COLLATE NOCASE",
                                              m.name))
                              .value_or(0) == 0)
       continue;
