@@ -466,6 +466,12 @@ TEST_SUITE("recording") {
       endless_view(newest, table);
       CHECK(in_child([&] { return open_fails(folder, Errc::schema, table); }) == 0);
     }
+    // A virtual table (fts5, built into Debian's SQLite) is no table either.
+    fresh();
+    exec_sql(newest,
+             "ALTER TABLE _ringlite_progress RENAME TO p_real; CREATE VIRTUAL TABLE "
+             "_ringlite_progress USING fts5(ring, seq)");
+    CHECK(in_child([&] { return open_fails(folder, Errc::schema, "_ringlite_progress"); }) == 0);
     // A type's table in an older segment: the query that needs it fails naming the file.
     fresh();
     endless_view(folder / segment_file_name(1), "sensor");
