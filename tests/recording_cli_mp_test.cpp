@@ -206,4 +206,30 @@ TEST_SUITE("recording cli") {
       CHECK(out.out.find("huge") != std::string::npos);
     }
   }
+
+  TEST_CASE(
+      "info, query --db and replay --db refuse a FIFO and a view catalog, at once, on one "
+      "line") {
+    Rec r;
+    const auto fifo = r.dir / "fifo.db";
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    // The newest segment's catalog, a view over an endless query.
+    exec_sql(r.folder / segment_file_name(5),
+             "ALTER TABLE _ringlite_segments RENAME TO s_real; CREATE VIEW _ringlite_segments AS "
+             "WITH RECURSIVE e(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM e) SELECT s.* FROM "
+             "s_real s, e");
+    RingGuard guard{ring_config("reccli", 1 << 20)};
+    const ringlite::Ring ring = ringlite::Ring::create(guard.config, demo_schema());
+    for (const auto& [path, says] : {std::pair{fifo, std::string("regular file")},
+                                     std::pair{r.folder, std::string("_ringlite_segments")}}) {
+      for (const std::string& cmd :
+           {"info " + q(path.string()), "query --db " + q(path.string()) + " 'SELECT 1'",
+            "replay --speed max --ring " + guard.config.name + " --db " + q(path.string())}) {
+        INFO(cmd);
+        const auto res = run_shell("timeout 20 " + q(cli_path()) + " " + cmd);
+        CHECK(res.exit_code != 124);  // timed out: it hung
+        check_one_line_usage_error(res, says);
+      }
+    }
+  }
 }

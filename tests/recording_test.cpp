@@ -6,11 +6,20 @@
 #include <doctest/doctest.h>
 #include <fmt/core.h>
 #include <sqlite3.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "detail/recording_detail.hpp"
+#include "proc.hpp"
 #include "recording_maker.hpp"
 #include "ringlite/consumer.hpp"
 #include "ringlite/error.hpp"
@@ -103,6 +112,62 @@ std::vector<std::string> replayed(const fs::path& path, ringlite::ReplayOptions 
   CHECK(result.records == out.size());
   return out;
 }
+
+/// Runs `fn` in a child process, so that a reader that hangs cannot hang the test: its exit
+/// code, or -1 when it still ran after `limit` (it is killed).
+int in_child(const std::function<int()>& fn,
+             std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+  return ringlite::test::wait_exit_for(ringlite::test::spawn(fn), limit);
+}
+
+/// For in_child: 0 when opening `path` throws `code` with `needle` in its one-line message,
+/// 1 when it opens, 2 for another error (printed).
+int open_fails(const fs::path& path, Errc code, const std::string& needle) {
+  try {
+    Recording::open(path);
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    if (e.code() == code && what.find(needle) != std::string::npos &&
+        what.find('\n') == std::string::npos)
+      return 0;
+    std::fprintf(stderr, "unexpected error %d: %s\n", static_cast<int>(e.code()), e.what());
+    return 2;
+  }
+  return 1;
+}
+
+/// For in_child: 0 when `path` opens and `sql` fails with every one of `needles` in its
+/// message, 1 when it does not fail, 2 for another error (printed).
+int query_fails(const fs::path& path, const std::string& sql,
+                const std::vector<std::string>& needles) {
+  const Recording rec = Recording::open(path);
+  const auto r = rows(rec.connection(), sql);
+  if (r.size() != 1 || r[0].rfind("error: ", 0) != 0) return 1;
+  bool all = r[0].find('\n') == std::string::npos;
+  for (const auto& n : needles) all = all && r[0].find(n) != std::string::npos;
+  if (!all) std::fprintf(stderr, "unexpected %s\n", r[0].c_str());
+  return all ? 0 : 2;
+}
+
+/// The descriptors this process has open, and whether one is a deleted file named `name`.
+std::size_t open_fds() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
+bool holds_deleted(const fs::path& file) {
+  for (const auto& e : fs::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    const auto target = fs::read_symlink(e.path(), ec).string();
+    if (target.find(file.filename().string()) != std::string::npos &&
+        target.find("(deleted)") != std::string::npos)
+      return true;
+  }
+  return false;
+}
+
+// An endless query: a hostile file's view over it never ends (nor its memory).
+constexpr const char* kEndless = "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r)";
 
 }  // namespace
 
@@ -396,5 +461,181 @@ TEST_SUITE("recording") {
       CHECK(got == rows(one.connection(), sql));
       CHECK(got.size() == 1);
     }
+  }
+
+  TEST_CASE("a view or virtual table in place of a table is refused, never read to its end") {
+    TempDir dir("recording");
+    const auto folder = dir / "rec";
+    const auto newest = folder / segment_file_name(3);
+    const auto fresh = [&] {
+      fs::remove_all(folder);
+      make_recording(folder, 3, 20);
+    };
+    const auto endless_view = [&](const fs::path& db, const std::string& table) {
+      exec_sql(db, fmt::format("ALTER TABLE {0} RENAME TO {0}_real; CREATE VIEW {0} AS {1} "
+                               "SELECT t.* FROM {0}_real t, r",
+                               table, kEndless));
+    };
+    // The catalog, another metadata table, a type's table, in the newest segment.
+    for (const char* table : {"_ringlite_segments", "_ringlite_gaps", "log"}) {
+      INFO(table);
+      fresh();
+      endless_view(newest, table);
+      CHECK(in_child([&] { return open_fails(folder, Errc::schema, table); }) == 0);
+    }
+    // A virtual table (fts5, built into Debian's SQLite) is no table either.
+    fresh();
+    exec_sql(newest,
+             "ALTER TABLE _ringlite_progress RENAME TO p_real; CREATE VIRTUAL TABLE "
+             "_ringlite_progress USING fts5(ring, seq)");
+    CHECK(in_child([&] { return open_fails(folder, Errc::schema, "_ringlite_progress"); }) == 0);
+    // A type's table in an older segment: the query that needs it fails naming the file.
+    fresh();
+    endless_view(folder / segment_file_name(1), "sensor");
+    CHECK(in_child([&] {
+            return query_fails(folder, "SELECT count(*) FROM sensor",
+                               {segment_file_name(1), "'sensor' is not a table"});
+          }) == 0);
+    // Metadata read from every segment: _ringlite_rejects of an older one.
+    fresh();
+    endless_view(folder / segment_file_name(2), "_ringlite_rejects");
+    CHECK(in_child([&] {
+            return query_fails(folder, "SELECT count(*) FROM _ringlite_rejects",
+                               {segment_file_name(2), "not a table"});
+          }) == 0);
+    // A single database file: the metadata tables the readers read, and a type's table.
+    for (const char* table : {"_ringlite_rejects", "_ringlite_gaps", "sensor"}) {
+      INFO(table);
+      const auto single = dir / "single.db";
+      fs::remove(single);
+      write_records(single, 0, 20);
+      endless_view(single, table);
+      CHECK(in_child([&] { return open_fails(single, Errc::schema, table); }) == 0);
+    }
+  }
+
+  TEST_CASE("a catalog of more than a million rows is refused as corrupt") {
+    TempDir dir("recording");
+    const auto folder = dir / "rec";
+    make_recording(folder, 2, 10);
+    exec_sql(folder / segment_file_name(2),
+             fmt::format("{} INSERT INTO _ringlite_segments(number, state, rows, created_ns) "
+                         "SELECT n + 100, 'deleted', 0, 1 FROM r LIMIT 1000000",
+                         kEndless));
+    const std::string e = error_of(Errc::corrupt, folder);
+    CHECK(e.find("more than 1000000 rows") != std::string::npos);
+    CHECK(e.find(segment_file_name(2)) != std::string::npos);
+  }
+
+  TEST_CASE("a FIFO as the recording or as a segment is refused before any open blocks on it") {
+    TempDir dir("recording");
+    const auto fifo = dir / "fifo.db";
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    CHECK(in_child([&] {
+            return open_fails(fifo, Errc::config, "neither a folder nor a regular file");
+          }) == 0);
+    const auto folder = dir / "rec";
+    make_recording(folder, 3, 20);
+    fs::remove(folder / segment_file_name(2));
+    REQUIRE(::mkfifo((folder / segment_file_name(2)).c_str(), 0600) == 0);
+    CHECK(in_child([&] {
+            return query_fails(folder, "SELECT count(*) FROM sensor",
+                               {segment_file_name(2), "not a regular file"});
+          }) == 0);
+    // Queries that do not need it still run.
+    const Recording rec = Recording::open(folder);
+    CHECK(rows(rec.connection(), "SELECT count(*) FROM sensor WHERE seq > 400")[0] == "15");
+  }
+
+  TEST_CASE("a recording of 60 segments is read with at most 32 segment connections open") {
+    constexpr std::uint64_t kMany = 60, kEach = 8;
+    TempDir dir("recording");
+    const auto folder = dir / "rec";
+    make_recording(folder, kMany, kEach);
+    const std::size_t before = open_fds();
+    {
+      const Recording rec = Recording::open(folder);
+      // One segment's connection open (the newest): its fds (the file, its WAL and shm).
+      const std::size_t per = open_fds() - before;
+      REQUIRE(per >= 1);
+      const std::size_t cap = per * ringlite::detail::RecordingImpl::kMaxOpenSegments;
+      MESSAGE("fds a segment: ", per);
+      CHECK(rows(rec.connection(), "SELECT count(*), min(seq), max(seq) FROM sensor")[0] ==
+            fmt::format("{}|{}|{}", kMany * kEach * 3 / 4, rec_seq(0), rec_seq(kMany * kEach - 2)));
+      CHECK(open_fds() - before <= cap);
+      MESSAGE("fds after: ", open_fds() - before);
+      CHECK(rows(rec.connection(), "SELECT count(*) FROM log")[0] ==
+            std::to_string(kMany * kEach / 4));
+      // A self-join holds two cursors on the same segments, and reopens the ones it closed.
+      CHECK(rows(rec.connection(),
+                 "SELECT count(*) FROM sensor a JOIN sensor b ON b.seq = a.seq + 10")[0] ==
+            std::to_string(kMany * kEach / 2));
+      CHECK(rows(rec.connection(), "SELECT count(*) FROM _ringlite_rejects")[0] == "0");
+      CHECK(open_fds() - before <= cap);
+      // With a descriptor limit these 60 cannot all be open at once (nor the 32 this process
+      // holds and 32 more), the scan still succeeds.
+      CHECK(in_child([&] {
+              const rlimit lim{open_fds() + cap + 8, open_fds() + cap + 8};
+              if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) return 3;
+              const Recording again = Recording::open(folder);
+              const auto r = rows(again.connection(), "SELECT count(*) FROM sensor");
+              if (r[0] != std::to_string(kMany * kEach * 3 / 4)) {
+                std::fprintf(stderr, "%s\n", r[0].c_str());
+                return 1;
+              }
+              return 0;
+            }) == 0);
+      // A segment retention deletes is not kept on disk by an idle connection for long.
+      fs::remove(folder / segment_file_name(kMany - 1));
+      CHECK(holds_deleted(folder / segment_file_name(kMany - 1)));
+      std::this_thread::sleep_for(ringlite::detail::RecordingImpl::kIdleClose +
+                                  std::chrono::milliseconds(200));
+      CHECK(rows(rec.connection(), "SELECT max(seq) FROM sensor")[0] ==
+            std::to_string(rec_seq(kMany * kEach - 2)));
+      CHECK(!holds_deleted(folder / segment_file_name(kMany - 1)));
+    }
+    CHECK(open_fds() == before);
+  }
+
+  TEST_CASE("column types must be the DDL's, in the newest segment and in every other") {
+    TempDir dir("recording");
+    const auto folder = dir / "rec";
+    make_recording(folder, 3, 20);
+    const auto retype = [&](std::uint64_t n, const char* ts, const char* a) {
+      exec_sql(folder / segment_file_name(n),
+               fmt::format("DROP TABLE sensor; CREATE TABLE sensor (seq INTEGER PRIMARY KEY, "
+                           "ts_ns {}, producer INTEGER, a {}, b REAL, c REAL, buffer TEXT)",
+                           ts, a));
+    };
+    retype(1, "TEXT", "INTEGER");
+    CHECK(query_fails(folder, "SELECT count(*) FROM sensor",
+                      {segment_file_name(1), "table 'sensor' column 'ts_ns'", "TEXT"}) == 0);
+    retype(3, "INTEGER", "REAL");
+    const std::string e = error_of(Errc::schema, folder);
+    CHECK(e.find("table 'sensor' column 'a' is declared 'REAL'") != std::string::npos);
+    CHECK(e.find(segment_file_name(3)) != std::string::npos);
+    // A single database file too.
+    write_records(dir / "one.db", 0, 10);
+    exec_sql(dir / "one.db",
+             "DROP TABLE log; CREATE TABLE log (seq INTEGER PRIMARY KEY, ts_ns INTEGER, producer "
+             "BLOB, level INTEGER, code INTEGER, message TEXT)");
+    CHECK(error_of(Errc::schema, dir / "one.db").find("column 'producer'") != std::string::npos);
+  }
+
+  TEST_CASE("names from hostile files stay on one line in errors") {
+    TempDir dir("recording");
+    const auto folder = dir / "re\nc";
+    make_recording(folder, 3, 20);
+    exec_sql(folder / segment_file_name(3),
+             "UPDATE _ringlite_types SET name = 'sen' || char(10) || 'sor' WHERE name = 'sensor'");
+    const std::string e = error_of(Errc::schema, folder);
+    CHECK(e.find('\n') == std::string::npos);
+    CHECK(e.find("'sen\\nsor'") != std::string::npos);
+    CHECK(e.find("re\\nc") != std::string::npos);
+    // A query's error names the segment's path, on one line too.
+    fs::remove_all(folder);
+    make_recording(folder, 3, 20);
+    ringlite::test::write_file(folder / segment_file_name(2), std::string(4096, 'j'));
+    CHECK(query_fails(folder, "SELECT count(*) FROM log", {"re\\nc", "not a database"}) == 0);
   }
 }

@@ -17,6 +17,15 @@ namespace fs = std::filesystem;
 
 std::unique_ptr<SQLite::Database> open_file(const fs::path& path, const std::string& where,
                                             std::string_view command) {
+  // SQLite's open of a FIFO blocks until a writer comes: only a regular file is opened (a
+  // missing one or a directory is SQLite's to refuse, and is explained below).
+  std::error_code type_ec;
+  const auto type = fs::status(path, type_ec).type();
+  if (type != fs::file_type::not_found && type != fs::file_type::regular &&
+      type != fs::file_type::directory) {
+    throw Error(Errc::config, fmt::format("cannot open database '{}' ({}): not a regular file",
+                                          one_line(path.string()), where));
+  }
   try {
     auto db = std::make_unique<SQLite::Database>(path.string(), SQLite::OPEN_READONLY, 5000);
     // Opening is lazy: read the schema now, so a directory or a non-database fails here.

@@ -91,23 +91,7 @@ void append_json_string(std::string& out, std::string_view s) {
 }
 
 /// Text for a terminal cell: one line, control characters spelled out.
-void append_display_text(std::string& out, std::string_view s) {
-  for (unsigned char c : s) {
-    if (c >= 0x20 && c != 0x7F) {
-      out += static_cast<char>(c);
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-}
+void append_display_text(std::string& out, std::string_view s) { append_one_line(out, s); }
 
 /// Terminal columns a UTF-8 string takes, approximated as its code points.
 std::size_t display_width(std::string_view s) {
@@ -359,11 +343,7 @@ Format parse_format(std::string_view name) {
               fmt::format("cannot use format '{}': expected table, csv or json", name));
 }
 
-std::string one_line(std::string_view text) {
-  std::string out;
-  append_display_text(out, text);
-  return out;
-}
+std::string one_line(std::string_view text) { return ringlite::one_line(text); }
 
 std::string sql_literal(const Cell& c) {
   std::string out;

@@ -17,6 +17,7 @@
 #include "detail/time_view.hpp"
 #include "ringlite/error.hpp"
 #include "ringlite/store.hpp"
+#include "ringlite/types.hpp"
 
 namespace ringlite {
 namespace detail {
@@ -29,6 +30,10 @@ namespace {
 // and 2.
 constexpr std::int64_t kOldestReadable = 1;
 constexpr std::int64_t kNewestReadable = std::max<std::int64_t>(2, kUserVersion);
+
+// The most catalog rows a reader takes: a segment a second for eleven days. More is a
+// hostile or broken file, not a recording.
+constexpr std::int64_t kMaxCatalogRows = 1'000'000;
 
 // The metadata tables a folder's connection shows, and where their rows come from.
 struct MetaTable {
@@ -99,6 +104,26 @@ std::vector<Column> table_columns(sqlite3* db, std::string_view table) {
   return out;
 }
 
+bool is_table(sqlite3* db, std::string_view name) {
+  // A view or a virtual table (rootpage 0) is not one: either can be an endless query.
+  sqlite3_stmt* st = nullptr;
+  int rc = sqlite3_prepare_v2(db,
+                              "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
+                              "rootpage > 0 AND name = ?1 COLLATE NOCASE",
+                              -1, &st, nullptr);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_text(st, 1, name.data(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
+  bool found = false;
+  if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    found = sqlite3_column_int64(st, 0) > 0;
+    rc = SQLITE_OK;
+  }
+  const std::string err = sqlite3_errmsg(db);
+  sqlite3_finalize(st);
+  if (rc != SQLITE_OK) throw Error(Errc::sqlite, err, 0, rc);
+  return found;
+}
+
 std::string describe_columns(const std::vector<Column>& cols) {
   std::string s;
   for (const Column& c : cols) s += fmt::format("{}{} {}", s.empty() ? "" : ", ", c.name, c.type);
@@ -123,7 +148,7 @@ void RecordingImpl::check_identity(sqlite3* db, const std::string& what) {
   const auto version = query_int(db, "PRAGMA user_version", err).value_or(0);
   const auto types = query_int(db,
                                "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
-                               "name = '_ringlite_types'",
+                               "rootpage > 0 AND name = '_ringlite_types'",
                                err)
                          .value_or(0);
   if (!err.empty()) throw Error(Errc::sqlite, fmt::format("cannot read {}: {}", what, err));
@@ -140,13 +165,19 @@ void RecordingImpl::check_identity(sqlite3* db, const std::string& what) {
   }
 }
 
-sqlite3* RecordingImpl::open_file(const fs::path& file, const std::string& what) {
+sqlite3* RecordingImpl::open_file(const fs::path& file, const std::string& what, Errc not_regular) {
+  // SQLite's open of a FIFO blocks until a writer comes, a device may be endless: only a
+  // regular file (or a symlink to one) is opened. A missing file is SQLite's to report.
+  std::error_code ec;
+  const auto type = fs::status(file, ec).type();
+  if (type != fs::file_type::not_found && type != fs::file_type::regular) {
+    throw Error(not_regular, fmt::format("cannot open {}: not a regular file", what));
+  }
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
   if (rc != SQLITE_OK) {
     const std::string why = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close_v2(db);
-    std::error_code ec;
     if (!fs::exists(file, ec)) throw Error(Errc::not_found, fmt::format("{}: no such file", what));
     throw Error(Errc::config, fmt::format("cannot open {}: {}", what, why), 0, rc);
   }
@@ -197,7 +228,14 @@ void RecordingImpl::read_schema(sqlite3* db, const std::string& what) {
                                             "whose DDL declares '{}'",
                                             what, names[i], t.name));
     }
-    // The table must be what its DDL says, or the views and the readers read the wrong column.
+    // The table must be a table, and what its DDL says, or the views and the readers read
+    // the wrong column (or a hostile view that never ends).
+    if (!is_table(db, t.name)) {
+      throw Error(Errc::schema,
+                  fmt::format("cannot read {}: type '{}' has no table (a view or a virtual table "
+                              "is not one)",
+                              what, t.name));
+    }
     std::vector<Column> cols = table_columns(db, t.name);
     std::vector<std::string> want = {"seq", "ts_ns", "producer"};
     for (const Field& f : t.fields) want.push_back(f.name);
@@ -208,6 +246,15 @@ void RecordingImpl::read_schema(sqlite3* db, const std::string& what) {
                   fmt::format("cannot read {}: table '{}' has columns {}, its _ringlite_types DDL "
                               "declares {}",
                               what, t.name, describe_columns(cols), t.ddl()));
+    }
+    for (std::size_t c = 0; c < cols.size(); ++c) {
+      const std::string_view type = c < 3 ? "INTEGER" : sql_type(t.fields[c - 3].type);
+      if (sqlite3_stricmp(cols[c].type.c_str(), std::string(type).c_str()) != 0) {
+        throw Error(Errc::schema,
+                    fmt::format("cannot read {}: table '{}' column '{}' is declared '{}', its "
+                                "_ringlite_types DDL makes it {}",
+                                what, t.name, cols[c].name, cols[c].type, type));
+      }
     }
     tables.push_back({t.name, std::move(cols), TableScope::records});
   }
@@ -256,6 +303,12 @@ SegmentInfo catalog_row(sqlite3_stmt* st, const std::string& what) {
 }  // namespace
 
 void RecordingImpl::read_catalog(sqlite3* db, std::uint64_t newest_file, const std::string& what) {
+  if (!is_table(db, "_ringlite_segments")) {
+    throw Error(Errc::schema,
+                fmt::format("cannot read {}: it has no table _ringlite_segments (a view or a "
+                            "virtual table is not one)",
+                            what));
+  }
   sqlite3_stmt* st = nullptr;
   int rc = sqlite3_prepare_v2(db,
                               "SELECT number, state, first_seq, last_seq, first_ts, last_ts, rows, "
@@ -263,6 +316,11 @@ void RecordingImpl::read_catalog(sqlite3* db, std::uint64_t newest_file, const s
                               -1, &st, nullptr);
   try {
     while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+      if (catalog.size() >= static_cast<std::size_t>(kMaxCatalogRows)) {
+        throw Error(Errc::corrupt, fmt::format("cannot read {}: _ringlite_segments has more than "
+                                               "{} rows",
+                                               what, kMaxCatalogRows));
+      }
       SegmentInfo s = catalog_row(st, what);
       s.path = path / segment_file_name(s.number);
       catalog.push_back(std::move(s));
@@ -321,7 +379,7 @@ void RecordingImpl::open_folder() {
   for (auto it = files.rbegin(); it != files.rend() && !newest; ++it) {
     const std::string what = fmt::format("segment '{}'", it->path.string());
     auto h = std::make_unique<SegmentHandle>();
-    h->db = open_file(it->path, what);
+    h->db = open_file(it->path, what, Errc::corrupt);
     std::string err;
     const auto app = query_int(h->db, "PRAGMA application_id", err).value_or(0);
     const auto objects = query_int(h->db, "SELECT count(*) FROM sqlite_schema", err).value_or(0);
@@ -335,16 +393,14 @@ void RecordingImpl::open_folder() {
                                        segment_file_name(newest_number));
   read_schema(newest->db, what);
   read_catalog(newest->db, newest_number, what);
-  for (const MetaTable& m : kMetaTables) {
-    std::vector<Column> cols = table_columns(newest->db, m.name);
-    if (cols.empty())
-      throw Error(Errc::schema, fmt::format("cannot read {}: it has no table {}", what, m.name));
-    tables.push_back({m.name, std::move(cols), m.scope});
-  }
-  for (const TableDef& t : tables) {
-    if (t.scope == TableScope::records) newest->checked[t.name] = TableState::present;
-  }
+  check_meta_tables(newest->db, what, true);
+  for (const MetaTable& m : kMetaTables)
+    tables.push_back({m.name, table_columns(newest->db, m.name), m.scope});
+  for (const TableDef& t : tables) newest->checked[t.name] = TableState::present;
+  newest->last_used = ++clock;
+  newest->used_at = std::chrono::steady_clock::now();
   handles.emplace(newest_number, std::move(newest));
+  open_handles = 1;
 
   // The connection: an in-memory main that holds the virtual tables, TEMP time views.
   const int rc = sqlite3_open_v2(":memory:", &conn, SQLITE_OPEN_READWRITE, nullptr);
@@ -356,6 +412,22 @@ void RecordingImpl::open_folder() {
                      quote(tables[i].name), i));
   }
   for (const RecordType& t : schema.types()) exec(time_view_ddl(t, true));
+}
+
+void RecordingImpl::check_meta_tables(sqlite3* db, const std::string& what, bool required) {
+  for (const MetaTable& m : kMetaTables) {
+    if (is_table(db, m.name)) continue;
+    // A format-1 file lacks some; a view of that name must not stand in for one either way.
+    if (!required && integer(db, fmt::format("SELECT count(*) FROM sqlite_schema WHERE type IN "
+                                             "('table', 'view') AND name = '{}' COLLATE NOCASE",
+                                             m.name))
+                             .value_or(0) == 0)
+      continue;
+    throw Error(Errc::schema,
+                fmt::format("cannot read {}: it has no table {} (a view or a virtual table is "
+                            "not one)",
+                            what, m.name));
+  }
 }
 
 void RecordingImpl::exec(const std::string& sql) {
@@ -370,9 +442,10 @@ void RecordingImpl::exec(const std::string& sql) {
 
 void RecordingImpl::open_file_db() {
   const std::string what = fmt::format("database '{}'", path.string());
-  conn = open_file(path, what);
+  conn = open_file(path, what, Errc::config);
   check_identity(conn, what);
   read_schema(conn, what);
+  check_meta_tables(conn, what, false);
   for (const RecordType& t : schema.types()) {
     // A format-1 database has no time views: TEMP ones, which need no write to the file.
     std::string err;
@@ -424,12 +497,47 @@ void RecordingImpl::single_file_catalog() noexcept {
   }
 }
 
+void RecordingImpl::close_idle(bool lru) {
+  const auto now = std::chrono::steady_clock::now();
+  auto victim = handles.end();
+  for (auto it = handles.begin(); it != handles.end();) {
+    const SegmentHandle* h = it->second.get();
+    if (!h || h->active > 0) {
+      ++it;
+    } else if (!lru && now - h->used_at >= kIdleClose) {
+      it = handles.erase(it);
+      --open_handles;
+    } else {
+      if (lru && (victim == handles.end() || h->last_used < victim->second->last_used)) victim = it;
+      ++it;
+    }
+  }
+  if (victim != handles.end()) {
+    handles.erase(victim);
+    --open_handles;
+  }
+}
+
 SegmentHandle* RecordingImpl::segment(const SegmentInfo& s) {
-  if (auto it = handles.find(s.number); it != handles.end()) return it->second.get();
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_sweep >= kIdleClose) {
+    last_sweep = now;
+    close_idle(false);
+  }
+  if (auto it = handles.find(s.number); it != handles.end()) {
+    if (it->second) {
+      it->second->last_used = ++clock;
+      it->second->used_at = now;
+    }
+    return it->second.get();
+  }
+  // Each connection holds about 3 fds (the file, its WAL and shm): a recording of many
+  // segments would run out of them, and keep the files retention deleted on disk.
+  if (open_handles >= kMaxOpenSegments) close_idle(true);
   const std::string what = fmt::format("segment '{}'", s.path.string());
   auto h = std::make_unique<SegmentHandle>();
   try {
-    h->db = open_file(s.path, what);
+    h->db = open_file(s.path, what, Errc::corrupt);
     check_identity(h->db, what);
   } catch (const Error& e) {
     std::error_code ec;
@@ -437,6 +545,11 @@ SegmentHandle* RecordingImpl::segment(const SegmentInfo& s) {
     h.reset();  // retention deleted it under us: its records expired
   }
   SegmentHandle* raw = h.get();
+  if (raw) {
+    raw->last_used = ++clock;
+    raw->used_at = now;
+    ++open_handles;
+  }
   handles.emplace(s.number, std::move(h));
   return raw;
 }
@@ -444,22 +557,37 @@ SegmentHandle* RecordingImpl::segment(const SegmentInfo& s) {
 bool RecordingImpl::has_table(SegmentHandle& h, const TableDef& t, const SegmentInfo& s) {
   auto& state = h.checked[t.name];
   if (state == TableState::unknown) {
+    const bool table = is_table(h.db, t.name);
     std::vector<Column> cols = table_columns(h.db, t.name);
+    if (!table && !cols.empty()) {
+      throw Error(Errc::schema, fmt::format("cannot read segment '{}': its '{}' is not a table (a "
+                                            "view or a virtual table)",
+                                            s.path.string(), t.name));
+    }
+    const auto same_names = [&] {
+      return cols.size() == t.columns.size() &&
+             std::equal(cols.begin(), cols.end(), t.columns.begin(),
+                        [](const Column& a, const Column& b) { return a.name == b.name; });
+    };
     if (cols.empty()) {
       state = TableState::absent;  // a type the schema gained after this segment closed
-    } else if (cols.size() != t.columns.size() ||
-               !std::equal(cols.begin(), cols.end(), t.columns.begin(),
-                           [](const Column& a, const Column& b) {
-                             return a.name == b.name &&
-                                    sqlite3_stricmp(a.type.c_str(), b.type.c_str()) == 0;
-                           })) {
+    } else if (same_names()) {
+      for (std::size_t c = 0; c < cols.size(); ++c) {
+        if (sqlite3_stricmp(cols[c].type.c_str(), t.columns[c].type.c_str()) != 0) {
+          throw Error(
+              Errc::schema,
+              fmt::format("cannot read segment '{}': its table '{}' column '{}' is "
+                          "declared '{}', the newest segment's {}",
+                          s.path.string(), t.name, cols[c].name, cols[c].type, t.columns[c].type));
+        }
+      }
+      state = TableState::present;
+    } else {
       throw Error(Errc::schema,
                   fmt::format("cannot read segment '{}': its table '{}' has columns {}, the newest "
                               "segment's has {}",
                               s.path.string(), t.name, describe_columns(cols),
                               describe_columns(t.columns)));
-    } else {
-      state = TableState::present;
     }
   }
   return state == TableState::present;
@@ -474,22 +602,30 @@ Recording Recording::open(const std::filesystem::path& path) {
   std::error_code ec;
   const auto status = fs::status(path, ec);
   if (status.type() == fs::file_type::not_found) {
-    throw Error(Errc::config,
-                fmt::format("cannot open recording '{}': no such file or folder", path.string()));
+    throw Error(Errc::config, fmt::format("cannot open recording '{}': no such file or folder",
+                                          one_line(path.string())));
   }
-  if (status.type() == fs::file_type::directory) {
-    impl->segmented = true;
-    impl->open_folder();
-  } else {
-    try {
+  if (status.type() != fs::file_type::directory && status.type() != fs::file_type::regular) {
+    // A FIFO would block SQLite's open until a writer came.
+    throw Error(Errc::config,
+                fmt::format("cannot open recording '{}': neither a folder nor a regular file",
+                            one_line(path.string())));
+  }
+  try {
+    if (status.type() == fs::file_type::directory) {
+      impl->segmented = true;
+      impl->open_folder();
+    } else {
       impl->open_file_db();
-    } catch (const Error& e) {
-      if (e.code() == Errc::not_found) {
-        throw Error(Errc::config, fmt::format("cannot open recording '{}': no such file or folder",
-                                              path.string()));
-      }
-      throw;
     }
+  } catch (const Error& e) {
+    if (e.code() == Errc::not_found) {
+      throw Error(Errc::config, fmt::format("cannot open recording '{}': no such file or folder",
+                                            one_line(path.string())));
+    }
+    // Type names, columns and paths come from the files (and the user): one line all the
+    // same.
+    throw Error(e.code(), one_line(e.what()), e.sys_errno(), e.sqlite_code());
   }
   return Recording(std::move(impl));
 }

@@ -115,6 +115,7 @@ struct Cursor {
     if (!st) return;
     sqlite3_reset(st.get());
     sqlite3_clear_bindings(st.get());
+    --handle->active;  // idle at 0: RecordingImpl::segment() may close it
     handle->pool[key].push_back(std::move(st));
   }
 };
@@ -133,7 +134,8 @@ std::string quote(std::string_view name) {
 
 int set_error(sqlite3_vtab* tab, const std::string& message, int rc = SQLITE_ERROR) {
   sqlite3_free(tab->zErrMsg);
-  tab->zErrMsg = sqlite3_mprintf("%s", message.c_str());
+  // Names and paths in it come from the files: one line all the same.
+  tab->zErrMsg = sqlite3_mprintf("%s", one_line(message).c_str());
   return rc;
 }
 
@@ -341,6 +343,7 @@ int advance(Cursor* c) {
                            fmt::format("cannot read segment '{}': {}", s.path.string(), why));
         }
       }
+      ++h->active;
       if (def.scope == TableScope::records) {
         // Parameters the SQL does not name are ignored by SQLite's bind (RANGE): bind by name
         // count instead, only those the text uses.

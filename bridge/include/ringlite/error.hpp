@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace ringlite {
 
@@ -43,5 +44,13 @@ class Error : public std::runtime_error {
   int errno_;
   int sqlite_code_;
 };
+
+/// `text` made fit for one line of a message or a terminal: control characters spelled out
+/// as \n, \t, \r or \xNN, everything else as it is. For names and text that come from files
+/// or users, so that an Error's what() stays one line. Does not block; throws only
+/// std::bad_alloc.
+std::string one_line(std::string_view text);
+/// one_line(text) appended to `out`.
+void append_one_line(std::string& out, std::string_view text);
 
 }  // namespace ringlite

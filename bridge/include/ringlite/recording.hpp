@@ -42,9 +42,12 @@ class Recording {
   /// Opens `path` read-only, never creating or changing anything: a recording folder (its
   /// segment files, docs/design.md "Files") or a single ringlite database file. Waits up to
   /// 5 s for a database locked by a writer. Throws Error(config) naming `path` when it is
-  /// missing, unreadable, an empty folder or a folder without segments, or not an SQLite
-  /// database; Error(schema) when it is SQLite but not a ringlite database (or of a format
-  /// this build cannot read), or a segment's tables disagree with the newest segment's.
+  /// missing, unreadable, neither a folder nor a regular file (a FIFO), an empty folder or a
+  /// folder without segments, or not an SQLite database; Error(schema) when it is SQLite but
+  /// not a ringlite database, when a metadata or type table is not a table (a view) or its
+  /// columns or their declared types are not the DDL's; Error(version) for a format this
+  /// build cannot read; Error(corrupt) for a catalog that cannot be true (or of more than
+  /// 1,000,000 rows). Messages are one line: names from the files are escaped (one_line).
   static Recording open(const std::filesystem::path& path);
   Recording(Recording&&) noexcept;
   Recording& operator=(Recording&&) noexcept;
@@ -72,9 +75,11 @@ class Recording {
   /// _ringlite_types, _ringlite_progress and _ringlite_segments come from the newest
   /// segment, _ringlite_rejects and _ringlite_gaps from every live segment (gaps of kind
   /// 'retention' from the newest only). A statement that needs a segment that cannot be read
-  /// (not a database, a table whose columns differ from the newest segment's) fails with
-  /// SQLITE_ERROR and a message naming the file; a segment whose file retention deleted is
-  /// skipped (its records expired).
+  /// (not a database or not a regular file, a table that is a view or whose columns or
+  /// their types differ from the newest segment's) fails with SQLITE_ERROR and a one-line
+  /// message naming the file; a segment whose file retention deleted is skipped (its
+  /// records expired). At most 32 segment connections stay open: idle ones are closed
+  /// (least recently used first, or after a second unused) and opened again on demand.
   sqlite3* connection() const noexcept;
 
  private:
