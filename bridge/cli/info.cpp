@@ -96,7 +96,8 @@ void add_type_stats(sqlite3* db, const std::string& what, std::vector<TypeStats>
   for (TypeStats& t : types) {
     const auto present = integer(
         db,
-        fmt::format("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '{}'",
+        fmt::format("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND rootpage > 0 AND "
+                    "name = '{}'",
                     t.name),
         what);
     if (present.value_or(0) == 0) continue;  // a type added after this segment closed
