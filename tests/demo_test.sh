@@ -38,6 +38,10 @@ fail() {
 grep -q '^== persisted 41000 new records in ' "$out" || fail "not every sensor record was persisted"
 # The history query's first row: 41,000 sensor records.
 grep -Eq '^ *41000 +[0-9]+ +[0-9]+ *$' "$out" || fail "ringlite query does not show 41000 records"
+# The time view's newest row, and ringlite info's totals for the database.
+grep -Eq '^ *[0-9]+ +20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{9}Z ' "$out" ||
+  fail "the sensor_t view shows no ISO-8601 time"
+grep -Eq '^Rows: +41001$' "$out" || fail "ringlite info does not count 41,001 records"
 grep -q '^replayed 10001 records in ' "$out" || fail "replay did not write 10,000 + 1 records"
 # query --live on the replayed ring (it has no database): 10,000 sensor records.
 grep -Eq '^ *10000 +[0-9]+ *$' "$out" || fail "query --live on the replayed ring does not count 10000"
