@@ -19,11 +19,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string q(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
+std::string q(const std::string& s) { return shell_word(s); }
 
 std::int64_t number(const std::string& db, const std::string& query) {
   const auto rows = sql(db, query);

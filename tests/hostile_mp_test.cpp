@@ -26,12 +26,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// One shell word.
-std::string q(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
+std::string q(const std::string& s) { return shell_word(s); }
 
 /// `ringlite <args>`, killed after `limit` seconds (exit 124 then).
 RunResult run_limited(const std::string& args, int limit = 20) {

@@ -32,12 +32,7 @@ struct Setup : Bridged {
       : Bridged({.tag = "query", .capacity = capacity, .db_path = db_path}) {}
 };
 
-/// One shell word.
-std::string q(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
+std::string q(const std::string& s) { return shell_word(s); }
 
 RunResult query(const Setup& s, const std::string& sql,
                 const std::string& options = "--format csv") {

@@ -19,11 +19,7 @@ using ringlite::detail::segment_file_name;
 
 namespace {
 
-std::string q(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
+std::string q(const std::string& s) { return shell_word(s); }
 
 /// A recording of 5 segments of 100 records whose first segment retention expired: its
 /// catalog row says deleted, a retention gap covers it, its file is gone. Plus a corrupt gap

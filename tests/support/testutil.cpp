@@ -40,6 +40,12 @@ std::string read_file(const std::filesystem::path& path) {
   return s.str();
 }
 
+std::string shell_word(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
 RunResult run_shell(const std::string& command) {
   TempDir dir("run");
   const auto out = dir / "out";

@@ -35,6 +35,8 @@ struct RunResult {
 RunResult run_cli(const std::string& args);
 /// Runs any shell command line and waits for it.
 RunResult run_shell(const std::string& command);
+/// `s` as one shell word: in single quotes, embedded ones escaped.
+std::string shell_word(const std::string& s);
 
 /// Writes text to a file, creating or truncating it.
 void write_file(const std::filesystem::path& path, const std::string& text);
