@@ -44,6 +44,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -77,6 +78,11 @@ struct Options {
   bool json = false;
   bool explain = false;
 };
+
+/// --pragma NAME=VALUE: applied to every bridge's database (rows c, c0, d and latency), after
+/// the preset, as [database.pragmas] would be. For measuring a setting against the same run's
+/// direct loop, which keeps SQLite's defaults.
+std::map<std::string, std::string> g_pragmas;
 
 /// How a run departs from the plain `safe` preset (the --explain rows).
 struct Tuning {
@@ -396,6 +402,7 @@ class Setup {
     config_.database.preset = "safe";
     config_.batch.max_records = 65536;
     config_.batch.max_delay = std::chrono::milliseconds(20);
+    config_.database.pragmas = g_pragmas;
     if (t.page_size != 0) config_.database.pragmas["page_size"] = std::to_string(t.page_size);
     if (t.segment_bytes != 0) {
       config_.database.path = db_.path() + ".rec";  // a folder of segments
@@ -683,7 +690,7 @@ Latency run_latency(std::uint64_t n) {
 // Options and report.
 
 constexpr std::string_view kUsage =
-    "usage: persist_bench [--records N] [--json] [--explain]\n"
+    "usage: persist_bench [--records N] [--json] [--explain] [--pragma NAME=VALUE]...\n"
     "\n"
     "Persists the demo sensor record into SQLite (preset safe: WAL, synchronous=NORMAL)\n"
     "three ways and compares them: a prepared single-row INSERT loop (direct), the seeds'\n"
@@ -696,6 +703,9 @@ constexpr std::string_view kUsage =
     "  --explain    also run diagnostic variants: the bridge's SQLite side alone\n"
     "               (Store::write_batch, no ring), and direct and ringlite with\n"
     "               PRAGMA page_size=16384\n"
+    "  --pragma NAME=VALUE\n"
+    "               a pragma for every bridge's database, after the preset (repeatable):\n"
+    "               --pragma wal_autocheckpoint=0 --pragma page_size=16384\n"
     "  --help       print this help\n";
 
 Options parse_options(int argc, char** argv) {
@@ -710,6 +720,12 @@ Options parse_options(int argc, char** argv) {
       o.explain = true;
     } else if (args.name() == "--records") {
       o.records = args.count(1000, 1'000'000'000);
+    } else if (args.name() == "--pragma") {
+      const std::string_view v = args.value();
+      const auto eq = v.find('=');
+      if (eq == std::string_view::npos || eq == 0 || eq + 1 == v.size())
+        args.error(fmt::format("--pragma wants NAME=VALUE, not '{}'", v));
+      g_pragmas[std::string(v.substr(0, eq))] = std::string(v.substr(eq + 1));
     } else {
       args.unknown();
     }
