@@ -27,6 +27,7 @@
 #include <new>
 #include <string>
 
+#include "detail/int_range.hpp"
 #include "detail/store_detail.hpp"
 #include "ringlite/error.hpp"
 #include "ringlite/reader.hpp"
@@ -70,83 +71,7 @@ struct LiveTable : sqlite3_vtab {
   const RecordType* type;  // owned by ring's schema, which the Ring keeps alive
 };
 
-/// An inclusive range of int64 values, narrowed by each pushed-down constraint.
-struct Range {
-  std::int64_t lo = kMin, hi = kMax;
-  bool empty() const noexcept { return lo > hi; }
-  void at_least(std::int64_t v) noexcept { lo = std::max(lo, v); }
-  void at_most(std::int64_t v) noexcept { hi = std::min(hi, v); }
-  void nothing() noexcept { lo = kMax, hi = kMin; }
-
-  /// Narrows by `column op value`. Values that are neither integer nor real (text, blob)
-  /// leave the range alone: SQLite's own check decides those rows.
-  void apply(char op, sqlite3_value* v) noexcept {
-    switch (sqlite3_value_numeric_type(v)) {
-      case SQLITE_INTEGER:
-        apply_int(op, sqlite3_value_int64(v));
-        break;
-      case SQLITE_FLOAT:
-        apply_real(op, sqlite3_value_double(v));
-        break;
-      case SQLITE_NULL:
-        nothing();
-        break;  // a comparison with NULL is never true
-      default:
-        break;
-    }
-  }
-  void apply_int(char op, std::int64_t v) noexcept {
-    switch (op) {
-      case '=':
-        at_least(v), at_most(v);
-        break;
-      case '>':
-        v == kMax ? nothing() : at_least(v + 1);
-        break;
-      case 'G':
-        at_least(v);
-        break;
-      case '<':
-        v == kMin ? nothing() : at_most(v - 1);
-        break;
-      case 'L':
-        at_most(v);
-        break;
-      default:
-        break;
-    }
-  }
-  void apply_real(char op, double d) noexcept {
-    if (std::isnan(d)) return nothing();
-    // Bounds far outside int64 either exclude everything or nothing.
-    constexpr double kEdge = 9.2e18;
-    const auto lower = [&](double l) {
-      l > kEdge ? nothing() : l >= -kEdge ? at_least(std::int64_t(l)) : void();
-    };
-    const auto upper = [&](double h) {
-      h < -kEdge ? nothing() : h <= kEdge ? at_most(std::int64_t(h)) : void();
-    };
-    switch (op) {
-      case '=':
-        lower(std::ceil(d)), upper(std::floor(d));
-        break;
-      case '>':
-        lower(std::floor(d) + 1);
-        break;
-      case 'G':
-        lower(std::ceil(d));
-        break;
-      case '<':
-        upper(std::ceil(d) - 1);
-        break;
-      case 'L':
-        upper(std::floor(d));
-        break;
-      default:
-        break;
-    }
-  }
-};
+using Range = detail::IntRange;
 
 struct LiveCursor : sqlite3_vtab_cursor {
   explicit LiveCursor(const LiveTable& t) : sqlite3_vtab_cursor{}, reader(t.ring), type(t.type) {
@@ -259,26 +184,8 @@ int best_index(sqlite3_index_info* info) {
     if (!c.usable) continue;
     const bool seq = c.iColumn == -1 || c.iColumn == kColSeq;
     if (!seq && c.iColumn != kColTs) continue;
-    char op = 0;
-    switch (c.op) {
-      case SQLITE_INDEX_CONSTRAINT_EQ:
-        op = '=';
-        break;
-      case SQLITE_INDEX_CONSTRAINT_GT:
-        op = '>';
-        break;
-      case SQLITE_INDEX_CONSTRAINT_GE:
-        op = 'G';
-        break;
-      case SQLITE_INDEX_CONSTRAINT_LT:
-        op = '<';
-        break;
-      case SQLITE_INDEX_CONSTRAINT_LE:
-        op = 'L';
-        break;
-      default:
-        continue;
-    }
+    const char op = detail::range_op(c.op);
+    if (op == 0) continue;
     plan += seq ? 's' : 't';
     plan += op;
     info->aConstraintUsage[i].argvIndex = static_cast<int>(plan.size() / 2);

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "detail/int_range.hpp"
 #include "detail/recording_detail.hpp"
 #include "ringlite/error.hpp"
 
@@ -31,68 +32,13 @@ struct VTab {
   std::size_t index = 0;  // into rec->tables
 };
 
-/// Inclusive bounds on seq and ts_ns; empty when no row can meet the constraints.
+/// Inclusive bounds on seq and ts_ns (detail/int_range.hpp); empty when no row can meet the
+/// constraints.
 struct Bounds {
-  std::int64_t seq_lo = kMin, seq_hi = kMax, ts_lo = kMin, ts_hi = kMax;
-  bool empty = false;
-
-  /// Narrows by `column op value`. Only ever to a superset of the rows that meet it (SQLite
-  /// checks every constraint again: omit is never set), so a REAL rounds outward and a
-  /// TEXT or BLOB bounds nothing.
-  void apply(char column, char op, sqlite3_value* v) {
-    std::int64_t& lo = column == 's' ? seq_lo : ts_lo;
-    std::int64_t& hi = column == 's' ? seq_hi : ts_hi;
-    std::int64_t low = kMin, high = kMax;  // what this constraint allows
-    switch (sqlite3_value_numeric_type(v)) {
-      case SQLITE_NULL:
-        empty = true;  // a comparison with NULL is never true
-        return;
-      case SQLITE_INTEGER: {
-        const std::int64_t x = sqlite3_value_int64(v);
-        if (op == '>') {
-          if (x == kMax) empty = true;
-          low = x == kMax ? kMax : x + 1;
-        } else if (op == 'g' || op == '=') {
-          low = x;
-        }
-        if (op == '<') {
-          if (x == kMin) empty = true;
-          high = x == kMin ? kMin : x - 1;
-        } else if (op == 'l' || op == '=') {
-          high = x;
-        }
-        break;
-      }
-      case SQLITE_FLOAT: {
-        const double d = sqlite3_value_double(v);
-        if (std::isnan(d)) return;
-        // [-2^63, 2^63) is exactly the doubles whose floor and ceil convert to int64 (a
-        // double below 2^63 is at most 2^63 - 1024). A bound outside it either excludes every
-        // integer or does not narrow. The bounds taken are never narrower than the
-        // constraint; SQLite checks each row against it anyway (omit is never set).
-        constexpr double kTwo63 = 9223372036854775808.0;
-        if (op == '>' || op == 'g' || op == '=') {
-          if (d >= kTwo63) {
-            empty = true;
-          } else if (d >= -kTwo63) {
-            low = static_cast<std::int64_t>(std::floor(d));
-          }
-        }
-        if (op == '<' || op == 'l' || op == '=') {
-          if (d < -kTwo63) {
-            empty = true;
-          } else if (d < kTwo63) {
-            high = static_cast<std::int64_t>(std::ceil(d));
-          }
-        }
-        break;
-      }
-      default:
-        return;
-    }
-    lo = std::max(lo, low);
-    hi = std::min(hi, high);
-    if (lo > hi) empty = true;
+  IntRange seq, ts;
+  bool empty() const noexcept { return seq.empty() || ts.empty(); }
+  void apply(char column, char op, sqlite3_value* v) noexcept {
+    (column == 's' ? seq : ts).apply(op, v);
   }
 };
 
@@ -187,26 +133,8 @@ int x_best_index(sqlite3_vtab* base, sqlite3_index_info* info) {
   for (int i = 0; i < info->nConstraint; ++i) {
     const auto& c = info->aConstraint[i];
     if (!c.usable || (c.iColumn != 0 && c.iColumn != 1 && c.iColumn != -1)) continue;
-    char op = 0;
-    switch (c.op) {
-      case SQLITE_INDEX_CONSTRAINT_EQ:
-        op = '=';
-        break;
-      case SQLITE_INDEX_CONSTRAINT_GT:
-        op = '>';
-        break;
-      case SQLITE_INDEX_CONSTRAINT_GE:
-        op = 'g';
-        break;
-      case SQLITE_INDEX_CONSTRAINT_LT:
-        op = '<';
-        break;
-      case SQLITE_INDEX_CONSTRAINT_LE:
-        op = 'l';
-        break;
-      default:
-        continue;
-    }
+    const char op = range_op(c.op);
+    if (op == 0) continue;
     const char column = c.iColumn == 1 ? 't' : 's';
     plan += column;
     plan += op;
@@ -262,10 +190,10 @@ std::string segment_sql(const TableDef& def, const Bounds& b, bool newest, int u
   std::vector<std::string> where;
   switch (def.scope) {
     case TableScope::records:
-      if (b.seq_lo != kMin) where.push_back("seq >= ?1");
-      if (b.seq_hi != kMax) where.push_back("seq <= ?2");
-      if (b.ts_lo != kMin) where.push_back("ts_ns >= ?3");
-      if (b.ts_hi != kMax) where.push_back("ts_ns <= ?4");
+      if (b.seq.lo != kMin) where.push_back("seq >= ?1");
+      if (b.seq.hi != kMax) where.push_back("seq <= ?2");
+      if (b.ts.lo != kMin) where.push_back("ts_ns >= ?3");
+      if (b.ts.hi != kMax) where.push_back("ts_ns <= ?4");
       break;
     case TableScope::gaps:
       if (!newest) where.push_back("kind <> 'retention'");
@@ -348,8 +276,8 @@ int advance(Cursor* c) {
         // Parameters the SQL does not name are ignored by SQLite's bind (RANGE): bind by name
         // count instead, only those the text uses.
         const int n = sqlite3_bind_parameter_count(c->st.get());
-        const std::int64_t values[] = {c->bounds.seq_lo, c->bounds.seq_hi, c->bounds.ts_lo,
-                                       c->bounds.ts_hi};
+        const std::int64_t values[] = {c->bounds.seq.lo, c->bounds.seq.hi, c->bounds.ts.lo,
+                                       c->bounds.ts.hi};
         for (int i = 1; i <= n; ++i) {
           const char* name = sqlite3_bind_parameter_name(c->st.get(), i);
           const int which = name ? std::atoi(name + 1) : 0;
@@ -381,7 +309,7 @@ int x_filter(sqlite3_vtab_cursor* base, int used, const char* plan, int argc,
   if (plan && plan[0]) ++plan;  // then the constraints, two characters each
   for (int i = 0; plan && plan[2 * i] && plan[2 * i + 1] && i < argc; ++i)
     c->bounds.apply(plan[2 * i], plan[2 * i + 1], argv[i]);
-  if (c->bounds.empty) {
+  if (c->bounds.empty()) {
     c->eof = true;
     return SQLITE_OK;
   }
@@ -400,7 +328,7 @@ int x_filter(sqlite3_vtab_cursor* base, int used, const char* plan, int argc,
         const auto ls = open ? kMax : static_cast<std::int64_t>(*s.last_seq);
         const std::int64_t ft = open ? kMin : *s.first_ts;
         const std::int64_t lt = open ? kMax : *s.last_ts;
-        if (ls < b.seq_lo || fs > b.seq_hi || lt < b.ts_lo || ft > b.ts_hi) continue;
+        if (ls < b.seq.lo || fs > b.seq.hi || lt < b.ts.lo || ft > b.ts.hi) continue;
       }
     }
     c->segments.push_back(i);
