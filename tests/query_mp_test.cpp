@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "bridged.hpp"
+#include "checks.hpp"
 #include "proc.hpp"
 #include "ringlite/config.hpp"
 #include "ringlite/consumer.hpp"
@@ -56,17 +57,7 @@ std::vector<std::string> csv_row(const std::string& out) {
   return lines(row, ',');
 }
 
-void exec_rw(const std::string& db, const std::string& sql) {
-  sqlite3* h = nullptr;
-  REQUIRE(sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) ==
-          SQLITE_OK);
-  char* err = nullptr;
-  const int rc = sqlite3_exec(h, sql.c_str(), nullptr, nullptr, &err);
-  const std::string why = err ? err : "";
-  sqlite3_free(err);
-  sqlite3_close(h);
-  REQUIRE_MESSAGE(rc == SQLITE_OK, why);
-}
+void exec_rw(const std::string& db, const std::string& sql) { exec_sql(db, sql); }
 
 /// A single error line on stderr, in the house format, and nothing on stdout.
 void check_refused(const RunResult& r, int exit_code, const std::string& mentions) {

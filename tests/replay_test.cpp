@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "checks.hpp"
 #include "detail/replay_source.hpp"
 #include "detail/time_view.hpp"
 #include "ringlite/consumer.hpp"
@@ -202,18 +203,6 @@ void check_same(const std::vector<Rec>& got, const std::vector<Rec>& want) {
     CHECK(got[i].ts == want[i].ts);
     CHECK(got[i].payload == want[i].payload);
   }
-}
-
-template <typename F>
-std::string error_of(Errc code, F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    CHECK_MESSAGE(static_cast<int>(e.code()) == static_cast<int>(code), e.what());
-    return e.what();
-  }
-  FAIL("no error thrown");
-  return "";
 }
 
 const std::atomic<bool> kNoStop{false};

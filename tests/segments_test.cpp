@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "checks.hpp"
 #include "ringlite/error.hpp"
 #include "ringlite/store.hpp"
 #include "ringutil.hpp"
@@ -184,17 +185,7 @@ void expect_each_once(const std::map<std::int64_t, int>& seen, std::int32_t from
   }
 }
 
-template <typename F>
-std::string error_of(Errc code, F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    CHECK(static_cast<int>(e.code()) == static_cast<int>(code));
-    return e.what();
-  }
-  FAIL("no error thrown");
-  return "";
-}
+using ringlite::test::error_of;
 
 }  // namespace
 

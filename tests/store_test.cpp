@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "checks.hpp"
 #include "ringlite/error.hpp"
 #include "ringlite/producer.hpp"
 #include "ringlite/replay.hpp"
@@ -59,18 +60,7 @@ DatabaseConfig config(const fs::path& path, const std::string& preset = "safe",
   return c;
 }
 
-// The Error a call throws (checked to carry `code`), or an empty message.
-template <typename F>
-std::string error_of(Errc code, F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    CHECK(static_cast<int>(e.code()) == static_cast<int>(code));
-    return e.what();
-  }
-  FAIL("no error thrown");
-  return "";
-}
+using ringlite::test::error_of;
 
 // Appends a frame with these payload bytes; payloads stay 8-byte aligned in the arena, and
 // batch.end moves past the frame as the consumer's would.

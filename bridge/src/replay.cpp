@@ -245,20 +245,20 @@ ReplayStmt Replayer::prepare(const RecordType& t, const std::string& sql) {
 void Replayer::apply_window(const std::vector<Recorded>& recorded) {
   if (!o_.start_offset && !o_.duration) return;
   std::optional<std::int64_t> first;
-  // A recording's catalog has each segment's first ts_ns over every type: no segment is read.
-  for (const SegmentInfo& seg :
-       recording_->segmented() ? recording_->live_segments() : std::vector<SegmentInfo>{}) {
-    if (seg.first_ts) first = first ? std::min(*first, *seg.first_ts) : *seg.first_ts;
-  }
-  for (const Recorded& r : recorded) {
-    if (recording_->segmented()) break;
-    const ReplayStmt st = prepare(r.type, first_ts_sql(r.type));
-    const int rc = sqlite3_step(st.get());
-    if (rc != SQLITE_ROW)
-      fail_sql(Errc::sqlite, fmt::format("cannot read table '{}'", r.type.name), rc);
-    if (sqlite3_column_type(st.get(), 0) != SQLITE_NULL) {
-      const std::int64_t ts = sqlite3_column_int64(st.get(), 0);
-      first = first ? std::min(*first, ts) : ts;
+  const auto earliest = [&](std::int64_t ts) { first = first ? std::min(*first, ts) : ts; };
+  if (recording_->segmented()) {
+    // The catalog has each segment's first ts_ns over every type: no segment is read.
+    for (const SegmentInfo& seg : recording_->live_segments()) {
+      if (seg.first_ts) earliest(*seg.first_ts);
+    }
+  } else {
+    for (const Recorded& r : recorded) {
+      const ReplayStmt st = prepare(r.type, first_ts_sql(r.type));
+      const int rc = sqlite3_step(st.get());
+      if (rc != SQLITE_ROW)
+        fail_sql(Errc::sqlite, fmt::format("cannot read table '{}'", r.type.name), rc);
+      if (sqlite3_column_type(st.get(), 0) != SQLITE_NULL)
+        earliest(sqlite3_column_int64(st.get(), 0));
     }
   }
   if (!first) {  // no records at all: nothing is inside any window

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "checks.hpp"
 #include "detail/segment_files.hpp"
 #include "ringlite/consumer.hpp"
 #include "ringlite/store.hpp"
@@ -70,18 +71,6 @@ inline void write_records(const std::filesystem::path& path, std::uint64_t from,
     for (std::uint64_t n = 0; n < 50000 && i < to; ++n, ++i) add_record(b, i);
     store.write_batch(b, kRecRing);
   }
-}
-
-inline void exec_sql(const std::filesystem::path& db, const std::string& sql) {
-  sqlite3* h = nullptr;
-  REQUIRE(sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) ==
-          SQLITE_OK);
-  char* err = nullptr;
-  const int rc = sqlite3_exec(h, sql.c_str(), nullptr, nullptr, &err);
-  const std::string why = err ? err : "";
-  sqlite3_free(err);
-  sqlite3_close(h);
-  REQUIRE_MESSAGE(rc == SQLITE_OK, why, " in: ", sql);
 }
 
 /// A recording in `folder` of `segments` segments, records [0, segments * per_segment),
