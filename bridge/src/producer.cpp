@@ -6,6 +6,7 @@
 #include <cstring>
 #include <thread>
 
+#include "detail/clock.hpp"
 #include "detail/format.hpp"
 #include "detail/ring_state.hpp"
 #include "detail/test_hooks.hpp"
@@ -23,7 +24,10 @@ inline constexpr std::uint32_t kNoSlot = ~0u;
 class ProducerCore {
  public:
   ProducerCore(Ring ring, OnFull on_full)
-      : ring_(std::move(ring)), st_(&RingAccess::state(ring_)), on_full_(on_full) {
+      : ring_(std::move(ring)),
+        st_(&RingAccess::state(ring_)),
+        on_full_(on_full),
+        clock_(st_->header().clock, platform::tsc_reliable() && clock_env_allows_tsc()) {
     if (!st_->writable())
       throw Error(Errc::usage, fmt::format("cannot write to {}: opened read-only", st_->display()));
     register_slot();
@@ -49,6 +53,7 @@ class ProducerCore {
   std::uint64_t head_cache_ = 0;
   std::uint64_t records_ = 0;
   std::vector<std::byte> scratch_;
+  StampClock clock_;  // ts_ns when the caller gives none
 
  private:
   void register_slot();
@@ -114,7 +119,7 @@ WriteResult ProducerCore::try_write(std::uint16_t type, const std::byte* payload
     return WriteResult::closed;
   if (st_->truncated()) return WriteResult::corrupt;
   if (n > st_->max_record()) return WriteResult::too_large;
-  if (ts == 0) ts = platform::realtime_ns();
+  if (ts == 0) ts = clock_.now();
   const std::uint64_t limit = st_->capacity() - kClaimGuard;  // claims end by head + limit
   const std::uint64_t fs = frame_size(n);
   auto& s = st_->slot(slot_);
@@ -373,6 +378,7 @@ void Producer::close() noexcept {
 }
 std::uint32_t Producer::slot() const noexcept { return core_ ? core_->slot_ : detail::kNoSlot; }
 const Ring& Producer::ring() const noexcept { return core_->ring_; }
+bool Producer::tsc_clock() const noexcept { return core_ && core_->clock_.uses_tsc(); }
 OnFull Producer::on_full() const noexcept { return core_->on_full_; }
 
 RawWriter Producer::raw_writer(std::string_view type) {

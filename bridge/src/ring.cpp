@@ -8,6 +8,7 @@
 #include <cstring>
 #include <thread>
 
+#include "detail/clock.hpp"
 #include "detail/format.hpp"
 #include "detail/ring_state.hpp"
 #include "platform/platform.hpp"
@@ -72,6 +73,7 @@ void init_segment(void* ctx, std::byte* base, std::size_t size) {
   for (auto& s : h->skips) s.pos.store(kNoClaim, std::memory_order_relaxed);
   for (auto& p : h->producers) p.pending_pos.store(kNoClaim, std::memory_order_relaxed);
   for (auto& e : h->hole_table) e.pos.store(kNoClaim, std::memory_order_relaxed);
+  calibrate_clock(h->clock);  // 1 ms: producers then stamp from the TSC from their first write
   std::memcpy(base + kHeaderSize, a.layouts->data(), a.layouts->size());
   h->version.store(pack_version(kFormatMajor, kFormatMinor), std::memory_order_release);
 }

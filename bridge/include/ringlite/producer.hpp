@@ -51,7 +51,7 @@ class RawWriter {
   RawWriter() = default;
   /// Non-blocking. payload.size() must be the type's size for fixed-size types; for
   /// types with TEXT/BLOB columns, the fixed part followed by the tail, with offsets
-  /// already filled in. ts_ns = 0 stamps the current time.
+  /// already filled in. ts_ns = 0 stamps the current time (Producer::tsc_clock()).
   [[nodiscard]] WriteResult try_write(std::span<const std::byte> payload,
                                       std::int64_t ts_ns = 0) noexcept;
   /// Waits up to `timeout` for space when the ring is full (spin, then futex sleep).
@@ -159,6 +159,12 @@ class Producer {
   std::uint32_t slot() const noexcept;
   const Ring& ring() const noexcept;
   OnFull on_full() const noexcept;
+  /// True when writes without a ts_ns are stamped from the CPU's TSC through the ring's
+  /// shared calibration; false when they call clock_gettime(CLOCK_REALTIME): no reliable
+  /// TSC (or not x86-64), or RINGLITE_CLOCK=realtime in the environment when the producer
+  /// was opened. Either way stamps are Unix-epoch ns and never go backwards (docs/design.md,
+  /// "Timestamps").
+  bool tsc_clock() const noexcept;
 
  private:
   const RecordType& check_type(std::string_view type, std::size_t size, std::size_t align,

@@ -1,7 +1,9 @@
-// ringlite ring format, version 3.0 (docs/design.md, "The ring format"). Changing any
+// ringlite ring format, version 3.1 (docs/design.md, "The ring format"). Changing any
 // struct, offset or constant in this file changes the on-segment format: bump kFormatMajor
 // (incompatible) or kFormatMinor. History: 1.0 the first format; 2.0 holes for stalled
-// producers and a 32-byte claim guard; 3.0 binary record layouts instead of SQL text.
+// producers and a 32-byte claim guard; 3.0 binary record layouts instead of SQL text; 3.1
+// the shared TSC calibration at byte 960 (a 3.0 reader ignores it; a 3.0 ring has zeros
+// there, which 3.1 producers treat as "not calibrated yet").
 //
 // A segment is laid out as
 //
@@ -54,6 +56,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 
 namespace ringlite::detail {
 
@@ -61,7 +64,7 @@ static_assert(std::endian::native == std::endian::little, "the ring format is li
 
 inline constexpr std::uint64_t kMagic = 0x4554494C474E4952ull;  // "RINGLITE" little-endian
 inline constexpr std::uint32_t kFormatMajor = 3;
-inline constexpr std::uint32_t kFormatMinor = 0;
+inline constexpr std::uint32_t kFormatMinor = 1;
 inline constexpr std::uint32_t kHeaderSize = 4096;
 inline constexpr std::uint32_t kMaxProducers = 48;
 inline constexpr std::uint32_t kMaxSkips = 8;
@@ -164,6 +167,48 @@ struct HoleEntry {
 };
 static_assert(sizeof(HoleEntry) == 24);
 
+/// The TSC-to-epoch calibration every producer of the ring stamps ts_ns with (docs/design.md,
+/// "Timestamps"); 64 bytes, its own cache line, at byte 960 of the header. A stamp is
+/// `ns_base + ((tsc - tsc_base) * mult >> 32)` while `tsc - tsc_base < refresh_ticks`.
+///
+/// Who writes: the creator calibrates at creation; any producer whose copy is due refreshes
+/// it. A refresher takes the right to write with a CAS of `gen` from even g to g + 1, stores
+/// the fields and `check`, then publishes with a CAS from g + 1 to g + 2. Readers copy the
+/// fields only when they see a new even `gen`, check it again afterwards, verify `check`
+/// (a hash of gen and the fields) and the ranges, and compare one stamp with
+/// CLOCK_REALTIME before they use it; each producer keeps its own validated copy, so the
+/// write path never reads this line. A refresher that dies leaves `gen` odd: readers fall
+/// back to clock_gettime and, after 100 ms of the same odd gen, take over with a CAS to
+/// gen + 2. A late store of a stalled refresher can only produce a `check` mismatch, which
+/// readers treat as "not calibrated". Untrusted like everything here: bad values mean
+/// clock_gettime, never a wrong stamp further than the validation tolerance.
+struct ClockCalibration {
+  std::atomic<std::uint64_t> gen;            //  0: even: stable; odd: being refreshed
+  std::atomic<std::uint64_t> tsc_base;       //  8: TSC ticks at ns_base
+  std::atomic<std::uint64_t> ns_base;        // 16: CLOCK_REALTIME ns at tsc_base
+  std::atomic<std::uint64_t> mult;           // 24: ns per tick, fixed point << 32
+  std::atomic<std::uint64_t> refresh_ticks;  // 32: due for a refresh this many ticks after base
+  std::atomic<std::uint64_t> check;          // 40: clock_check(gen, the four fields above)
+  std::uint64_t reserved[2];                 // 48: 0
+};
+static_assert(sizeof(ClockCalibration) == 64);
+static_assert(offsetof(ClockCalibration, mult) == 24 && offsetof(ClockCalibration, check) == 40);
+
+/// The check word of a calibration: a 64-bit mix of gen and the fields, so that a torn or
+/// half-refreshed calibration is recognised.
+constexpr std::uint64_t clock_check(std::uint64_t gen, std::uint64_t tsc_base,
+                                    std::uint64_t ns_base, std::uint64_t mult,
+                                    std::uint64_t refresh_ticks) {
+  std::uint64_t h = 0x9E3779B97F4A7C15ull ^ gen;
+  for (const std::uint64_t v : {tsc_base, ns_base, mult, refresh_ticks}) {
+    h ^= v + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2);
+    h ^= h >> 31;
+    h *= 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 29;
+  }
+  return h;
+}
+
 /// The ring header, the first 4096 bytes of the segment.
 ///
 /// Who writes what: the creator writes the identity block once, and `version` last (with
@@ -227,9 +272,9 @@ struct RingHeader {
   std::atomic<std::uint64_t> consumed;                 // 432: frames the consumer read
   std::atomic<std::uint64_t> reserved2;                // 440
 
-  SkipEntry skips[kMaxSkips];          // 448..576
-  HoleEntry hole_table[kMaxHoles];     // 576..960
-  std::uint8_t reserved3[1024 - 960];  // 960..1024
+  SkipEntry skips[kMaxSkips];       // 448..576
+  HoleEntry hole_table[kMaxHoles];  // 576..960
+  ClockCalibration clock;           // 960..1024 (format 3.1; zeros in a 3.0 ring)
 
   ProducerSlot producers[kMaxProducers];  // 1024..4096
 };
@@ -242,6 +287,7 @@ static_assert(offsetof(RingHeader, bridge_owner) == 320 &&
               offsetof(RingHeader, full_events) == 384);
 static_assert(offsetof(RingHeader, skips) == 448 && offsetof(RingHeader, producers) == 1024);
 static_assert(offsetof(RingHeader, holes) == 200 && offsetof(RingHeader, hole_table) == 576);
+static_assert(offsetof(RingHeader, clock) == 960);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
 

@@ -121,6 +121,33 @@ bool process_alive(std::uint32_t pid, std::uint64_t start_token) noexcept;
 std::int64_t realtime_ns() noexcept;
 std::int64_t monotonic_ns() noexcept;
 
+/// The CPU's time-stamp counter (x86 RDTSC, unfenced: a few ns of reordering do not matter
+/// for a timestamp); 0 on other architectures, where tsc_reliable() is false.
+inline std::uint64_t read_tsc() noexcept {
+#if defined(__x86_64__)
+  return __builtin_ia32_rdtsc();
+#else
+  return 0;
+#endif
+}
+/// RDTSC fenced on both sides (LFENCE), so that it orders with the clock read it is paired
+/// with; for calibration, not for the write path.
+inline std::uint64_t read_tsc_ordered() noexcept {
+#if defined(__x86_64__)
+  __builtin_ia32_lfence();
+  const std::uint64_t t = __builtin_ia32_rdtsc();
+  __builtin_ia32_lfence();
+  return t;
+#else
+  return 0;
+#endif
+}
+/// True when the TSC is a usable wall-clock source on this machine: x86-64, and either the
+/// CPU says its TSC is invariant (CPUID 0x80000007 EDX bit 8: same rate in every P- and
+/// C-state) or the kernel's current clocksource is "tsc" (it found the TSC stable and
+/// synchronized across CPUs; VMs often hide the CPUID bit). Decided once per process.
+bool tsc_reliable() noexcept;
+
 /// A spin-wait hint to the CPU (PAUSE / YIELD): cheaper for the sibling hyperthread.
 inline void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)

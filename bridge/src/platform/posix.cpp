@@ -1,4 +1,7 @@
 // POSIX backend of the platform layer (Linux: shm_open, mmap, futex, /proc).
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 #include <dirent.h>
 #include <fcntl.h>
 #include <fmt/core.h>
@@ -508,6 +511,23 @@ std::int64_t realtime_ns() noexcept {
   timespec ts{};
   ::clock_gettime(CLOCK_REALTIME, &ts);
   return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+bool tsc_reliable() noexcept {
+#if defined(__x86_64__)
+  static const bool reliable = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (__get_cpuid(0x80000000u, &a, &b, &c, &d) && a >= 0x80000007u &&
+        __get_cpuid(0x80000007u, &a, &b, &c, &d) && (d & (1u << 8)) != 0)
+      return true;
+    std::ifstream f("/sys/devices/system/clocksource/clocksource0/current_clocksource");
+    std::string source;
+    return static_cast<bool>(f >> source) && source == "tsc";
+  }();
+  return reliable;
+#else
+  return false;
+#endif
 }
 
 std::int64_t monotonic_ns() noexcept {

@@ -1,0 +1,88 @@
+// Timestamps at the cost of a register read (docs/design.md, "Timestamps"). A producer
+// stamps ts_ns from the TSC, converted to CLOCK_REALTIME nanoseconds with the calibration
+// every process of the ring shares (ClockCalibration in format.hpp). Each producer keeps
+// its own validated copy, so the write path reads no shared memory for it: one RDTSC, one
+// compare, one multiply. Where the TSC is not reliable (tsc_reliable()), on other
+// architectures, or with RINGLITE_CLOCK=realtime in the environment, it stamps with
+// clock_gettime(CLOCK_REALTIME) instead.
+#pragma once
+
+#include <cstdint>
+
+#include "detail/format.hpp"
+#include "platform/platform.hpp"
+
+namespace ringlite::detail {
+
+/// Sanity bounds of a calibration (it is untrusted shared memory): 1/16 to 16 ns per tick
+/// (a TSC of 62.5 MHz to 16 GHz), due within 2^34 ticks (1 s at 16 GHz).
+inline constexpr std::uint64_t kMinClockMult = std::uint64_t{1} << 28;
+inline constexpr std::uint64_t kMaxClockMult = std::uint64_t{1} << 36;
+inline constexpr std::uint64_t kMaxRefreshTicks = std::uint64_t{1} << 34;
+/// A calibration another process published is used only if one stamp from it is this
+/// close to CLOCK_REALTIME (checked once per new generation).
+inline constexpr std::int64_t kClockTolerance = 20'000;
+/// A stamp earlier than the producer's previous one is raised to it, unless it is earlier
+/// by this much or more: then the system clock was stepped back, and the stamps follow it.
+inline constexpr std::int64_t kClockStepBack = 1'000'000'000;
+
+/// True unless the environment says RINGLITE_CLOCK=realtime (read on every call: tests
+/// and programs may set it before they open a producer).
+bool clock_env_allows_tsc() noexcept;
+
+/// Calibrates `c` from scratch (two paired TSC/CLOCK_REALTIME reads 1 ms apart) and
+/// publishes it; for the creator, before anyone else can see the header. Does nothing
+/// where the TSC is not reliable.
+void calibrate_clock(ClockCalibration& c) noexcept;
+
+/// A producer's clock. Not thread safe: one per ProducerCore, like the rest of its state.
+class StampClock {
+ public:
+  StampClock(ClockCalibration& shared, bool use_tsc) noexcept
+      : shared_(&shared), use_tsc_(use_tsc) {}
+
+  /// Nanoseconds since the epoch, never earlier than the previous stamp (but see
+  /// kClockStepBack). Never blocks; never throws.
+  std::int64_t now() noexcept {
+    std::int64_t t;
+    if (use_tsc_) {
+      const std::uint64_t d = platform::read_tsc() - tsc_base_;
+      t = d < refresh_ticks_ ? ns_base_ + scale(d, mult_) : slow();
+    } else {
+      t = platform::realtime_ns();
+    }
+    if (t < last_ && last_ - t < kClockStepBack) t = last_;
+    last_ = t;
+    return t;
+  }
+  /// True when stamps come from the TSC (false: clock_gettime).
+  bool uses_tsc() const noexcept { return use_tsc_; }
+
+  /// ns for `d` ticks at `mult` (ns per tick << 32), in 128-bit arithmetic: callers keep
+  /// d < kMaxRefreshTicks and mult <= kMaxClockMult, so the result is below 2^38.
+  static std::int64_t scale(std::uint64_t d, std::uint64_t mult) noexcept {
+    __extension__ using U128 = unsigned __int128;
+    return static_cast<std::int64_t>(static_cast<std::uint64_t>((U128{d} * mult) >> 32));
+  }
+
+ private:
+  std::int64_t slow() noexcept;
+  bool adopt(std::uint64_t g) noexcept;
+  bool refresh(std::uint64_t locked, std::uint64_t published) noexcept;
+
+  ClockCalibration* shared_;
+  bool use_tsc_;
+  // The validated copy: stamps are ns_base_ + scale(tsc - tsc_base_, mult_) while
+  // tsc - tsc_base_ < refresh_ticks_ (0: no valid copy, every stamp takes slow()).
+  std::uint64_t gen_ = ~std::uint64_t{0};
+  std::uint64_t tsc_base_ = 0;
+  std::int64_t ns_base_ = 0;
+  std::uint64_t mult_ = 0;
+  std::uint64_t refresh_ticks_ = 0;
+  std::int64_t last_ = 0;
+  // A refresher that died leaves gen odd: after 100 ms of the same odd gen, take over.
+  std::uint64_t odd_gen_ = 0;
+  std::int64_t odd_since_ns_ = 0;
+};
+
+}  // namespace ringlite::detail
