@@ -449,6 +449,126 @@ struct Load {
   }
 };
 
+/// The load average before and after the runs, as the report's line says it.
+inline void print_load(const Load& before, const Load& after) {
+  fmt::print("load average {:.2f} before the runs, {:.2f} after ({} other runnable tasks before)\n",
+             before.average, after.average, std::max(before.running - 1, 0));
+}
+
+// ---------------------------------------------------------------------------------------
+// Where the processes run. On a shared machine the scheduler may put a benchmark's producer
+// and consumer on one CPU for a while, and a copy loop that hands cache lines across cores
+// then takes turns on one core instead: ring_bench's floor measured 7.5-54 M/s within an
+// hour that way. Pinning each busy process to its own CPU of the process's affinity mask
+// removes that source of noise; it needs as many CPUs in the mask as busy processes.
+
+/// The CPUs this process may run on, and whether benchmarks pin their processes to them.
+struct Pinning {
+  std::vector<int> cpus;  // this process's affinity mask, in order
+  bool wanted = true;     // false: --no-pin
+
+  static Pinning detect(bool wanted) {
+    Pinning p;
+    p.wanted = wanted;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (::sched_getaffinity(0, sizeof set, &set) == 0) {
+      for (int c = 0; c < CPU_SETSIZE; ++c)
+        if (CPU_ISSET(c, &set)) p.cpus.push_back(c);
+    }
+    return p;
+  }
+  /// True when a run of `busy` busy processes is pinned: wanted, and a CPU for each.
+  bool pins(std::size_t busy) const { return wanted && busy >= 1 && busy <= cpus.size(); }
+  /// In a child of a run of `busy` processes: pins the calling process to CPU `role`
+  /// of the mask (role 0, 1, ...) when pins(busy). Returns whether it did.
+  bool pin(std::size_t role, std::size_t busy) const {
+    if (!pins(busy) || role >= cpus.size()) return false;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpus[role], &set);
+    return ::sched_setaffinity(0, sizeof set, &set) == 0;
+  }
+  /// The report's line: what is pinned where, or why nothing is.
+  std::string describe(std::size_t busy, std::initializer_list<const char*> roles) const {
+    if (!wanted) return "not pinned (--no-pin): the scheduler places the processes";
+    if (!pins(busy)) {
+      return fmt::format("not pinned: {} busy processes, {} CPU(s) in the affinity mask", busy,
+                         cpus.size());
+    }
+    std::string s = "pinned with sched_setaffinity:";
+    std::size_t i = 0;
+    for (const char* r : roles) {
+      s += fmt::format("{} {} on CPU {}", i == 0 ? "" : ",", r, cpus[i]);
+      ++i;
+    }
+    return s;
+  }
+};
+
+// ---------------------------------------------------------------------------------------
+// Interleaved pairs: how every ratio of the benchmarks is measured. A pair runs the baseline
+// and each subject once; the baseline goes first in even pairs and last in odd ones (and the
+// subjects in reverse), so a drift of the machine during a pair hits both sides alike. A
+// ratio is taken within each pair (subject / baseline of the same minutes); the report is
+// the median of the per-pair ratios and their range (min-max).
+
+/// The median and range of some values.
+struct Spread {
+  double median = 0, min = 0, max = 0;
+  static Spread of(std::vector<double> v) {
+    Spread s;
+    if (v.empty()) return s;
+    std::sort(v.begin(), v.end());
+    const std::size_t n = v.size();
+    s.median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    s.min = v.front();
+    s.max = v.back();
+    return s;
+  }
+  /// "0.93 [0.88-0.97]"
+  std::string text(int decimals = 2) const {
+    return fmt::format("{:.{}f} [{:.{}f}-{:.{}f}]", median, decimals, min, decimals, max, decimals);
+  }
+  /// (max - min) / median: how far the values moved, 0.12 for 12%.
+  double moved() const { return median > 0 ? (max - min) / median : 0; }
+};
+
+/// Runs named runs in interleaved pairs and keeps every result (a rate: higher is better).
+class Pairs {
+ public:
+  /// names[0] is the baseline.
+  explicit Pairs(std::vector<std::string> names)
+      : names_(std::move(names)), rates_(names_.size()) {}
+
+  /// Runs `pairs` pairs; `run(i)` runs run i once and returns its rate. `enabled(i)` false
+  /// skips run i (its rates stay empty).
+  template <class Run, class Enabled>
+  void run(int pairs, Run&& run, Enabled&& enabled) {
+    for (int p = 0; p < pairs; ++p) {
+      for (std::size_t k = 0; k < names_.size(); ++k) {
+        const std::size_t i = p % 2 == 0 ? k : names_.size() - 1 - k;
+        if (enabled(i)) rates_[i].push_back(run(i));
+      }
+    }
+  }
+  std::size_t pairs() const { return rates_[0].size(); }
+  const std::string& name(std::size_t i) const { return names_[i]; }
+  const std::vector<double>& rates(std::size_t i) const { return rates_[i]; }
+  Spread rate(std::size_t i) const { return Spread::of(rates_[i]); }
+  /// Run i against run `base` (the baseline by default), pair by pair.
+  Spread ratio(std::size_t i, std::size_t base = 0) const {
+    std::vector<double> r;
+    for (std::size_t p = 0; p < rates_[i].size() && p < rates_[base].size(); ++p)
+      if (rates_[base][p] > 0) r.push_back(rates_[i][p] / rates_[base][p]);
+    return Spread::of(std::move(r));
+  }
+
+ private:
+  std::vector<std::string> names_;
+  std::vector<std::vector<double>> rates_;
+};
+
 /// The q-quantile (0..1) of sorted values, nearest rank.
 template <class T>
 T quantile(const std::vector<T>& sorted, double q) {

@@ -7,13 +7,18 @@
 //              No timestamps, no CAS, no wakeups: the cost any ring pays at least.
 //   ring       one Producer writing the demo `sensor` record (80 bytes, a 112-byte frame)
 //              with write() (blocking policy), one Consumer: poll(batch, 4096),
-//              advance(batch.end), wait() when empty.
+//              advance(batch.end), wait() when empty. Variants: stamps from clock_gettime
+//              (RINGLITE_CLOCK=realtime) instead of the TSC, ts_ns given by the caller.
 //   multi      the same with two producer processes.
 //   write cost one Producer timing every try_write with the TSC while the consumer drains;
-//              only calls that returned ok count (the ring had room).
-// Each throughput run is repeated (interleaved, so noise hits all kinds alike); the best
-// repetition is reported. Rings are named ring_bench.<pid>.<n> and removed afterwards,
-// also on failure and on SIGINT/SIGTERM.
+//              only calls that returned ok count (the ring had room). The first lap (the
+//              first capacity / 112 writes into a fresh ring) is reported apart: it is where
+//              page faults would show.
+// Runs go in interleaved pairs (bench::Pairs: the floor and each ring run once per pair,
+// the order alternating), and each ratio is the median of the per-pair ratios with their
+// range. Producer and consumer are pinned to distinct CPUs when the affinity mask has one
+// for each busy process (bench::Pinning). Rings are named ring_bench.<pid>.<n> and removed
+// afterwards, also on failure and on SIGINT/SIGTERM.
 #include <fmt/core.h>
 #include <unistd.h>
 
@@ -48,10 +53,10 @@ static_assert(kFrame == 112);
 constexpr std::size_t kBatch = 4096;  // frames per consumer poll, both sides
 
 struct Options {
-  std::uint64_t records = 20'000'000;
+  std::uint64_t records = 10'000'000;
   std::uint64_t capacity = 1 << 20;
-  int reps = 3;
-  bool reps_given = false;  // without --reps, repetitions stop when the time budget is spent
+  int pairs = 5;
+  bool pin = true;
   bool json = false;
   bool explain = false;
 };
@@ -69,9 +74,14 @@ struct alignas(128) ChildResult {
   std::uint64_t waits = 0, long_waits = 0;  // wait() calls; those that slept >= 5 ms
   std::int64_t wait_ns = 0;                 // time spent in wait()
   std::uint64_t clamped = 0;                // advance(b.end) left head short of b.end
-  // write-cost producer
+  // write-cost producer: all laps, and the first lap alone
   std::uint64_t fulls = 0, samples = 0, slow = 0;  // slow: ok writes over 1 us
   double p50 = 0, p99 = 0, p999 = 0, max = 0, overhead_ns = 0, clock_ns = 0;
+  std::uint64_t first_samples = 0;
+  double first_p50 = 0, first_p99 = 0, first_p999 = 0, first_max = 0;
+  double later_p50 = 0, later_p99 = 0, later_p999 = 0;
+  std::uint32_t tsc = 0;     // producers: Producer::tsc_clock()
+  std::uint32_t pinned = 0;  // this child was pinned to a CPU
 };
 
 struct Control {
@@ -112,7 +122,7 @@ std::string ring_state(const Ring& ring) {
 
 struct RunResult {
   double rps = 0;
-  ChildResult consumer;
+  ChildResult consumer, producer;
   std::uint64_t full_events = 0;
 };
 
@@ -144,7 +154,7 @@ struct FloorCursors {
   alignas(128) std::atomic<std::uint64_t> read;   // consumer: end of the last batch read
 };
 
-RunResult run_floor(const Options& o) {
+RunResult run_floor(const Options& o, const bench::Pinning& pin) {
   const std::size_t data_off = 16384;
   bench::SharedMemory mem(data_off + o.capacity);
   Control& ctl = *mem.make<Control>();
@@ -154,6 +164,7 @@ RunResult run_floor(const Options& o) {
 
   const pid_t producer = bench::spawn([&] {
     ChildResult& r = ctl.child[1];
+    r.pinned = pin.pin(1, 2);
     Sensor rec = make_sensor();
     std::uint64_t pos = 0, read_cache = 0, sum = 0;
     bench::Backoff backoff;
@@ -185,6 +196,7 @@ RunResult run_floor(const Options& o) {
   });
   const pid_t consumer = bench::spawn([&] {
     ChildResult& r = ctl.child[0];
+    r.pinned = pin.pin(0, 2);
     std::vector<std::byte> arena(kBatch * kPayload);
     std::uint64_t pos = 0, got = 0, sum = 0, polls = 0, empty = 0;
     bench::Backoff backoff;
@@ -236,6 +248,7 @@ RunResult run_floor(const Options& o) {
   RunResult res;
   res.rps = static_cast<double>(total) * 1e9 / static_cast<double>(ctl.child[0].end_ns - t0);
   res.consumer = ctl.child[0];
+  res.producer = ctl.child[1];
   return res;
 }
 
@@ -246,10 +259,13 @@ RunResult run_floor(const Options& o) {
 struct Variant {
   bool given_ts = false;  // the caller passes ts_ns, so write() reads no clock
   bool spin = false;      // the consumer polls again (spin, then yield) instead of wait()
+  bool realtime = false;  // RINGLITE_CLOCK=realtime: write() stamps with clock_gettime
 };
 
-int ring_consumer(const RingConfig& cfg, Control& ctl, std::uint64_t total, bool spin) {
+int ring_consumer(const RingConfig& cfg, Control& ctl, std::uint64_t total, bool spin,
+                  bool pinned) {
   ChildResult& r = ctl.child[0];
+  r.pinned = pinned;
   Consumer c(Ring::open(cfg));
   Batch b;
   b.frames.reserve(kBatch);
@@ -299,9 +315,13 @@ int ring_consumer(const RingConfig& cfg, Control& ctl, std::uint64_t total, bool
   return 0;
 }
 
-int ring_producer(const RingConfig& cfg, Control& ctl, int index, std::uint64_t count, Variant v) {
+int ring_producer(const RingConfig& cfg, Control& ctl, int index, std::uint64_t count, Variant v,
+                  bool pinned) {
   ChildResult& r = ctl.child[index];
+  r.pinned = pinned;
+  if (v.realtime) ::setenv("RINGLITE_CLOCK", "realtime", 1);
   Producer p(Ring::open(cfg), OnFull::block);
+  r.tsc = p.tsc_clock();
   auto w = p.writer<Sensor>("sensor");
   Sensor rec = make_sensor();
   std::uint64_t sum = 0;
@@ -321,18 +341,23 @@ int ring_producer(const RingConfig& cfg, Control& ctl, int index, std::uint64_t 
   return 0;
 }
 
-RunResult run_ring(const Options& o, const Schema& schema, int producers, Variant v) {
+RunResult run_ring(const Options& o, const Schema& schema, int producers, Variant v,
+                   const bench::Pinning& pin) {
   bench::ScopedRing sr(bench::unique_ring("ring_bench", o.capacity), schema);
   bench::SharedMemory mem(sizeof(Control));
   Control& ctl = *mem.make<Control>();
   const std::uint64_t total = o.records;
   std::vector<pid_t> pids;
-  pids.push_back(bench::spawn([&] { return ring_consumer(sr.config(), ctl, total, v.spin); }));
+  const std::size_t busy = 1 + static_cast<std::size_t>(producers);
+  pids.push_back(bench::spawn(
+      [&] { return ring_consumer(sr.config(), ctl, total, v.spin, pin.pin(0, busy)); }));
   for (int i = 1; i <= producers; ++i) {
     const std::uint64_t share = total / static_cast<std::uint64_t>(producers) +
                                 (i == 1 ? total % static_cast<std::uint64_t>(producers) : 0);
-    pids.push_back(
-        bench::spawn([&, i, share] { return ring_producer(sr.config(), ctl, i, share, v); }));
+    pids.push_back(bench::spawn([&, i, share] {
+      return ring_producer(sr.config(), ctl, i, share, v,
+                           pin.pin(static_cast<std::size_t>(i), busy));
+    }));
   }
   const std::int64_t t0 = ctl.start.release(static_cast<std::uint32_t>(pids.size()));
   if (auto err = run_children(pids, deadline_for(o)); !err.empty()) {
@@ -343,6 +368,7 @@ RunResult run_ring(const Options& o, const Schema& schema, int producers, Varian
   RunResult res;
   res.rps = static_cast<double>(total) * 1e9 / static_cast<double>(ctl.child[0].end_ns - t0);
   res.consumer = ctl.child[0];
+  res.producer = ctl.child[1];
   res.full_events = sr.ring().stats().full_events;
   return res;
 }
@@ -366,18 +392,23 @@ struct WriteCost {
 };
 
 /// Write cost: one producer times each try_write; only `ok` calls (the ring had room) are
-/// samples. The consumer drains concurrently, as in the throughput run.
-WriteCost run_write_cost(const Options& o, const Schema& schema, double ns_per_tick,
-                         bool spinning_consumer) {
+/// samples. The consumer drains concurrently, as in the throughput run. The ring is fresh,
+/// so the first capacity / 112 samples are its first lap.
+WriteCost run_write_cost(const Options& o, const Schema& schema, double ns_per_tick, Variant v,
+                         const bench::Pinning& pin) {
   bench::ScopedRing sr(bench::unique_ring("ring_bench", o.capacity), schema);
   bench::SharedMemory mem(sizeof(Control));
   Control& ctl = *mem.make<Control>();
   const std::uint64_t total = std::min<std::uint64_t>(o.records, 4'000'000);
+  const std::uint64_t first_lap = std::min<std::uint64_t>(o.capacity / kFrame, total);
   const pid_t consumer =
-      bench::spawn([&] { return ring_consumer(sr.config(), ctl, total, spinning_consumer); });
+      bench::spawn([&] { return ring_consumer(sr.config(), ctl, total, v.spin, pin.pin(0, 2)); });
   const pid_t producer = bench::spawn([&] {
     ChildResult& r = ctl.child[1];
+    r.pinned = pin.pin(1, 2);
+    if (v.realtime) ::setenv("RINGLITE_CLOCK", "realtime", 1);
     Producer p(Ring::open(sr.config()), OnFull::block);
+    r.tsc = p.tsc_clock();
     auto w = p.writer<Sensor>("sensor");
     Sensor rec = make_sensor();
     std::vector<std::uint64_t> ticks(total);
@@ -403,12 +434,25 @@ WriteCost run_write_cost(const Options& o, const Schema& schema, double ns_per_t
       }
     }
     for (auto& t : ticks) t = t > overhead ? t - overhead : 0;
-    std::sort(ticks.begin(), ticks.end());
     const auto ns = [&](std::uint64_t t) { return static_cast<double>(t) * ns_per_tick; };
+    const auto first = static_cast<std::ptrdiff_t>(first_lap);
+    std::vector<std::uint64_t> lap1(ticks.begin(), ticks.begin() + first);
+    std::vector<std::uint64_t> later(ticks.begin() + first, ticks.end());
+    std::sort(lap1.begin(), lap1.end());
+    std::sort(later.begin(), later.end());
+    std::sort(ticks.begin(), ticks.end());
     r.p50 = ns(bench::quantile(ticks, 0.50));
     r.p99 = ns(bench::quantile(ticks, 0.99));
     r.p999 = ns(bench::quantile(ticks, 0.999));
     r.max = ns(ticks.back());
+    r.first_samples = lap1.size();
+    r.first_p50 = ns(bench::quantile(lap1, 0.50));
+    r.first_p99 = ns(bench::quantile(lap1, 0.99));
+    r.first_p999 = ns(bench::quantile(lap1, 0.999));
+    r.first_max = lap1.empty() ? 0 : ns(lap1.back());
+    r.later_p50 = ns(bench::quantile(later, 0.50));
+    r.later_p99 = ns(bench::quantile(later, 0.99));
+    r.later_p999 = ns(bench::quantile(later, 0.999));
     r.overhead_ns = ns(overhead);
     const auto slow = std::upper_bound(ticks.begin(), ticks.end(),
                                        static_cast<std::uint64_t>(1000.0 / ns_per_tick));
@@ -431,20 +475,24 @@ WriteCost run_write_cost(const Options& o, const Schema& schema, double ns_per_t
 // Options and report.
 
 constexpr std::string_view kUsage =
-    "usage: ring_bench [--records N] [--capacity BYTES] [--reps N] [--json] [--explain]\n"
+    "usage: ring_bench [--records N] [--capacity BYTES] [--pairs N] [--no-pin] [--json]\n"
+    "                  [--explain]\n"
     "\n"
     "Compares a ringlite ring with a bare shared-memory copy loop (the floor), both moving\n"
-    "112-byte frames (the demo sensor record) between real processes.\n"
+    "112-byte frames (the demo sensor record) between real processes, in interleaved pairs.\n"
     "\n"
-    "  --records N       records per run (default 20000000; the write-cost run times at\n"
+    "  --records N       records per run (default 10000000; the write-cost runs time at\n"
     "                    most 4000000 writes)\n"
     "  --capacity BYTES  buffer size of the floor and the ring, a power of two from 4KiB\n"
     "                    to 1GiB, e.g. 65536 or 1MiB (default 1MiB: fits in L2/L3)\n"
-    "  --reps N          repetitions of each throughput run, best one reported (default 3,\n"
-    "                    fewer if the first ones take more than ~45 s)\n"
-    "  --json            print one JSON object on one line instead of the table\n"
-    "  --explain         also run diagnostic variants (caller-supplied timestamps, a\n"
-    "                    consumer that spins instead of wait())\n"
+    "  --pairs N         interleaved pairs: the floor and every ring run once per pair, the\n"
+    "                    order alternating; ratios are medians of per-pair ratios (default 5;\n"
+    "                    --reps N is the same)\n"
+    "  --no-pin          do not pin producer and consumer to distinct CPUs\n"
+    "  --json            print one JSON object on one line instead of the table: medians,\n"
+    "                    ratios' min and max\n"
+    "  --explain         also run diagnostic variants (the floor unpinned, a consumer that\n"
+    "                    spins instead of wait())\n"
     "  --help            print this help\n";
 
 Options parse_options(int argc, char** argv) {
@@ -458,11 +506,12 @@ Options parse_options(int argc, char** argv) {
       o.json = true;
     } else if (args.is("--explain")) {
       o.explain = true;
+    } else if (args.is("--no-pin")) {
+      o.pin = false;
     } else if (a == "--records") {
       o.records = args.count(1, 1'000'000'000'000ull);
-    } else if (a == "--reps") {
-      o.reps = static_cast<int>(args.count(1, 100));
-      o.reps_given = true;
+    } else if (a == "--pairs" || a == "--reps") {
+      o.pairs = static_cast<int>(args.count(1, 100));
     } else if (a == "--capacity") {
       const std::string_view v = args.value();
       try {
@@ -502,96 +551,189 @@ std::string diag_text(const ChildResult& c, std::uint64_t full_events) {
   return s;
 }
 
-std::string write_cost_text(const WriteCost& w) {
-  const ChildResult& p = w.producer;
-  return fmt::format(
-      "p50 {:.0f} ns, p99 {:.0f} ns, p99.9 {:.0f} ns, max {:.0f} ns; {} of {} writes over 1 us, "
-      "consumer wait() calls {}, try_write full {} times",
-      p.p50, p.p99, p.p999, p.max, p.slow, p.samples, w.consumer.waits, p.fulls);
-}
+// The runs of one pair, in bench::Pairs order; [0] is the baseline.
+enum RunId : std::size_t {
+  kFloor,
+  kRing1,
+  kRing1Realtime,
+  kRing2,
+  kRing1Given,
+  kFloorUnpinned,
+  kRing1Spin,
+  kRing1GivenSpin,
+  kRuns
+};
 
-using Best = bench::Best<RunResult>;
+/// Median over the pairs of one write-cost statistic.
+template <class Get>
+double median_of(const std::vector<WriteCost>& v, Get get) {
+  std::vector<double> x;
+  for (const WriteCost& w : v) x.push_back(get(w.producer));
+  return bench::Spread::of(std::move(x)).median;
+}
 
 int run(const Options& o) {
   const Schema schema =
       Schema::load_file(std::filesystem::path(RINGLITE_SOURCE_DIR) / "schema" / "demo.sql");
   const double ns_per_tick = bench::Ticks::calibrate();
+  const bench::Pinning pin = bench::Pinning::detect(o.pin);
+  const bench::Pinning no_pin = bench::Pinning::detect(false);
 
   // Other work on the machine skews every number here: say how busy it was.
   const bench::Load load = bench::Load::read();
 
-  Best floor, ring1, ring2, ts_given, spinning, both;
-  const std::int64_t t_start = now_ns();
-  for (int rep = 0; rep < o.reps; ++rep) {  // interleaved: noise bursts hit every kind
-    floor.add(run_floor(o));
-    ring1.add(run_ring(o, schema, 1, {}));
-    ring2.add(run_ring(o, schema, 2, {}));
-    if (o.explain) {
-      ts_given.add(run_ring(o, schema, 1, {.given_ts = true}));
-      spinning.add(run_ring(o, schema, 1, {.spin = true}));
-      both.add(run_ring(o, schema, 1, {.given_ts = true, .spin = true}));
-    }
-    const std::int64_t spent = now_ns() - t_start;
-    if (!o.reps_given && spent / (rep + 1) * (rep + 2) > 45'000'000'000) break;
-  }
-  const WriteCost wc = run_write_cost(o, schema, ns_per_tick, false);
-  const ChildResult& w = wc.producer;
+  bench::Pairs pairs({"copy-loop floor (SPSC)", "ringlite, 1 producer",
+                      "ringlite, 1 producer, clock_gettime stamps", "ringlite, 2 producers",
+                      "ringlite, 1 producer, ts_ns given (no clock)", "explain: floor, not pinned",
+                      "explain: 1 producer, consumer spins", "explain: ts given + consumer spins"});
+  std::vector<RunResult> last(kRuns);  // the last run of each kind, for the diagnostics
+  pairs.run(
+      o.pairs,
+      [&](std::size_t i) {
+        RunResult r;
+        switch (i) {
+          case kFloor:
+            r = run_floor(o, pin);
+            break;
+          case kRing1:
+            r = run_ring(o, schema, 1, {}, pin);
+            break;
+          case kRing1Realtime:
+            r = run_ring(o, schema, 1, {.realtime = true}, pin);
+            break;
+          case kRing2:
+            r = run_ring(o, schema, 2, {}, pin);
+            break;
+          case kRing1Given:
+            r = run_ring(o, schema, 1, {.given_ts = true}, pin);
+            break;
+          case kFloorUnpinned:
+            r = run_floor(o, no_pin);
+            break;
+          case kRing1Spin:
+            r = run_ring(o, schema, 1, {.spin = true}, pin);
+            break;
+          default:
+            r = run_ring(o, schema, 1, {.given_ts = true, .spin = true}, pin);
+            break;
+        }
+        last[i] = r;
+        return r.rps;
+      },
+      [&](std::size_t i) { return i < kFloorUnpinned || o.explain; });
 
-  const double f = floor.best.rps, r1 = ring1.best.rps, r2 = ring2.best.rps;
+  // Write cost, TSC stamps against clock_gettime stamps, in pairs of their own.
+  std::vector<WriteCost> wc_tsc, wc_rt;
+  std::vector<double> p50_ratio;
+  for (int p = 0; p < o.pairs; ++p) {
+    if (p % 2 == 0)
+      wc_rt.push_back(run_write_cost(o, schema, ns_per_tick, {.realtime = true}, pin));
+    wc_tsc.push_back(run_write_cost(o, schema, ns_per_tick, {}, pin));
+    if (p % 2 == 1)
+      wc_rt.push_back(run_write_cost(o, schema, ns_per_tick, {.realtime = true}, pin));
+    p50_ratio.push_back(wc_tsc.back().producer.p50 / wc_rt.back().producer.p50);
+  }
+  const bench::Load load_after = bench::Load::read();
+  const bench::Spread tsc_vs_rt_p50 = bench::Spread::of(p50_ratio);
+  const bool tsc = last[kRing1].producer.tsc != 0;
+
+  const bench::Spread floor = pairs.rate(kFloor);
+  const bench::Spread r1 = pairs.ratio(kRing1), r2 = pairs.ratio(kRing2);
+  const bench::Spread rt = pairs.ratio(kRing1Realtime), given = pairs.ratio(kRing1Given);
+  const bench::Spread tsc_vs_rt = pairs.ratio(kRing1, kRing1Realtime);
+  const auto med = [&](auto get) { return median_of(wc_tsc, get); };
+  const auto med_rt = [&](auto get) { return median_of(wc_rt, get); };
+  const double w50 = med([](const ChildResult& c) { return c.p50; });
+  const double w99 = med([](const ChildResult& c) { return c.p99; });
+  const double w999 = med([](const ChildResult& c) { return c.p999; });
+  const double f99 = med([](const ChildResult& c) { return c.first_p99; });
+  const double f999 = med([](const ChildResult& c) { return c.first_p999; });
   if (o.json) {
     fmt::print(
-        "{{\"floor_rps\":{:.0f},\"ring_rps\":{:.0f},\"ratio\":{:.4f},\"write_ns_p50\":{:.1f},"
-        "\"write_ns_p99\":{:.1f},\"write_ns_p999\":{:.1f},\"multi_rps\":{:.0f}}}\n",
-        f, r1, r1 / f, w.p50, w.p99, w.p999, r2);
+        "{{\"pairs\":{},\"pinned\":{},\"tsc\":{},\"load_before\":{:.2f},\"load_after\":{:.2f},"
+        "\"floor_rps\":{:.0f},\"floor_min_rps\":{:.0f},\"floor_max_rps\":{:.0f},"
+        "\"ring_rps\":{:.0f},\"ratio\":{:.4f},\"ratio_min\":{:.4f},\"ratio_max\":{:.4f},"
+        "\"multi_rps\":{:.0f},\"ratio_multi\":{:.4f},\"ratio_multi_min\":{:.4f},"
+        "\"ratio_multi_max\":{:.4f},\"ratio_clock_gettime\":{:.4f},\"ratio_given_ts\":{:.4f},"
+        "\"tsc_vs_clock_gettime\":{:.4f},\"tsc_vs_clock_gettime_min\":{:.4f},"
+        "\"tsc_vs_clock_gettime_max\":{:.4f},\"write_ns_p50\":{:.1f},\"write_ns_p99\":{:.1f},"
+        "\"write_ns_p999\":{:.1f},\"write_ns_first_lap_p99\":{:.1f},"
+        "\"write_ns_first_lap_p999\":{:.1f},\"write_ns_p50_clock_gettime\":{:.1f}}}\n",
+        pairs.pairs(), pin.pins(2) ? 1 : 0, tsc ? 1 : 0, load.average, load_after.average,
+        floor.median, floor.min, floor.max, pairs.rate(kRing1).median, r1.median, r1.min, r1.max,
+        pairs.rate(kRing2).median, r2.median, r2.min, r2.max, rt.median, given.median,
+        tsc_vs_rt.median, tsc_vs_rt.min, tsc_vs_rt.max, w50, w99, w999, f99, f999,
+        med_rt([](const ChildResult& c) { return c.p50; }));
     return 0;
   }
   fmt::print(
       "ringlite ring_bench: 112-byte frames (32-byte header + 80-byte sensor payload) on both "
-      "sides, "
-      "{} buffer, {} cores, {} records per run, best of {}\n",
-      size_text(o.capacity), std::thread::hardware_concurrency(), o.records, floor.all.size());
-  load.print();
-  fmt::print("| {:<44} | {:>11} | {:<26} | {:<20} |\n", "run", "records/s", "vs floor",
-             "each rep (M/s)");
-  fmt::print("|{:-<46}|{:-<13}|{:-<28}|{:-<22}|\n", "", "", "", "");
-  const auto row = [&](std::string_view name, const Best& b, const std::string& vs) {
-    fmt::print("| {:<44} | {:>11} | {:<26} | {:<20} |\n", name, bench::rate(b.best.rps), vs,
-               bench::millions(b.all));
+      "sides, {} buffer, {} CPUs, {} records per run, {} interleaved pairs\n",
+      size_text(o.capacity), std::thread::hardware_concurrency(), o.records, pairs.pairs());
+  bench::print_load(load, load_after);
+  fmt::print("floor, 1-producer and write-cost runs: {}\n",
+             pin.describe(2, {"consumer", "producer"}));
+  fmt::print("2-producer run: {}\n", pin.describe(3, {"consumer", "producer 1", "producer 2"}));
+  fmt::print("write() stamps ts_ns from {}\n\n",
+             tsc ? "the TSC (the ring's shared calibration)"
+                 : "clock_gettime (no reliable TSC, or RINGLITE_CLOCK=realtime)");
+  fmt::print("| {:<44} | {:>10} | {:<22} | {:<32} |\n", "run", "median/s", "vs floor [min-max]",
+             "each pair (M/s)");
+  fmt::print("|{:-<46}|{:-<12}|{:-<24}|{:-<34}|\n", "", "", "", "");
+  for (std::size_t i = 0; i < kRuns; ++i) {
+    if (pairs.rates(i).empty()) continue;
+    fmt::print("| {:<44} | {:>10} | {:<22} | {:<32} |\n", pairs.name(i),
+               bench::rate(pairs.rate(i).median), i == kFloor ? "1.00" : pairs.ratio(i).text(),
+               bench::millions(pairs.rates(i)));
+  }
+  fmt::print(
+      "\nthe floor moved {:.0f}% across the pairs ((max - min) / median; target < 20% on a quiet "
+      "machine)\n",
+      100 * floor.moved());
+  if (o.explain) {
+    fmt::print("the floor unpinned moved {:.0f}%\n", 100 * pairs.rate(kFloorUnpinned).moved());
+  }
+  fmt::print("1 producer: TSC stamps / clock_gettime stamps = {} (throughput, per pair)\n",
+             tsc_vs_rt.text(3));
+  fmt::print("2 producers / 1 producer = {}\n", pairs.ratio(kRing2, kRing1).text());
+
+  fmt::print(
+      "\nwrite cost (1 producer, ring not full), median over {} runs each; {} ok try_write calls "
+      "per run timed with the TSC (timer overhead subtracted; calls that returned full are not "
+      "samples); the first lap is the first {} writes into a fresh ring\n",
+      wc_tsc.size(), wc_tsc.front().producer.samples, wc_tsc.front().producer.first_samples);
+  fmt::print("| {:<14} | {:<11} | {:>7} | {:>7} | {:>7} | {:>9} |\n", "stamps", "writes", "p50",
+             "p99", "p99.9", "max");
+  fmt::print("|{:-<16}|{:-<13}|{:-<9}|{:-<9}|{:-<9}|{:-<11}|\n", "", "", "", "", "", "");
+  const auto wrow = [&](const char* clock, const std::vector<WriteCost>& v) {
+    const auto m = [&](auto get) { return median_of(v, get); };
+    fmt::print("| {:<14} | {:<11} | {:>4.0f} ns | {:>4.0f} ns | {:>4.0f} ns | {:>6.0f} ns |\n",
+               clock, "first lap", m([](const ChildResult& c) { return c.first_p50; }),
+               m([](const ChildResult& c) { return c.first_p99; }),
+               m([](const ChildResult& c) { return c.first_p999; }),
+               m([](const ChildResult& c) { return c.first_max; }));
+    fmt::print("| {:<14} | {:<11} | {:>4.0f} ns | {:>4.0f} ns | {:>4.0f} ns | {:>6.0f} ns |\n",
+               clock, "later laps", m([](const ChildResult& c) { return c.later_p50; }),
+               m([](const ChildResult& c) { return c.later_p99; }),
+               m([](const ChildResult& c) { return c.later_p999; }),
+               m([](const ChildResult& c) { return c.max; }));
   };
-  row("copy-loop floor (SPSC)", floor, "1.00");
-  row("ringlite, 1 producer", ring1, fmt::format("{:.2f}", r1 / f));
-  row("ringlite, 2 producers", ring2,
-      fmt::format("{:.2f} ({:.2f} of 1 producer)", r2 / f, r2 / r1));
-  if (o.explain) {
-    row("explain: 1 producer, ts_ns given (no clock)", ts_given,
-        fmt::format("{:.2f}", ts_given.best.rps / f));
-    row("explain: 1 producer, consumer spins", spinning,
-        fmt::format("{:.2f}", spinning.best.rps / f));
-    row("explain: 1 producer, ts given + spins", both, fmt::format("{:.2f}", both.best.rps / f));
-  }
+  wrow(wc_tsc.front().producer.tsc ? "TSC" : "default", wc_tsc);
+  wrow("clock_gettime", wc_rt);
   fmt::print(
-      "\nwrite cost (1 producer, ring not full): p50 {:.0f} ns, p99 {:.0f} ns, p99.9 {:.0f} ns\n",
-      w.p50, w.p99, w.p999);
+      "all laps, default stamps: p50 {:.0f} ns, p99 {:.0f} ns (target 200), p99.9 {:.0f} ns "
+      "(target 1000)\n",
+      w50, w99, w999);
   fmt::print(
-      "  {} ok try_write calls timed with the TSC ({:.0f} ns timer overhead subtracted; calls that "
-      "returned "
-      "full are not samples)\n",
-      w.samples, w.overhead_ns);
-  fmt::print("  {}\n", write_cost_text(wc));
-  fmt::print("  write() stamps ts_ns with CLOCK_REALTIME: {:.0f} ns a read on this machine\n",
-             w.clock_ns);
-  if (o.explain) {
-    fmt::print("  with a spinning consumer: {}\n",
-               write_cost_text(run_write_cost(o, schema, ns_per_tick, true)));
-  }
-  fmt::print("\nconsumer (best rep of each run):\n");
-  fmt::print("  floor:       {}\n", diag_text(floor.best.consumer, 0));
-  fmt::print("  1 producer:  {}\n", diag_text(ring1.best.consumer, ring1.best.full_events));
-  fmt::print("  2 producers: {}\n", diag_text(ring2.best.consumer, ring2.best.full_events));
-  if (o.explain) {
-    fmt::print("  ts given:    {}\n", diag_text(ts_given.best.consumer, ts_given.best.full_events));
-    fmt::print("  spinning:    {}\n", diag_text(spinning.best.consumer, spinning.best.full_events));
-    fmt::print("  both:        {}\n", diag_text(both.best.consumer, both.best.full_events));
+      "p50 TSC / clock_gettime, per pair: {}; one CLOCK_REALTIME read costs {:.0f} ns here\n",
+      tsc_vs_rt_p50.text(3), wc_tsc.front().producer.clock_ns);
+
+  fmt::print("\nconsumer (last pair's run of each kind):\n");
+  for (std::size_t i = 0; i < kRuns; ++i) {
+    if (pairs.rates(i).empty()) continue;
+    fmt::print(
+        "  {:<44} {}\n", pairs.name(i),
+        diag_text(last[i].consumer, i == kFloor || i == kFloorUnpinned ? 0 : last[i].full_events));
   }
   return 0;
 }
