@@ -26,8 +26,9 @@
 //             several rolls and expiries happen during it; reported against (c).
 // --explain adds diagnostic rows: the bridge's SQLite side alone (Store::write_batch on
 // batches built in memory, no ring), and (a) and (c) with PRAGMA page_size=16384.
-// Throughput runs are repeated (interleaved, so noise hits all kinds alike) and the best
-// repetition is reported. Rings are named persist_bench.<pid>.<n>; rings, databases and the
+// Throughput runs go in interleaved pairs (bench::Pairs: every kind once per pair, the
+// order alternating), and each ratio is the median of the per-pair ratios to (a), with
+// their range. Rings are named persist_bench.<pid>.<n>; rings, databases and the
 // temp dir are removed afterwards, also on failure and on SIGINT/SIGTERM.
 #include <fmt/core.h>
 #include <signal.h>
@@ -71,10 +72,10 @@ constexpr std::uint64_t kDirectTxn = 10'000;  // records per transaction in the 
 constexpr double kLatencyRate = 100'000;      // records/s in the latency run
 constexpr double kLatencySeconds = 2.5;
 constexpr std::int64_t kReaderPeriodNs = 1'000'000;
-constexpr std::int64_t kBudgetNs = 75'000'000'000;  // throughput reps stop when this is spent
 
 struct Options {
   std::uint64_t records = 1'000'000;  // direct and ringlite; seed runs records / 5
+  int pairs = 5;
   bool json = false;
   bool explain = false;
 };
@@ -690,7 +691,8 @@ Latency run_latency(std::uint64_t n) {
 // Options and report.
 
 constexpr std::string_view kUsage =
-    "usage: persist_bench [--records N] [--json] [--explain] [--pragma NAME=VALUE]...\n"
+    "usage: persist_bench [--records N] [--pairs N] [--json] [--explain]\n"
+    "                     [--pragma NAME=VALUE]...\n"
     "\n"
     "Persists the demo sensor record into SQLite (preset safe: WAL, synchronous=NORMAL)\n"
     "three ways and compares them: a prepared single-row INSERT loop (direct), the seeds'\n"
@@ -699,7 +701,10 @@ constexpr std::string_view kUsage =
     "\n"
     "  --records N  records per direct and ringlite run (default 1000000); the seed run\n"
     "               writes N/5, the latency run min(N/4, 250000) (at least 20000)\n"
-    "  --json       print one JSON object on one line instead of the table\n"
+    "  --pairs N    interleaved pairs: every run once per pair, the order alternating;\n"
+    "               ratios are medians of per-pair ratios (default 5)\n"
+    "  --json       print one JSON object on one line instead of the table: medians,\n"
+    "               the ratio to direct's min and max\n"
     "  --explain    also run diagnostic variants: the bridge's SQLite side alone\n"
     "               (Store::write_batch, no ring), and direct and ringlite with\n"
     "               PRAGMA page_size=16384\n"
@@ -720,6 +725,8 @@ Options parse_options(int argc, char** argv) {
       o.explain = true;
     } else if (args.name() == "--records") {
       o.records = args.count(1000, 1'000'000'000);
+    } else if (args.name() == "--pairs") {
+      o.pairs = static_cast<int>(args.count(1, 100));
     } else if (args.name() == "--pragma") {
       const std::string_view v = args.value();
       const auto eq = v.find('=');
@@ -736,13 +743,20 @@ Options parse_options(int argc, char** argv) {
 /// "1.13 M/s", "209 k/s": two decimals where the ratios need them.
 std::string rate(double per_s) { return bench::rate(per_s, 2); }
 
-std::string reps_text(const std::vector<double>& v) {
+std::string pairs_text(const std::vector<double>& v) {
   std::string s;
   for (double x : v) s += fmt::format("{}{}", s.empty() ? "" : ", ", rate(x));
   return s;
 }
 
-using Best = bench::Best<RunResult>;
+/// The run of `v` whose rate is the median one, for the diagnostics.
+const RunResult& median_run(const std::vector<RunResult>& v) {
+  std::vector<std::size_t> idx(v.size());
+  for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+  std::sort(idx.begin(), idx.end(),
+            [&](std::size_t a, std::size_t b) { return v[a].rps < v[b].rps; });
+  return v[idx[idx.size() / 2]];
+}
 
 std::string where_text(const char* dir) {
   struct statfs fs {};
@@ -770,81 +784,127 @@ int run(const Options& o) {
   const Tuning segments{.segment_bytes = segment_bytes, .retain_bytes = 3 * segment_bytes};
 
   const Tuning no_index{.index_ts = false};
-  Best direct, seed, ringlite, plain, segmented, store, direct16, ringlite16;
-  const std::int64_t t_start = now_ns();
-  for (int rep = 0; rep < 3; ++rep) {  // interleaved: noise bursts hit every kind
-    direct.add(run_baseline("direct", n, direct_child));
-    seed.add(run_baseline("seed", n_seed, seed_child));
-    ringlite.add(run_ringlite(n));
-    plain.add(run_ringlite(n, no_index));
-    segmented.add(run_ringlite(n, segments));
-    if (o.explain) {
-      store.add(run_baseline("store", n, store_child));
-      direct16.add(run_baseline("direct16k", n, direct_child, big_pages));
-      ringlite16.add(run_ringlite(n, big_pages));
-    }
-    const std::int64_t spent = now_ns() - t_start;
-    if (spent / (rep + 1) * (rep + 2) > kBudgetNs) break;
-  }
+  // The runs of one pair; [0], the direct loop, is the baseline of every ratio.
+  enum : std::size_t {
+    kDirect,
+    kRinglite,
+    kSeed,
+    kPlain,
+    kSegmented,
+    kStore,
+    kDirect16,
+    kRinglite16
+  };
+  bench::Pairs pairs(
+      {"(a) direct: prepared 1-row INSERT, 10k records per txn",
+       "(c) ringlite: producer -> ring -> bridge, to last COMMIT",
+       "(b) seed: sqlite3_exec(snprintf'd INSERT) per record, 1 txn",
+       "(c0) (c) with index_ts = false: no time index, as 0.2 wrote",
+       fmt::format("(d) segmented: (c) into {:.3g} MiB segments, {:.3g} MiB retained",
+                   static_cast<double>(segment_bytes) / (1 << 20),
+                   static_cast<double>(3 * segment_bytes) / (1 << 20)),
+       "explain: bridge's SQLite side alone (Store::write_batch)",
+       "explain: (a) with page_size 16384", "explain: (c) with page_size 16384"});
+  std::vector<std::vector<RunResult>> runs(8);
+  pairs.run(
+      o.pairs,
+      [&](std::size_t i) {
+        RunResult r;
+        switch (i) {
+          case kDirect:
+            r = run_baseline("direct", n, direct_child);
+            break;
+          case kRinglite:
+            r = run_ringlite(n);
+            break;
+          case kSeed:
+            r = run_baseline("seed", n_seed, seed_child);
+            break;
+          case kPlain:
+            r = run_ringlite(n, no_index);
+            break;
+          case kSegmented:
+            r = run_ringlite(n, segments);
+            break;
+          case kStore:
+            r = run_baseline("store", n, store_child);
+            break;
+          case kDirect16:
+            r = run_baseline("direct16k", n, direct_child, big_pages);
+            break;
+          default:
+            r = run_ringlite(n, big_pages);
+            break;
+        }
+        runs[i].push_back(r);
+        return r.rps;
+      },
+      [&](std::size_t i) { return i < kStore || o.explain; });
   const Latency lat = run_latency(n_lat);
+  const bench::Load load_after = bench::Load::read();
 
-  const double a = direct.best.rps, b = seed.best.rps, c = ringlite.best.rps;
-  const double d = segmented.best.rps, c0 = plain.best.rps;
+  const double a = pairs.rate(kDirect).median, b = pairs.rate(kSeed).median;
+  const double c = pairs.rate(kRinglite).median;
+  const double d = pairs.rate(kSegmented).median, c0 = pairs.rate(kPlain).median;
+  const bench::Spread ca = pairs.ratio(kRinglite), cb = pairs.ratio(kRinglite, kSeed);
+  const bench::Spread dc = pairs.ratio(kSegmented, kRinglite), cc0 = pairs.ratio(kRinglite, kPlain);
+  const bench::Spread dc0 = pairs.ratio(kSegmented, kPlain);
   if (o.json) {
     fmt::print(
-        "{{\"direct_rps\":{:.0f},\"seed_rps\":{:.0f},\"ringlite_rps\":{:.0f},\"ratio_direct\":{:."
-        "4f},"
-        "\"ratio_seed\":{:.4f},\"segmented_rps\":{:.0f},\"ratio_segmented\":{:.4f},"
-        "\"no_index_rps\":{:.0f},\"ratio_index\":{:.4f},\"ratio_segmented_no_index\":{:.4f},"
+        "{{\"pairs\":{},\"load_before\":{:.2f},\"load_after\":{:.2f},\"direct_rps\":{:.0f},"
+        "\"seed_rps\":{:.0f},\"ringlite_rps\":{:.0f},\"ratio_direct\":{:.4f},"
+        "\"ratio_direct_min\":{:.4f},\"ratio_direct_max\":{:.4f},\"ratio_seed\":{:.4f},"
+        "\"segmented_rps\":{:.0f},\"ratio_segmented\":{:.4f},\"no_index_rps\":{:.0f},"
+        "\"ratio_index\":{:.4f},\"ratio_segmented_no_index\":{:.4f},"
         "\"visible_ms_p50\":{:.3f},\"visible_ms_p99\":{:.3f}}}\n",
-        a, b, c, c / a, c / b, d, d / c, c0, c / c0, d / c0, lat.p50_ms, lat.p99_ms);
+        pairs.pairs(), load.average, load_after.average, a, b, c, ca.median, ca.min, ca.max,
+        cb.median, d, dc.median, c0, cc0.median, dc0.median, lat.p50_ms, lat.p99_ms);
     return 0;
   }
   fmt::print(
       "ringlite persist_bench: sensor records (a INT32, b FLOAT32, c FLOAT64, buffer CHAR(64)), "
       "preset safe "
-      "(WAL, synchronous=NORMAL), a fresh database per run in {}, SQLite {}, {} cores, best of "
-      "{}\n",
+      "(WAL, synchronous=NORMAL), a fresh database per run in {}, SQLite {}, {} cores, {} "
+      "interleaved pairs; medians, [min-max] of the per-pair ratios\n",
       where_text(bench::cleanup::dir), ::sqlite3_libversion(), std::thread::hardware_concurrency(),
-      direct.all.size());
-  load.print();
-  fmt::print("| {:<62} | {:>9} | {:>10} | {:>7} | {:>9} | {:<32} |\n", "run", "records",
-             "records/s", "ns/rec", "vs direct", "each rep");
-  fmt::print("|{:-<64}|{:-<11}|{:-<12}|{:-<9}|{:-<11}|{:-<34}|\n", "", "", "", "", "", "");
-  const auto row = [&](std::string_view name, std::uint64_t count, const Best& r) {
-    fmt::print("| {:<62} | {:>9} | {:>10} | {:>7.0f} | {:>9.2f} | {:<32} |\n", name, count,
-               rate(r.best.rps), 1e9 / r.best.rps, r.best.rps / a, reps_text(r.all));
+      pairs.pairs());
+  bench::print_load(load, load_after);
+  fmt::print("processes not pinned (the scheduler places producer and bridge)\n\n");
+  fmt::print("| {:<62} | {:>9} | {:>10} | {:>7} | {:<18} | {:<40} |\n", "run", "records",
+             "median/s", "ns/rec", "vs direct", "each pair");
+  fmt::print("|{:-<64}|{:-<11}|{:-<12}|{:-<9}|{:-<20}|{:-<42}|\n", "", "", "", "", "", "");
+  const auto row = [&](std::size_t i, std::uint64_t count) {
+    if (pairs.rates(i).empty()) return;
+    const double r = pairs.rate(i).median;
+    fmt::print("| {:<62} | {:>9} | {:>10} | {:>7.0f} | {:<18} | {:<40} |\n", pairs.name(i), count,
+               rate(r), 1e9 / r, i == kDirect ? "1.00" : pairs.ratio(i).text(),
+               pairs_text(pairs.rates(i)));
   };
-  row("(a) direct: prepared 1-row INSERT, 10k records per txn", n, direct);
-  row("(b) seed: sqlite3_exec(snprintf'd INSERT) per record, 1 txn", n_seed, seed);
-  row("(c) ringlite: producer -> ring -> bridge, to last COMMIT", n, ringlite);
-  row("(c0) (c) with index_ts = false: no time index, as 0.2 wrote", n, plain);
-  row(fmt::format("(d) segmented: (c) into {:.3g} MiB segments, {:.3g} MiB retained",
-                  static_cast<double>(segment_bytes) / (1 << 20),
-                  static_cast<double>(3 * segment_bytes) / (1 << 20)),
-      n, segmented);
-  if (o.explain) {
-    row("explain: bridge's SQLite side alone (Store::write_batch)", n, store);
-    row("explain: (a) with page_size 16384", n, direct16);
-    row("explain: (c) with page_size 16384", n, ringlite16);
-  }
-  fmt::print("\n(c)/(a) = {:.2f} (target >= 1.2), (c)/(b) = {:.2f} (target >= 4)\n", c / a, c / b);
+  row(kDirect, n);
+  row(kSeed, n_seed);
+  row(kRinglite, n);
+  row(kPlain, n);
+  row(kSegmented, n);
+  row(kStore, n);
+  row(kDirect16, n);
+  row(kRinglite16, n);
+  fmt::print("\n(c)/(a) = {} (target >= 1.2), (c)/(b) = {} (target >= 4)\n", ca.text(), cb.text());
+  const RunResult& dm = median_run(runs[kSegmented]);
   fmt::print(
-      "(d)/(c) = {:.2f} (target >= 0.8): the recording's rolls and retention against one file; "
-      "the best (d) run wrote {} segments and expired {} of them ({} records)\n",
-      d / c, segmented.best.recording.segments, segmented.best.recording.deleted,
-      segmented.best.recording.expired);
+      "(d)/(c) = {} (target >= 0.8): the recording's rolls and retention against one file; "
+      "the median (d) run wrote {} segments and expired {} of them ({} records)\n",
+      dc.text(), dm.recording.segments, dm.recording.deleted, dm.recording.expired);
   fmt::print(
-      "(c)/(c0) = {:.2f}: what the time index costs the bridge; (d)/(c0) = {:.2f}: segments, "
+      "(c)/(c0) = {}: what the time index costs the bridge; (d)/(c0) = {}: segments, "
       "retention and the time index against the plain file without it\n",
-      c / c0, d / c0);
+      cc0.text(), dc0.text());
   if (o.explain) {
-    fmt::print("with page_size 16384 on both sides: (c)/(a) = {:.2f}\n",
-               ringlite16.best.rps / direct16.best.rps);
+    fmt::print("with page_size 16384 on both sides: (c)/(a) = {}\n",
+               pairs.ratio(kRinglite16, kDirect16).text());
   }
-  const RunResult& rb = ringlite.best;
+  const RunResult& rb = median_run(runs[kRinglite]);
   fmt::print(
-      "bridge in the best (c) run: {} records in {} transactions ({:.0f} records each), {} "
+      "bridge in the median (c) run: {} records in {} transactions ({:.0f} records each), {} "
       "rejects, {} gaps; "
       "CPU {:.0f} ns/record in the bridge, {:.0f} ns/record in the producer; the producer found "
       "the ring full "
@@ -866,7 +926,7 @@ int run(const Options& o) {
           : 0.0,
       lat.p50_ms, lat.p90_ms, lat.p99_ms, lat.max_ms);
   fmt::print(
-      "  from write() (ts_ns, CLOCK_REALTIME) until a reader polling every 1 ms through the stock "
+      "  from write() (ts_ns, epoch ns) until a reader polling every 1 ms through the stock "
       "sqlite3 "
       "library returned the row ({} polls); bridge max_delay 20 ms\n",
       lat.polls);
