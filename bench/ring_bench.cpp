@@ -658,12 +658,23 @@ int run(const Options& o) {
         "\"tsc_vs_clock_gettime\":{:.4f},\"tsc_vs_clock_gettime_min\":{:.4f},"
         "\"tsc_vs_clock_gettime_max\":{:.4f},\"write_ns_p50\":{:.1f},\"write_ns_p99\":{:.1f},"
         "\"write_ns_p999\":{:.1f},\"write_ns_first_lap_p99\":{:.1f},"
-        "\"write_ns_first_lap_p999\":{:.1f},\"write_ns_p50_clock_gettime\":{:.1f}}}\n",
+        "\"write_ns_first_lap_p999\":{:.1f},\"write_ns_later_p99\":{:.1f},"
+        "\"write_ns_later_p999\":{:.1f},\"write_ns_p50_clock_gettime\":{:.1f},"
+        "\"write_ns_first_lap_p99_clock_gettime\":{:.1f},"
+        "\"write_ns_first_lap_p999_clock_gettime\":{:.1f},"
+        "\"write_ns_later_p99_clock_gettime\":{:.1f},"
+        "\"write_ns_later_p999_clock_gettime\":{:.1f}}}\n",
         pairs.pairs(), pin.pins(2) ? 1 : 0, tsc ? 1 : 0, load.average, load_after.average,
         floor.median, floor.min, floor.max, pairs.rate(kRing1).median, r1.median, r1.min, r1.max,
         pairs.rate(kRing2).median, r2.median, r2.min, r2.max, rt.median, given.median,
         tsc_vs_rt.median, tsc_vs_rt.min, tsc_vs_rt.max, w50, w99, w999, f99, f999,
-        med_rt([](const ChildResult& c) { return c.p50; }));
+        med([](const ChildResult& c) { return c.later_p99; }),
+        med([](const ChildResult& c) { return c.later_p999; }),
+        med_rt([](const ChildResult& c) { return c.p50; }),
+        med_rt([](const ChildResult& c) { return c.first_p99; }),
+        med_rt([](const ChildResult& c) { return c.first_p999; }),
+        med_rt([](const ChildResult& c) { return c.later_p99; }),
+        med_rt([](const ChildResult& c) { return c.later_p999; }));
     return 0;
   }
   fmt::print(
