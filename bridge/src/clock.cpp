@@ -142,9 +142,20 @@ bool StampClock::refresh(std::uint64_t locked, std::uint64_t published) noexcept
       shared_->check.load(std::memory_order_relaxed) == check_of(published, prev) && sane(prev);
   const Pair p = paired_read();
   Fields f;
-  if (prev_ok && p.tsc > prev.tsc_base && p.ns > 0) {
+  if (prev_ok && p.tsc > prev.tsc_base && p.tsc - prev.tsc_base < (std::uint64_t{1} << 50) &&
+      p.ns > 0) {
     const std::uint64_t window = p.tsc - prev.tsc_base;
-    if (window < (std::uint64_t{1} << 20)) {
+    // The last calibration must still predict now, within 20 us plus 500 ppm of the
+    // interval (NTP's largest slew): else its base was bad, and a slope measured from it
+    // would carry the error into the next interval.
+    const std::int64_t predicted =
+        static_cast<std::int64_t>(prev.ns_base) + scale(window, prev.mult);
+    const std::int64_t off = predicted > p.ns ? predicted - p.ns : p.ns - predicted;
+    const bool predicts =
+        off <= kClockTolerance + (predicted - static_cast<std::int64_t>(prev.ns_base)) / 2000;
+    if (!predicts) {
+      f = Fields{};  // from scratch, below
+    } else if (window < (std::uint64_t{1} << 20)) {
       // Refreshed a moment ago: keep its slope, move the base.
       f = Fields{p.tsc, static_cast<std::uint64_t>(p.ns), prev.mult, prev.refresh_ticks};
     } else if (const std::uint64_t m =

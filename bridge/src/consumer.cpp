@@ -6,6 +6,7 @@
 #include <cstring>
 #include <thread>
 
+#include "detail/clock.hpp"
 #include "detail/format.hpp"
 #include "detail/ring_state.hpp"
 #include "platform/platform.hpp"
@@ -29,7 +30,9 @@ constexpr std::int64_t kSizeCheckNs = 100'000'000;
 class ConsumerCore {
  public:
   ConsumerCore(Ring ring, std::uint64_t start)
-      : ring_(std::move(ring)), st_(&RingAccess::state(ring_)) {
+      : ring_(std::move(ring)),
+        st_(&RingAccess::state(ring_)),
+        clock_(st_->header().clock, platform::tsc_reliable() && clock_env_allows_tsc()) {
     if (!st_->writable())
       throw Error(Errc::usage, fmt::format("cannot consume {}: opened read-only", st_->display()));
     take_role();
@@ -73,6 +76,9 @@ class ConsumerCore {
 
   Ring ring_;
   RingState* st_;
+  // Refreshes the ring's shared clock calibration when the consumer goes idle and it is
+  // due, so that producers coming back from a pause find it fresh ("Timestamps").
+  StampClock clock_;
   std::uint64_t pos_ = 0;
 
  private:
@@ -386,6 +392,7 @@ bool ConsumerCore::wait(std::chrono::nanoseconds timeout) noexcept {
   std::uint64_t p = pos_;
   if (st_->room_to_end(p) < kFrameHeader) p += st_->room_to_end(p);
   if (frame_ready(p)) return true;
+  if (clock_.uses_tsc()) (void)clock_.now();  // a compare, unless a refresh is due
   // Nap briefly before announcing that we sleep: while a producer is mid-burst its next
   // records arrive within microseconds, and as long as we do not announce sleeping its
   // commits skip the futex_wake system call (1-5 µs each, the cause of most slow writes).

@@ -172,10 +172,10 @@ static_assert(sizeof(HoleEntry) == 24);
 /// `ns_base + ((tsc - tsc_base) * mult >> 32)` while `tsc - tsc_base < refresh_ticks`.
 ///
 /// Who writes: the creator calibrates at creation; any producer whose copy is due refreshes
-/// it. A refresher takes the right to write with a CAS of `gen` from even g to g + 1, stores
-/// the fields and `check`, then publishes with a CAS from g + 1 to g + 2. Readers copy the
-/// fields only when they see a new even `gen`, check it again afterwards, verify `check`
-/// (a hash of gen and the fields) and the ranges, and compare one stamp with
+/// it, and the consumer when it goes idle. A refresher takes the right to write with a CAS of `gen`
+/// from even g to g + 1, stores the fields and `check`, then publishes with a CAS from g + 1 to g
+/// + 2. Readers copy the fields only when they see a new even `gen`, check it again afterwards,
+/// verify `check` (a hash of gen and the fields) and the ranges, and compare one stamp with
 /// CLOCK_REALTIME before they use it; each producer keeps its own validated copy, so the
 /// write path never reads this line. A refresher that dies leaves `gen` odd: readers fall
 /// back to clock_gettime and, after 100 ms of the same odd gen, take over with a CAS to
