@@ -55,6 +55,8 @@ class ProducerCore {
   std::uint64_t records_ = 0;
   std::vector<std::byte> scratch_;
   StampClock clock_;  // ts_ns when the caller gives none
+  bool prefetch_ = platform::prefetchw_supported();
+  static constexpr std::uint64_t kPrefetchAhead = 256;  // bytes past the end of our claim
 
  private:
   void register_slot();
@@ -192,6 +194,16 @@ WriteResult ProducerCore::try_write(std::uint16_t type, const std::byte* payload
       head_fresh = false;  // another claim moved tail: head may have moved too
     }
     if (!record) padded += pad;
+    // The lines a few frames ahead were last read by the consumer, in its cache: fetch them
+    // for writing now, so that the commit CAS of a later write (a locked instruction waits
+    // for every store before it) does not wait for their transfer from the other core.
+    // Measured (ring_bench, 5 interleaved pairs): 1 producer x1.21 [1.17-1.23], 2 producers
+    // x1.12, write p99 191 -> 55 ns.
+    if (prefetch_) {
+      const std::uint64_t ahead = (t + need + kPrefetchAhead) & st_->mask() & ~std::uint64_t{63};
+      platform::prefetch_write(st_->data() + ahead);
+      if (ahead + 64 < st_->capacity()) platform::prefetch_write(st_->data() + ahead + 64);
+    }
     // Data stores below must not become visible before the claim (live readers use tail to
     // detect that a frame they copied was being overwritten).
     std::atomic_thread_fence(std::memory_order_release);

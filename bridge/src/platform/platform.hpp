@@ -142,6 +142,19 @@ inline std::uint64_t read_tsc_ordered() noexcept {
   return 0;
 #endif
 }
+/// True when the CPU has PREFETCHW (x86 CPUID 0x80000001 ECX bit 8); on other
+/// architectures prefetch_write() uses the compiler's store prefetch and this is true.
+bool prefetchw_supported() noexcept;
+/// Asks the CPU to fetch the cache line at `p` for writing (exclusive), so that a later
+/// store does not wait for it. Only a hint: never faults, changes nothing. On x86, only
+/// where prefetchw_supported().
+inline void prefetch_write(const void* p) noexcept {
+#if defined(__x86_64__)
+  asm volatile("prefetchw (%0)" ::"r"(p));
+#else
+  __builtin_prefetch(p, 1, 3);
+#endif
+}
 /// True when the TSC is a usable wall-clock source on this machine: x86-64, and either the
 /// CPU says its TSC is invariant (CPUID 0x80000007 EDX bit 8: same rate in every P- and
 /// C-state) or the kernel's current clocksource is "tsc" (it found the TSC stable and

@@ -518,6 +518,19 @@ std::int64_t realtime_ns() noexcept {
   return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
+bool prefetchw_supported() noexcept {
+#if defined(__x86_64__)
+  static const bool supported = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    return __get_cpuid(0x80000000u, &a, &b, &c, &d) && a >= 0x80000001u &&
+           __get_cpuid(0x80000001u, &a, &b, &c, &d) && (c & (1u << 8)) != 0;
+  }();
+  return supported;
+#else
+  return true;
+#endif
+}
+
 bool tsc_reliable() noexcept {
 #if defined(__x86_64__)
   static const bool reliable = [] {
