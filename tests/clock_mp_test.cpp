@@ -9,12 +9,14 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <thread>
 #include <vector>
 
 #include "detail/clock.hpp"
 #include "detail/format.hpp"
+#include "detail/test_hooks.hpp"
 #include "platform/platform.hpp"
 #include "proc.hpp"
 #include "ringlite/consumer.hpp"
@@ -114,7 +116,7 @@ void scribble(detail::ClockCalibration& c, int kind) {
 TEST_SUITE("clock") {
   TEST_CASE(
       "stamps from the TSC and from clock_gettime stay within 10 us of CLOCK_REALTIME for 10 s, "
-      "never go backwards, and survive hostile calibrations") {
+      "never go backwards, and survive a refresher killed mid-refresh and hostile calibrations") {
     const RingConfig cfg = ring_config("clock", 1 << 20);
     RingGuard guard{cfg};
     Ring ring = Ring::create(cfg, demo_schema());
@@ -129,6 +131,27 @@ TEST_SUITE("clock") {
                                                       clock.refresh_ticks.load()));
     }
 
+    // A refresher killed (a real SIGKILL) right after it took the right to refresh: the
+    // calibration's gen stays odd, as it would with a crash at that instruction. The
+    // producers below start with it so, stamp with clock_gettime, and take over.
+    if (detail::platform::tsc_reliable()) {
+      const pid_t dying = spawn([&] {
+        detail::g_clock_refresh_hook.store([] { ::raise(SIGKILL); });
+        Producer p = Producer::open(cfg);
+        auto w = p.writer<Sensor>("sensor");
+        Sensor s{};
+        s.c = kProducers;
+        for (std::int32_t k = 0; k < 20000; ++k) {  // its copy is due within ~4 ms
+          s.a = k;
+          if (w.write(s, 10s) != WriteResult::ok) return 3;
+          std::this_thread::sleep_for(100us);
+        }
+        return 0;
+      });
+      CHECK(wait_exit(dying) == 128 + SIGKILL);
+      CHECK(clock.gen.load() % 2 == 1);
+    }
+
     void* mem =
         ::mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     REQUIRE(mem != MAP_FAILED);
@@ -139,7 +162,8 @@ TEST_SUITE("clock") {
 
     // Drain every frame; meanwhile, every 1.2 s from 2 s on, a hostile calibration.
     Consumer consumer(Ring::open(cfg));
-    std::vector<std::vector<std::int64_t>> ts(kProducers);  // by record number k
+    // By record number k, per producer; [kProducers]: the refresher killed above.
+    std::vector<std::vector<std::int64_t>> ts(kProducers + 1);
     std::int64_t backwards = 0;
     Batch b;
     const auto start = std::chrono::steady_clock::now();

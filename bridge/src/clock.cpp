@@ -6,7 +6,12 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "detail/test_hooks.hpp"
+
 namespace ringlite::detail {
+
+std::atomic<void (*)()> g_clock_refresh_hook{nullptr};
+
 namespace {
 
 __extension__ using U128 = unsigned __int128;
@@ -137,6 +142,7 @@ bool StampClock::adopt(std::uint64_t g) noexcept {
 }
 
 bool StampClock::refresh(std::uint64_t locked, std::uint64_t published) noexcept {
+  if (auto hook = g_clock_refresh_hook.load(std::memory_order_relaxed)) hook();
   const Fields prev = load(*shared_);
   const bool prev_ok =
       shared_->check.load(std::memory_order_relaxed) == check_of(published, prev) && sane(prev);

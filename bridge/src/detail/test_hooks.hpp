@@ -17,4 +17,8 @@ enum class WriteStage : int {
 /// Called (if set) at each WriteStage of every write of this process.
 extern std::atomic<void (*)(WriteStage)> g_write_hook;
 
+/// Called (if set) when this process has taken the right to refresh a ring's clock
+/// calibration (its gen is odd) and has stored nothing yet: a test kills the process there.
+extern std::atomic<void (*)()> g_clock_refresh_hook;
+
 }  // namespace ringlite::detail
