@@ -784,11 +784,11 @@ void SegmentStore::check_file() {
   if (open_) open_->check_file();
 }
 
-int SegmentStore::checkpoint() noexcept {
+int SegmentStore::checkpoint(bool now) noexcept {
   try {
     flush_log();
     ensure_open();
-    const int wal = open_->checkpoint();
+    const int wal = now ? open_->checkpoint() : open_->maintain();
     retain();
     last_failure_.clear();
     flush_log();

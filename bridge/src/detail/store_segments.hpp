@@ -46,7 +46,8 @@ class SegmentStore final : public SegmentHooks {
   std::optional<std::uint64_t> progress(std::string_view ring_id);
   BatchResult write_batch(const Batch& batch, std::string_view ring_id, std::uint64_t drops);
   void check_file();
-  int checkpoint() noexcept;
+  /// Store::checkpoint() (`now`: a checkpoint on this thread) or Store::maintain().
+  int checkpoint(bool now) noexcept;
   std::vector<std::pair<std::string, std::string>> pragmas();
   const std::string& path() const noexcept { return folder_; }
   std::string describe() const;
