@@ -302,8 +302,9 @@ TEST_SUITE("bridge_multiprocess") {
 
   TEST_CASE(
       "a full database stops the drain without loss, and everything lands once there is room") {
-    // max_page_count caps the database (4 KiB pages): it fills up after some records.
-    Setup s("[database.pragmas]\nmax_page_count = 600\n");
+    // max_page_count caps the database (4 KiB pages, set here: the default is 16 KiB): it
+    // fills up after some records.
+    Setup s("[database.pragmas]\npage_size = 4096\nmax_page_count = 600\n");
     pid_t bridge = s.bridge();
     REQUIRE(s.wait_drained(20s));
     const pid_t producer = s.produce(1, 100'000);

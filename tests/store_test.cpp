@@ -775,8 +775,9 @@ TEST_SUITE("store") {
     TempDir dir("store");
     const auto path = dir / "a.db";
     const auto schema = ringlite::test::demo_schema();
+    // 20000 rows (~2 MiB) never fit in 30 pages (480 KiB at the default 16 KiB page size).
     Batch big;
-    for (int k = 0; k < 5000; ++k) add_sensor(big, 8192 + static_cast<std::uint64_t>(k) * 112, k);
+    for (int k = 0; k < 20000; ++k) add_sensor(big, 8192 + static_cast<std::uint64_t>(k) * 112, k);
     {
       Store store = Store::open(config(path, "safe", {{"max_page_count", "30"}}), schema, kOrigin);
       CHECK(pragma_of(store, "max_page_count") == "30");
@@ -805,8 +806,8 @@ TEST_SUITE("store") {
     Store roomy =
         Store::open(config(path, "safe", {{"max_page_count", "100000"}}), schema, kOrigin);
     const auto r = roomy.write_batch(big, kRing);
-    CHECK(r.inserted == 5000);
-    CHECK(count(path, "sensor") == 5002);
+    CHECK(r.inserted == 20000);
+    CHECK(count(path, "sensor") == 20002);
     CHECK(roomy.progress(kRing) == big.end);
   }
 

@@ -19,9 +19,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-// How long the checkpointer's RESTART waits for the drain's transaction and for readers
-// on older snapshots (the drain's own hard-limit RESTART waits its busy timeout instead).
-constexpr int kRestartWaitMs = 500;
 constexpr std::size_t kHistory = 65536;
 
 std::int64_t mono_ns() noexcept {
@@ -81,7 +78,10 @@ Checkpointer::Checkpointer(sqlite3* writer, const std::string& path, WalLimits l
     sqlite3_close_v2(own_);
     throw;
   }
-  sqlite3_busy_timeout(own_, kRestartWaitMs);
+  // Its checkpoints never wait: PASSIVE takes no lock a reader or the writer holds, and an
+  // idle TRUNCATE that finds one in the way is tried again a second later.
+  sqlite3_busy_timeout(own_, 0);
+  writer_busy_ms_ = std::stoi(query_text(writer, "PRAGMA busy_timeout").value_or("0"));
   sqlite3_wal_hook(writer_, &Checkpointer::on_commit, this);
   thread_ = std::thread([this] { main(); });
 }
@@ -109,50 +109,55 @@ int Checkpointer::on_commit(void* self, sqlite3*, const char*, int frames) noexc
 
 void Checkpointer::after_commit() noexcept {
   const int frames = frames_.load(std::memory_order_relaxed);
-  if (frames < hard_frames_) return;
-  // The thread fell behind: wait for its checkpoint in progress (a second checkpoint would
-  // only get SQLITE_BUSY), then restart the WAL from here, as SQLite's autocheckpoint would.
-  const std::lock_guard running(run_mutex_);
+  if (frames < restart_frames_) return;
+  // Not while the thread copies (a second checkpoint would only get SQLITE_BUSY): past the
+  // hard limit, wait for it to finish; below, try again at the next COMMIT.
+  std::unique_lock running(run_mutex_, std::defer_lock);
+  if (frames >= hard_frames_) {
+    running.lock();
+  } else if (!running.try_lock()) {
+    return;
+  }
+  // The writer holds no transaction now; a reader in the way is not waited for.
+  sqlite3_busy_timeout(writer_, 0);
   const auto t0 = mono_ns();
-  int log = -1;
   const int rc =
-      sqlite3_wal_checkpoint_v2(writer_, "main", SQLITE_CHECKPOINT_RESTART, &log, nullptr);
-  if (rc == SQLITE_OK) frames_.store(0, std::memory_order_relaxed);
+      sqlite3_wal_checkpoint_v2(writer_, "main", SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
   const auto t1 = mono_ns();
-  remember(
-      {t1, t1 - t0, frames * frame_bytes_, CheckpointRecord::Kind::drain_restart, rc == SQLITE_OK});
+  sqlite3_busy_timeout(writer_, writer_busy_ms_);
+  if (rc == SQLITE_OK) frames_.store(0, std::memory_order_relaxed);
+  remember({t1, t1 - t0, frames * frame_bytes_, CheckpointRecord::Kind::restart, rc == SQLITE_OK});
 }
 
 bool Checkpointer::run(int mode) noexcept {
   const std::lock_guard running(run_mutex_);
   const int frames = frames_.load(std::memory_order_relaxed);
   const auto t0 = mono_ns();
-  int log = -1, done = -1;
-  const int rc = sqlite3_wal_checkpoint_v2(own_, "main", mode, &log, &done);
+  const int rc = sqlite3_wal_checkpoint_v2(own_, "main", mode, nullptr, nullptr);
   const auto t1 = mono_ns();
   const bool ok = rc == SQLITE_OK;
-  if (ok && mode != SQLITE_CHECKPOINT_PASSIVE) {
-    // The next transaction writes the WAL from its start: unless a commit came in
-    // between (then the hook's count stands), the WAL holds nothing new.
+  if (ok && mode == SQLITE_CHECKPOINT_TRUNCATE) {
+    // The -wal file is empty: unless a commit came in between (then the hook's count
+    // stands), the WAL holds nothing.
     int expected = frames;
     frames_.compare_exchange_strong(expected, 0, std::memory_order_relaxed);
   }
-  frames_at_last_ = ok && mode != SQLITE_CHECKPOINT_PASSIVE ? 0 : frames;
-  const auto kind = mode == SQLITE_CHECKPOINT_PASSIVE   ? CheckpointRecord::Kind::passive
-                    : mode == SQLITE_CHECKPOINT_RESTART ? CheckpointRecord::Kind::restart
-                                                        : CheckpointRecord::Kind::truncate;
-  remember({t1, t1 - t0, frames * frame_bytes_, kind, ok});
+  frames_at_last_ = frames;
+  remember({t1, t1 - t0, frames * frame_bytes_,
+            mode == SQLITE_CHECKPOINT_PASSIVE ? CheckpointRecord::Kind::passive
+                                              : CheckpointRecord::Kind::truncate,
+            ok});
   return ok;
 }
 
-// The thread: a PASSIVE checkpoint whenever the WAL grew by passive_bytes, a RESTART (after
-// a PASSIVE that copies most of it without blocking anyone) once it holds restart_bytes,
-// and once a second with nothing committed, a TRUNCATE that empties the -wal file unless
-// a reader is in the way (it never waits for one).
+// The thread: a PASSIVE checkpoint whenever the WAL grew by passive_bytes (or once a second
+// after new commits), and after a second without any commit a TRUNCATE that empties the
+// -wal file unless a reader is in the way (it never waits for one: the writer would wait
+// with it).
 void Checkpointer::main() noexcept {
   std::unique_lock lock(mutex_);
   std::uint64_t commits_seen = commits_.load(std::memory_order_relaxed);
-  bool idle_done = true;
+  bool idle_done = false;  // the -wal may hold what the store's setup wrote
   const auto growth = [&] {
     const int f = frames_.load(std::memory_order_relaxed);
     return f >= frames_at_last_ ? f - frames_at_last_ : f;  // smaller: the WAL restarted
@@ -164,18 +169,12 @@ void Checkpointer::main() noexcept {
     const std::uint64_t commits = commits_.load(std::memory_order_relaxed);
     const bool grew = growth() >= passive_frames_;
     lock.unlock();
-    if (frames >= restart_frames_) {
-      run(SQLITE_CHECKPOINT_PASSIVE);
-      run(SQLITE_CHECKPOINT_RESTART);
+    if (grew || commits != commits_seen) {
+      if (frames > 0) run(SQLITE_CHECKPOINT_PASSIVE);
       idle_done = false;
-    } else if (grew || (commits != commits_seen && frames > 0)) {
+    } else if (!idle_done) {
       run(SQLITE_CHECKPOINT_PASSIVE);
-      idle_done = false;
-    } else if (commits == commits_seen && frames > 0 && !idle_done) {
-      run(SQLITE_CHECKPOINT_PASSIVE);
-      sqlite3_busy_timeout(own_, 0);
       idle_done = run(SQLITE_CHECKPOINT_TRUNCATE);  // else again in a second
-      sqlite3_busy_timeout(own_, kRestartWaitMs);
     }
     commits_seen = commits;
     lock.lock();

@@ -43,10 +43,9 @@ struct BatchResult {
 /// One WAL checkpoint a store ran besides its writing (docs/design.md, "Checkpoints").
 struct CheckpointRecord {
   enum class Kind : std::uint8_t {
-    passive,        ///< the checkpointer thread: copies what no reader still needs
-    restart,        ///< the checkpointer thread: the WAL reached its restart size
-    truncate,       ///< the checkpointer thread: idle for a second, the -wal file emptied
-    drain_restart,  ///< the drain thread itself: the WAL reached its hard limit
+    passive,   ///< the checkpointer thread: copies what no reader still needs
+    truncate,  ///< the checkpointer thread, after a second without commits: empties the -wal
+    restart,   ///< the drain thread after a COMMIT: the WAL reached its restart size
   };
   std::int64_t end_ns = 0;       ///< CLOCK_MONOTONIC when it ended
   std::int64_t duration_ns = 0;  ///< how long it ran (a restart: waiting included)
@@ -56,7 +55,7 @@ struct CheckpointRecord {
 };
 
 /// The checkpoints this process's stores ran on their checkpointer threads (and the drain's
-/// hard-limit ones), oldest first: the last 65536. For benchmarks and diagnostics; a
+/// restarts), oldest first: the last 65536. For benchmarks and diagnostics; a
 /// store whose config sets wal_autocheckpoint has no checkpointer and adds none.
 /// Thread-safe; never blocks for long.
 std::vector<CheckpointRecord> checkpoint_history();

@@ -18,17 +18,18 @@ namespace ringlite::detail {
 
 /// The WAL sizes the checkpointer keeps to. A WAL frame is a page plus a 24-byte header.
 struct WalLimits {
-  /// A PASSIVE checkpoint once the WAL grew by this much since the last one (or once a
-  /// second while anything is in it).
+  /// The thread runs a PASSIVE checkpoint once the WAL grew by this much since its last one
+  /// (and once a second while anything new is in it). It copies frames into the database
+  /// file without blocking the writer or readers, but cannot move the WAL back to its start.
   std::int64_t passive_bytes = 8ll << 20;
-  /// A RESTART checkpoint once the WAL holds this much: it waits for the writer's current
-  /// transaction and for readers on older snapshots, so that the next transaction writes
-  /// the WAL from its start again.
+  /// Past this, the writer restarts the WAL after its COMMIT (a RESTART checkpoint that
+  /// copies what the thread has not and never waits for a reader), unless the thread is in
+  /// the middle of a checkpoint: then at a later COMMIT.
   std::int64_t restart_bytes = 32ll << 20;
-  /// Past this, the drain thread runs the RESTART itself, after its COMMIT, before the next
-  /// batch: the WAL stays below hard_bytes plus one batch even when the checkpointer thread
-  /// lags (no CPU, a slow disk). Only a reader that keeps a snapshot open longer can hold
-  /// the WAL longer: SQLite cannot checkpoint what it still reads.
+  /// Past this, the writer waits for the thread's checkpoint in progress, then restarts the
+  /// WAL. So the WAL stays below hard_bytes plus one transaction, whatever the thread does;
+  /// only a reader that keeps a snapshot open can hold it longer (SQLite cannot checkpoint
+  /// frames a reader may still read, nor restart the WAL under it).
   std::int64_t hard_bytes = 64ll << 20;
 };
 
@@ -44,8 +45,9 @@ class Checkpointer {
   Checkpointer(const Checkpointer&) = delete;
   Checkpointer& operator=(const Checkpointer&) = delete;
 
-  /// On the writer's thread, after a COMMIT: past limits.hard_bytes, a RESTART checkpoint on
-  /// the writer's connection (waiting at most its busy timeout for readers). Never throws.
+  /// On the writer's thread, after a COMMIT: past limits.restart_bytes, a RESTART
+  /// checkpoint on the writer's connection (see WalLimits). Never waits for a reader;
+  /// never throws.
   void after_commit() noexcept;
   /// The WAL's size in frames at the last COMMIT or checkpoint.
   int wal_frames() const noexcept { return frames_.load(std::memory_order_relaxed); }
@@ -61,6 +63,7 @@ class Checkpointer {
   sqlite3* own_ = nullptr;
   std::int64_t frame_bytes_;
   int passive_frames_, restart_frames_, hard_frames_;
+  int writer_busy_ms_;          // the writer's busy timeout, restored after its RESTART
   std::atomic<int> frames_{0};  // WAL frames after the last commit (the hook's count)
   std::atomic<std::uint64_t> commits_{0};
   int frames_at_last_ = 0;  // the checkpointer thread's own
