@@ -82,9 +82,7 @@ std::size_t count_of(const std::vector<CheckpointRecord>& v, CheckpointRecord::K
 }  // namespace
 
 TEST_SUITE("checkpointer") {
-  TEST_CASE(
-      "the thread checkpoints as the WAL grows and the writer restarts it at its restart "
-      "size") {
+  TEST_CASE("the thread checkpoints as the WAL grows and the WAL stays near its restart size") {
     TempDir dir("checkpointer");
     Writer w(dir / "a.db");
     const auto before = checkpoint_history().size();
@@ -102,9 +100,9 @@ TEST_SUITE("checkpointer") {
     }
     const auto done = since(before);
     CHECK(count_of(done, CheckpointRecord::Kind::passive) > 0);
-    CHECK(count_of(done, CheckpointRecord::Kind::restart) >= 3);
-    // Restarted at 1 MiB, or at the latest at the 64 MiB hard limit: the restarts kept it far
-    // below.
+    // A passive checkpoint that caught up lets the next transaction restart the WAL by
+    // itself; else the writer restarts it at 1 MiB. Either way it stays far below the
+    // 64 MiB hard limit.
     MESSAGE("max WAL ", max_wal, " bytes");
     CHECK(max_wal < 3 * kMiB);
   }

@@ -180,7 +180,8 @@ class StoreImpl {
     });
     check_file("open");  // and starts watching the -wal and -shm, which exist by now
     if (journal_mode_ == "wal" && !configured("wal_autocheckpoint")) {
-      guarded("open", [&] { checkpointer_ = std::make_unique<Checkpointer>(h_, path_); });
+      const WalLimits limits = hooks_ ? hooks_->wal_limits() : WalLimits{};
+      guarded("open", [&] { checkpointer_ = std::make_unique<Checkpointer>(h_, path_, limits); });
     }
   }
 
