@@ -200,9 +200,9 @@ class StoreImpl {
     return std::any_of(pragmas_.begin(), pragmas_.end(),
                        [&](const auto& p) { return p.first == pragma; });
   }
-  // ringlite's defaults for what the config leaves unset (docs/design.md, "Pragmas"): on a
-  // new file, before anything is written to it, the page size; on every connection, the
-  // page cache.
+  // ringlite's defaults for what the config leaves unset (docs/design.md, "The database
+  // format", its Pragmas): on a new file, before anything is written to it, the page size;
+  // on every connection, the page cache.
   void apply_new_file_defaults() {
     if (!configured("page_size")) exec(h_, fmt::format("PRAGMA page_size = {}", kPageSize).c_str());
   }
