@@ -594,7 +594,7 @@ void SegmentStore::roll() {
 WalLimits SegmentStore::wal_limits() const {
   if (config_.segment_bytes == 0) return {};
   const auto restart = static_cast<std::int64_t>(
-      std::clamp<std::uint64_t>(config_.segment_bytes / 4, std::uint64_t{1} << 20, 32u << 20));
+      std::clamp<std::uint64_t>(config_.segment_bytes, std::uint64_t{4} << 20, 32u << 20));
   return {.passive_bytes = restart / 4, .restart_bytes = restart, .hard_bytes = 2 * restart};
 }
 

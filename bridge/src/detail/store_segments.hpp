@@ -56,7 +56,7 @@ class SegmentStore final : public SegmentHooks {
   void created(sqlite3* db) override;
   void committing(sqlite3* db, const Batch& batch, std::uint32_t first, std::uint32_t hi,
                   std::span<const Reject> rejects, std::uint64_t inserted) override;
-  /// With segment_bytes: restart the WAL at a quarter of a segment (1 to 32 MiB), the hard
+  /// With segment_bytes: restart the WAL at one segment's size (4 to 32 MiB), the hard
   /// limit at twice that; else the defaults (docs/design.md, "Checkpoints").
   WalLimits wal_limits() const override;
 
