@@ -24,6 +24,9 @@
 //             of 8 bytes per record of the run (8 MiB for 1M records; 1 MiB at least),
 //             three of them retained, the time index on (as in every run), so that
 //             several rolls and expiries happen during it; reported against (c).
+// --sustained [N] (default 50M records, about 3.3 GB of database) runs only one long (c)
+// through a bridge with the default config, sampled every 100 ms: records/s per tenth of the
+// run, the -wal's size, the bridge's RSS and its checkpoint durations (see run_sustained()).
 // --explain adds diagnostic rows: the bridge's SQLite side alone (Store::write_batch on
 // batches built in memory, no ring), and (a) and (c) with PRAGMA page_size=16384.
 // Throughput runs are repeated (interleaved, so noise hits all kinds alike) and the best
@@ -713,7 +716,7 @@ constexpr std::string_view kUsage =
     "               a pragma for every bridge's database, after the preset (repeatable):\n"
     "               --pragma wal_autocheckpoint=0 --pragma page_size=16384\n"
     "  --sustained [N]\n"
-    "               instead: one run of N records (default 50000000, about 5 GB of\n"
+    "               instead: one run of N records (default 50000000, about 3.3 GB of\n"
     "               database) through a bridge with the default config; records/s, WAL\n"
     "               size, bridge RSS and checkpoint durations for each tenth of the run\n"
     "  --help       print this help\n";
