@@ -24,6 +24,9 @@
 //             of 8 bytes per record of the run (8 MiB for 1M records; 1 MiB at least),
 //             three of them retained, the time index on (as in every run), so that
 //             several rolls and expiries happen during it; reported against (c).
+// --sustained [N] (default 50M records, about 3.3 GB of database) runs only one long (c)
+// through a bridge with the default config, sampled every 100 ms: records/s per tenth of the
+// run, the -wal's size, the bridge's RSS and its checkpoint durations (see run_sustained()).
 // --explain adds diagnostic rows: the bridge's SQLite side alone (Store::write_batch on
 // batches built in memory, no ring), and (a) and (c) with PRAGMA page_size=16384.
 // Throughput runs go in interleaved pairs (bench::Pairs: every kind once per pair, the
@@ -34,6 +37,7 @@
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -45,6 +49,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <string>
 #include <string_view>
@@ -78,6 +83,7 @@ struct Options {
   int pairs = 5;
   bool json = false;
   bool explain = false;
+  std::uint64_t sustained = 0;  // --sustained [N]: records of the sustained run; 0: none
 };
 
 /// --pragma NAME=VALUE: applied to every bridge's database (rows c, c0, d and latency), after
@@ -246,12 +252,14 @@ constexpr const char* kCreateSensor =
     "NULL, "
     "a INTEGER, b REAL, c REAL, buffer TEXT)";
 
-/// Every record 0..n-1 is in the table once with its values, whoever wrote it.
+/// Every record 0..n-1 is in the table once with its values, whoever wrote it. `b` is a
+/// FLOAT32: past 2^24 (the sustained run), k * 0.5 is rounded to 24 bits.
 void check_table(const std::string& path, std::uint64_t n) {
   Db db(path, SQLITE_OPEN_READONLY);
   const std::string got = db.text(
       "SELECT count(*) || ' ' || count(DISTINCT a) || ' ' || coalesce(sum(a), 0) || ' ' || "
-      "sum(b != a * 0.5 OR c != a * 0.5 OR buffer != 'p0-' || a) FROM sensor");
+      "sum(abs(b - a * 0.5) > a * 0.5 * 1.2e-7 OR c != a * 0.5 OR buffer != 'p0-' || a) FROM "
+      "sensor");
   const std::string want = fmt::format("{} {} {} 0", n, n, n * (n - 1) / 2);
   if (got != want) {
     throw std::runtime_error(
@@ -693,6 +701,7 @@ Latency run_latency(std::uint64_t n) {
 constexpr std::string_view kUsage =
     "usage: persist_bench [--records N] [--pairs N] [--json] [--explain]\n"
     "                     [--pragma NAME=VALUE]...\n"
+    "       persist_bench --sustained [N] [--json] [--pragma NAME=VALUE]...\n"
     "\n"
     "Persists the demo sensor record into SQLite (preset safe: WAL, synchronous=NORMAL)\n"
     "three ways and compares them: a prepared single-row INSERT loop (direct), the seeds'\n"
@@ -711,11 +720,39 @@ constexpr std::string_view kUsage =
     "  --pragma NAME=VALUE\n"
     "               a pragma for every bridge's database, after the preset (repeatable):\n"
     "               --pragma wal_autocheckpoint=0 --pragma page_size=16384\n"
+    "  --sustained [N]\n"
+    "               instead: one run of N records (default 50000000, about 3.3 GB of\n"
+    "               database) through a bridge with the default config; records/s, WAL\n"
+    "               size, bridge RSS and checkpoint durations for each tenth of the run\n"
     "  --help       print this help\n";
+
+constexpr std::uint64_t kSustainedDefault = 50'000'000;
+
+// `--sustained N` takes an optional value: a following argument that is a number is its.
+std::vector<char*> sustained_args(int argc, char** argv, std::vector<std::string>& storage) {
+  std::vector<char*> out;
+  storage.reserve(static_cast<std::size_t>(argc));
+  for (int i = 0; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "--sustained") {
+      const bool number =
+          i + 1 < argc && argv[i + 1][0] != '\0' &&
+          std::string_view(argv[i + 1]).find_first_not_of("0123456789") == std::string_view::npos;
+      storage.push_back(number ? fmt::format("--sustained={}", argv[++i])
+                               : fmt::format("--sustained={}", kSustainedDefault));
+      out.push_back(storage.back().data());
+    } else {
+      out.push_back(argv[i]);
+    }
+  }
+  return out;
+}
 
 Options parse_options(int argc, char** argv) {
   Options o;
-  bench::Args args("persist_bench", argc, argv);
+  std::vector<std::string> storage;
+  std::vector<char*> argv2 = sustained_args(argc, argv, storage);
+  bench::Args args("persist_bench", static_cast<int>(argv2.size()), argv2.data());
   while (args.next()) {
     if (args.is("--help") || args.is("-h")) {
       bench::Args::help(kUsage);
@@ -727,6 +764,8 @@ Options parse_options(int argc, char** argv) {
       o.records = args.count(1000, 1'000'000'000);
     } else if (args.name() == "--pairs") {
       o.pairs = static_cast<int>(args.count(1, 100));
+    } else if (args.name() == "--sustained") {
+      o.sustained = args.count(10'000, 10'000'000'000);
     } else if (args.name() == "--pragma") {
       const std::string_view v = args.value();
       const auto eq = v.find('=');
@@ -933,6 +972,276 @@ int run(const Options& o) {
   return 0;
 }
 
+// ---------------------------------------------------------------------------------------
+// --sustained N: one long run of (c) (one producer, the 64 MiB ring, a bridge process with the
+// default config and preset safe), sampled every 100 ms from outside: records committed (the
+// ring's head), the -wal file's size, the bridge's RSS (/proc/PID/status VmRSS). The bridge
+// hands over its checkpoint history (ringlite::checkpoint_history()) when it exits. Reported
+// per tenth of the records: records/s, the largest WAL, RSS min/max, the checkpoints that
+// ended in that tenth (count, min/median/max duration). Warm-up is the first tenth: the RSS
+// target (flat within 10%) is judged on tenths 2 to 10.
+
+constexpr std::int64_t kSampleNs = 100'000'000;
+constexpr std::size_t kMaxCheckpoints = 65536;
+
+struct SustainedShared {
+  Control ctl;
+  std::uint64_t checkpoints = 0;  // entries of `history` the bridge filled in
+  CheckpointRecord history[kMaxCheckpoints];
+};
+
+struct Sample {
+  std::int64_t t_ns = 0;
+  std::uint64_t head = 0;
+  std::int64_t wal_bytes = 0, rss_kib = 0;
+};
+
+std::int64_t file_bytes(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<std::int64_t>(st.st_size) : 0;
+}
+
+std::int64_t rss_kib(pid_t pid) {
+  std::FILE* f = std::fopen(fmt::format("/proc/{}/status", pid).c_str(), "r");
+  if (!f) return 0;
+  char line[256];
+  long long kib = 0;
+  while (std::fgets(line, sizeof line, f)) {
+    if (std::sscanf(line, "VmRSS: %lld kB", &kib) == 1) break;
+  }
+  std::fclose(f);
+  return kib;
+}
+
+/// The bridge child of the sustained run: bridge_child, then its checkpoint history.
+int sustained_bridge_child(const Config& cfg, SustainedShared& sh) {
+  const int rc = bridge_child(cfg, sh.ctl);
+  const auto h = checkpoint_history();
+  const std::size_t n = std::min(h.size(), kMaxCheckpoints);
+  std::copy(h.end() - static_cast<std::ptrdiff_t>(n), h.end(), sh.history);
+  sh.checkpoints = n;
+  return rc;
+}
+
+struct Tenth {
+  double rps = 0;
+  std::int64_t t0 = 0, t1 = 0;  // when its first and last record were committed (interpolated)
+  std::int64_t wal_max = 0, rss_min = 0, rss_max = 0;
+  std::size_t checkpoints = 0;
+  double ckpt_min_ms = 0, ckpt_med_ms = 0, ckpt_max_ms = 0;
+};
+
+struct Sustained {
+  std::uint64_t records = 0;
+  double rps = 0;
+  std::vector<Tenth> tenths;
+  std::int64_t wal_max = 0, rss_warm_min = 0, rss_warm_max = 0, db_bytes = 0;
+  std::size_t checkpoints = 0, restarts = 0;
+  double ckpt_max_ms = 0;
+  double restart_med_ms = 0, restart_max_ms = 0;  // the drain thread's own WAL restarts
+};
+
+/// When the committed position passed `pos`, interpolated between the samples around it.
+std::int64_t time_at(const std::vector<Sample>& v, std::uint64_t pos) {
+  for (std::size_t i = 1; i < v.size(); ++i) {
+    if (v[i].head < pos) continue;
+    const Sample& a = v[i - 1];
+    const Sample& b = v[i];
+    if (b.head == a.head) return b.t_ns;
+    const double f = static_cast<double>(pos - a.head) / static_cast<double>(b.head - a.head);
+    return a.t_ns + static_cast<std::int64_t>(f * static_cast<double>(b.t_ns - a.t_ns));
+  }
+  return v.empty() ? 0 : v.back().t_ns;
+}
+
+Sustained analyse(std::vector<Sample> v, std::uint64_t start, std::uint64_t end, std::uint64_t n,
+                  std::int64_t t_first, const SustainedShared& sh) {
+  Sustained r;
+  r.records = n;
+  if (!v.empty())
+    v.insert(v.begin(), Sample{t_first, start, v.front().wal_bytes, v.front().rss_kib});
+  const std::uint64_t span = end - start;
+  std::int64_t prev_t = t_first;
+  for (int k = 0; k < 10; ++k) {
+    Tenth t;
+    t.t0 = prev_t;
+    t.t1 = time_at(v, start + span * static_cast<std::uint64_t>(k + 1) / 10);
+    prev_t = t.t1;
+    t.rps = static_cast<double>(n) / 10.0 * 1e9 /
+            static_cast<double>(std::max<std::int64_t>(t.t1 - t.t0, 1));
+    t.rss_min = std::numeric_limits<std::int64_t>::max();
+    for (const Sample& s : v) {
+      if (s.t_ns < t.t0 || s.t_ns > t.t1) continue;
+      t.wal_max = std::max(t.wal_max, s.wal_bytes);
+      if (s.rss_kib > 0) t.rss_min = std::min(t.rss_min, s.rss_kib);
+      t.rss_max = std::max(t.rss_max, s.rss_kib);
+    }
+    if (t.rss_min == std::numeric_limits<std::int64_t>::max()) t.rss_min = 0;
+    std::vector<double> ms;
+    for (std::size_t i = 0; i < sh.checkpoints; ++i) {
+      const CheckpointRecord& c = sh.history[i];
+      if (c.end_ns > t.t0 && c.end_ns <= t.t1)
+        ms.push_back(static_cast<double>(c.duration_ns) / 1e6);
+    }
+    std::sort(ms.begin(), ms.end());
+    t.checkpoints = ms.size();
+    if (!ms.empty()) {
+      t.ckpt_min_ms = ms.front();
+      t.ckpt_med_ms = ms[ms.size() / 2];
+      t.ckpt_max_ms = ms.back();
+    }
+    r.tenths.push_back(t);
+  }
+  r.rps = static_cast<double>(n) * 1e9 /
+          static_cast<double>(std::max<std::int64_t>(prev_t - t_first, 1));
+  for (const Sample& s : v) r.wal_max = std::max(r.wal_max, s.wal_bytes);
+  r.rss_warm_min = std::numeric_limits<std::int64_t>::max();
+  for (std::size_t k = 1; k < r.tenths.size(); ++k) {
+    if (r.tenths[k].rss_min > 0) r.rss_warm_min = std::min(r.rss_warm_min, r.tenths[k].rss_min);
+    r.rss_warm_max = std::max(r.rss_warm_max, r.tenths[k].rss_max);
+  }
+  if (r.rss_warm_min == std::numeric_limits<std::int64_t>::max()) r.rss_warm_min = 0;
+  std::vector<double> restarts;
+  for (std::size_t i = 0; i < sh.checkpoints; ++i) {
+    const CheckpointRecord& c = sh.history[i];
+    ++r.checkpoints;
+    if (c.kind == CheckpointRecord::Kind::restart)
+      restarts.push_back(static_cast<double>(c.duration_ns) / 1e6);
+    r.ckpt_max_ms = std::max(r.ckpt_max_ms, static_cast<double>(c.duration_ns) / 1e6);
+  }
+  std::sort(restarts.begin(), restarts.end());
+  r.restarts = restarts.size();
+  if (!restarts.empty()) {
+    r.restart_med_ms = restarts[restarts.size() / 2];
+    r.restart_max_ms = restarts.back();
+  }
+  return r;
+}
+
+Sustained run_sustained(std::uint64_t n) {
+  Setup s("sustained");
+  bench::SharedMemory mem(sizeof(SustainedShared));
+  SustainedShared& sh = *mem.make<SustainedShared>();
+  Control& ctl = sh.ctl;
+  const pid_t bridge = bench::spawn([&] { return sustained_bridge_child(s.config(), sh); });
+  track({bridge});
+  const std::int64_t ready_by = now_ns() + 30'000'000'000;
+  while (ctl.bridge_ready.load(std::memory_order_acquire) == 0) {
+    int status = 0;
+    if (::waitpid(bridge, &status, WNOHANG) == bridge)
+      throw std::runtime_error("the bridge exited during start-up");
+    if (now_ns() > ready_by) throw std::runtime_error("the bridge did not start within 30 s");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  const Ring ring = Ring::open(s.config().ring, Ring::Access::read_only);
+  const std::uint64_t start = ring.cursors().tail;
+  const pid_t producer = bench::spawn([&] { return producer_child(s.config(), n, 0, ctl); });
+  track({bridge, producer});
+  const std::string wal = s.db_path() + "-wal";
+  std::vector<Sample> samples;
+  samples.reserve(static_cast<std::size_t>(n / 50'000 + 1024));
+  ctl.start.release(1);
+  const std::int64_t deadline = deadline_for(n);
+  std::int64_t next = now_ns();
+  for (;;) {
+    const RingCursors c = ring.cursors();
+    samples.push_back({now_ns(), c.head, file_bytes(wal), rss_kib(bridge)});
+    const bool done = ctl.producer_done.load(std::memory_order_acquire) != 0;
+    if (done && c.head == c.tail) break;
+    if (!done) {
+      int status = 0;
+      if (::waitpid(producer, &status, WNOHANG) == producer) {
+        ::kill(bridge, SIGKILL);
+        bench::wait_all({bridge}, now_ns() + 10'000'000'000);
+        throw std::runtime_error("sustained run failed: the producer exited early");
+      }
+    }
+    if (now_ns() > deadline) {
+      ::kill(bridge, SIGKILL);
+      ::kill(producer, SIGKILL);
+      bench::wait_all({bridge, producer}, now_ns() + 10'000'000'000);
+      throw std::runtime_error("sustained run failed: timed out");
+    }
+    next += kSampleNs;
+    sleep_until(next);
+  }
+  const std::uint64_t end = ring.cursors().tail;
+  if (auto err = bench::wait_all({producer}, now_ns() + 10'000'000'000); !err.empty())
+    throw std::runtime_error("sustained run failed: producer: " + err);
+  if (auto err = stop_bridge(bridge); !err.empty())
+    throw std::runtime_error("sustained run failed: bridge: " + err);
+  track({});
+  Sustained r = analyse(std::move(samples), start, end, n, ctl.first_write_ns, sh);
+  r.db_bytes = file_bytes(s.db_path());
+  check_table(s.db_path(), n);
+  return r;
+}
+
+int report_sustained(const Sustained& r, bool json) {
+  const Tenth& first = r.tenths.front();
+  const Tenth& last = r.tenths.back();
+  const double ratio = last.rps / first.rps;
+  const double rss_ratio =
+      r.rss_warm_min ? static_cast<double>(r.rss_warm_max) / static_cast<double>(r.rss_warm_min)
+                     : 0.0;
+  if (json) {
+    std::string tenths, wal, rss, ckpt;
+    for (const Tenth& t : r.tenths) {
+      const char* sep = tenths.empty() ? "" : ",";
+      tenths += fmt::format("{}{:.0f}", sep, t.rps);
+      wal += fmt::format("{}{}", sep, t.wal_max);
+      rss += fmt::format("{}[{},{}]", sep, t.rss_min, t.rss_max);
+      ckpt += fmt::format("{}[{},{:.3f},{:.3f},{:.3f}]", sep, t.checkpoints, t.ckpt_min_ms,
+                          t.ckpt_med_ms, t.ckpt_max_ms);
+    }
+    fmt::print(
+        "{{\"sustained_records\":{},\"sustained_rps\":{:.0f},\"tenths_rps\":[{}],"
+        "\"last_over_first\":{:.4f},\"wal_max_bytes\":{},\"tenths_wal_max_bytes\":[{}],"
+        "\"rss_kib_after_warmup\":[{},{}],\"rss_max_over_min\":{:.4f},\"tenths_rss_kib\":[{}],"
+        "\"checkpoints\":{},\"restarts\":{},\"checkpoint_ms_max\":{:.3f},"
+        "\"restart_ms_median\":{:.3f},\"restart_ms_max\":{:.3f},"
+        "\"tenths_checkpoints\":[{}],\"db_bytes\":{}}}\n",
+        r.records, r.rps, tenths, ratio, r.wal_max, wal, r.rss_warm_min, r.rss_warm_max, rss_ratio,
+        rss, r.checkpoints, r.restarts, r.ckpt_max_ms, r.restart_med_ms, r.restart_max_ms, ckpt,
+        r.db_bytes);
+    return 0;
+  }
+  fmt::print(
+      "ringlite persist_bench --sustained: {} sensor records, one producer -> 64 MiB ring -> "
+      "bridge process (default config, preset safe) into {}, SQLite {}; sampled every {} ms\n",
+      r.records, where_text(bench::cleanup::dir), ::sqlite3_libversion(), kSampleNs / 1'000'000);
+  fmt::print("| {:>5} | {:>10} | {:>11} | {:>21} | {:>11} | {:<34} |\n", "tenth", "records/s",
+             "WAL max", "bridge RSS min-max", "checkpoints", "checkpoint ms min/median/max");
+  fmt::print("|{:-<7}|{:-<12}|{:-<13}|{:-<23}|{:-<13}|{:-<36}|\n", "", "", "", "", "", "");
+  for (std::size_t k = 0; k < r.tenths.size(); ++k) {
+    const Tenth& t = r.tenths[k];
+    fmt::print(
+        "| {:>5} | {:>10} | {:>7.1f} MiB | {:>8.1f} - {:>6.1f} MiB | {:>11} | "
+        "{:<34} |\n",
+        k + 1, rate(t.rps), static_cast<double>(t.wal_max) / (1 << 20),
+        static_cast<double>(t.rss_min) / 1024, static_cast<double>(t.rss_max) / 1024, t.checkpoints,
+        t.checkpoints
+            ? fmt::format("{:.2f} / {:.2f} / {:.2f}", t.ckpt_min_ms, t.ckpt_med_ms, t.ckpt_max_ms)
+            : std::string("-"));
+  }
+  fmt::print(
+      "\nwhole run {} ({} records, database {:.2f} GiB); last tenth / first tenth = {:.2f} "
+      "(target >= 0.9)\n",
+      rate(r.rps), r.records, static_cast<double>(r.db_bytes) / (1 << 30), ratio);
+  fmt::print("WAL max {:.1f} MiB (bound: 64 MiB plus one batch, docs/design.md \"Checkpoints\")\n",
+             static_cast<double>(r.wal_max) / (1 << 20));
+  fmt::print(
+      "bridge RSS after warm-up (tenths 2-10): {:.1f} - {:.1f} MiB, max/min = {:.3f} (target "
+      "<= 1.10)\n",
+      static_cast<double>(r.rss_warm_min) / 1024, static_cast<double>(r.rss_warm_max) / 1024,
+      rss_ratio);
+  fmt::print(
+      "checkpoints: {}, longest {:.2f} ms; of them {} WAL restarts on the drain thread (median "
+      "{:.2f} ms, max {:.2f} ms)\n",
+      r.checkpoints, r.ckpt_max_ms, r.restarts, r.restart_med_ms, r.restart_max_ms);
+  return 0;
+}
+
 /// The temp dir for this run's databases: $TMPDIR or /tmp.
 void make_tmp_dir() {
   char* const tmp = bench::cleanup::dir;
@@ -953,6 +1262,7 @@ int main(int argc, char** argv) {
   const Options o = parse_options(argc, argv);
   const int rc = bench::run_main("persist_bench", [&] {
     make_tmp_dir();
+    if (o.sustained != 0) return report_sustained(run_sustained(o.sustained), o.json);
     return run(o);
   });
   if (bench::cleanup::dir[0] != '\0') {

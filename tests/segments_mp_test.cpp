@@ -96,5 +96,7 @@ TEST_SUITE("segments") {
     CHECK(out.oldest_changes > 0);
     // retain_bytes plus one segment plus a batch's worth (2000 records), the -wal aside.
     CHECK(out.max_disk <= run.retain_bytes + run.segment_bytes + (512u << 10));
+    // The -wal: below twice its restart size (4 MiB at least) plus a batch.
+    CHECK(out.max_wal <= (8u << 20) + (512u << 10));
   }
 }

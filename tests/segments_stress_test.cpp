@@ -33,5 +33,8 @@ TEST_SUITE("segments") {
     CHECK(out.expired > 0);
     CHECK(out.oldest_changes >= 3);  // min(seq) advances
     CHECK(out.max_disk <= run.retain_bytes + run.segment_bytes);
+    // The -wal: below twice its restart size (one segment, 16 MiB) plus one batch (65536
+    // records: under 16 MiB of pages).
+    CHECK(out.max_wal <= (32u + 16u) << 20);
   }
 }

@@ -225,6 +225,65 @@ TEST_SUITE("store") {
     CHECK(pragma_of(store, "journal_mode") == "wal");
   }
 
+  TEST_CASE("a new database gets 16 KiB pages, and an existing one keeps its page size") {
+    TempDir dir("store");
+    const auto schema = ringlite::test::demo_schema();
+    { const Store fresh = Store::open(config(dir / "new.db"), schema, kOrigin); }
+    CHECK(reader(dir / "new.db").execAndGet("PRAGMA page_size").getInt() == 16384);
+    // A database an older ringlite made, at SQLite's default page size: opened without a
+    // page_size in the config, without an error, and written at the size it has.
+    {
+      const Store old =
+          Store::open(config(dir / "old.db", "safe", {{"page_size", "4096"}}), schema, kOrigin);
+    }
+    {
+      Store again = Store::open(config(dir / "old.db"), schema, kOrigin);
+      Batch b;
+      add_sensor(b, 0, 1);
+      CHECK(again.write_batch(b, kRing).inserted == 1);
+    }
+    CHECK(reader(dir / "old.db").execAndGet("PRAGMA page_size").getInt() == 4096);
+    CHECK(count(dir / "old.db", "sensor") == 1);
+  }
+
+  TEST_CASE(
+      "checkpoints run beside the writer unless the config sets wal_autocheckpoint, which "
+      "brings SQLite's own back") {
+    TempDir dir("store");
+    const auto schema = ringlite::test::demo_schema();
+    const auto write_mib = [](Store& store, int mib) {
+      std::uint64_t seq = 0;
+      for (int i = 0; i < mib; ++i) {  // about 1 MiB of rows per batch
+        Batch b;
+        for (int k = 0; k < 8000; ++k, seq += 112) add_sensor(b, seq, static_cast<std::int32_t>(k));
+        b.end = seq;
+        store.write_batch(b, kRing);
+      }
+    };
+    const auto before = ringlite::checkpoint_history().size();
+    {
+      Store store = Store::open(config(dir / "a.db"), schema, kOrigin);
+      write_mib(store, 24);  // past the 8 MiB of a passive checkpoint, twice
+      const auto t0 = std::chrono::steady_clock::now();
+      while (ringlite::checkpoint_history().size() == before &&
+             std::chrono::steady_clock::now() - t0 < 5s)
+        std::this_thread::sleep_for(10ms);
+      CHECK(ringlite::checkpoint_history().size() > before);
+    }
+    const auto with_default = ringlite::checkpoint_history().size();
+    {
+      Store store = Store::open(config(dir / "b.db", "safe", {{"wal_autocheckpoint", "100"}}),
+                                schema, kOrigin);
+      CHECK(pragma_of(store, "wal_autocheckpoint") == "100");
+      write_mib(store, 24);
+      std::this_thread::sleep_for(1200ms);  // a checkpointer thread would have run by now
+      // SQLite's autocheckpoint ran inside the COMMITs: the -wal holds at most about 100
+      // pages beyond a batch, and no checkpointer thread recorded anything.
+      CHECK(fs::file_size(dir.path() / "b.db-wal") < 4u << 20);
+    }
+    CHECK(ringlite::checkpoint_history().size() == with_default);
+  }
+
   TEST_CASE("page_size applies to a new database and is refused once the file has content") {
     TempDir dir("store");
     const auto path = dir / "a.db";
@@ -775,8 +834,9 @@ TEST_SUITE("store") {
     TempDir dir("store");
     const auto path = dir / "a.db";
     const auto schema = ringlite::test::demo_schema();
+    // 20000 rows (~2 MiB) never fit in 30 pages (480 KiB at the default 16 KiB page size).
     Batch big;
-    for (int k = 0; k < 5000; ++k) add_sensor(big, 8192 + static_cast<std::uint64_t>(k) * 112, k);
+    for (int k = 0; k < 20000; ++k) add_sensor(big, 8192 + static_cast<std::uint64_t>(k) * 112, k);
     {
       Store store = Store::open(config(path, "safe", {{"max_page_count", "30"}}), schema, kOrigin);
       CHECK(pragma_of(store, "max_page_count") == "30");
@@ -805,8 +865,8 @@ TEST_SUITE("store") {
     Store roomy =
         Store::open(config(path, "safe", {{"max_page_count", "100000"}}), schema, kOrigin);
     const auto r = roomy.write_batch(big, kRing);
-    CHECK(r.inserted == 5000);
-    CHECK(count(path, "sensor") == 5002);
+    CHECK(r.inserted == 20000);
+    CHECK(count(path, "sensor") == 20002);
     CHECK(roomy.progress(kRing) == big.end);
   }
 

@@ -329,13 +329,14 @@ void Bridge::Drain::commit() {
   if (failed) log_("commit recovered");
 }
 
-// Once a second: a WAL checkpoint, the check that the database file is still the one at
-// its path (so an idle bridge notices too), and that the ring's name still leads to the
-// ring drained. Every stats_interval: the stats line.
+// Once a second: the store's upkeep (a WAL checkpoint when it has no checkpointer thread, a
+// recording's retention), the check that the database file is still the one at its path
+// (so an idle bridge notices too), and that the ring's name still leads to the ring
+// drained. Every stats_interval: the stats line.
 void Bridge::Drain::housekeeping() {
   const auto now = Clock::now();
   if (now - last_checkpoint_ >= 1s) {
-    s_.store->checkpoint();
+    s_.store->maintain();
     try {
       s_.store->check_file();
     } catch (const Error& e) {

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <thread>
 
+#include "detail/checkpointer.hpp"
 #include "detail/store_detail.hpp"
 #include "detail/store_segments.hpp"
 #include "detail/time_view.hpp"
@@ -34,6 +35,11 @@ constexpr int kBusyTimeoutMs = 100;
 constexpr auto kBusyBudget = 2s;
 constexpr auto kFirstBackoff = 1ms;
 constexpr auto kMaxBackoff = 100ms;
+
+// Defaults where the config sets none (measured in bench/persist_bench.cpp: see README, "How
+// fast"). 16 KiB pages: fewer, fuller b-tree pages and WAL frames per row.
+// (A bigger cache_size measured no faster: the b-trees grow at their right edge.)
+constexpr int kPageSize = 16384;
 
 std::int64_t wall_ns() noexcept {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -157,19 +163,25 @@ class StoreImpl {
     sqlite3_extended_result_codes(h_, 1);
     sqlite3_busy_timeout(h_, kOpenBusyTimeoutMs);
     check_file("open");  // SQLite opened the file that is locked, not one put there since
-    guarded("open", [&] { check_identity(); });  // before any pragma writes to a foreign file
+    // Before any pragma writes to a foreign file. A new file gets ringlite's defaults where
+    // the config sets none; an existing one keeps its page size (fixed once it has pages).
+    if (guarded("open", [&] { return check_identity(); })) {
+      guarded("open", [&] { apply_new_file_defaults(); });
+    }
     apply_pragmas(h_, pragmas_, origin, path_);
     guarded("open", [&] {
       journal_mode_ = read_pragma(h_, "journal_mode").value_or("");
       create_schema();
       prepare_statements();
-      const bool configured = std::any_of(pragmas_.begin(), pragmas_.end(),
-                                          [](const auto& p) { return p.first == "busy_timeout"; });
-      busy_timeout_ms_ =
-          configured ? db_.execAndGet("PRAGMA busy_timeout").getInt() : kBusyTimeoutMs;
+      busy_timeout_ms_ = configured("busy_timeout") ? db_.execAndGet("PRAGMA busy_timeout").getInt()
+                                                    : kBusyTimeoutMs;
       sqlite3_busy_timeout(h_, busy_timeout_ms_);
     });
     check_file("open");  // and starts watching the -wal and -shm, which exist by now
+    if (journal_mode_ == "wal" && !configured("wal_autocheckpoint")) {
+      const WalLimits limits = hooks_ ? hooks_->wal_limits() : WalLimits{};
+      guarded("open", [&] { checkpointer_ = std::make_unique<Checkpointer>(h_, path_, limits); });
+    }
   }
 
   const std::string& path() const noexcept { return path_; }
@@ -178,10 +190,21 @@ class StoreImpl {
   std::uint64_t next_position();
   std::optional<std::uint64_t> progress(std::string_view ring_id);
   int checkpoint() noexcept;
+  int maintain() noexcept { return checkpointer_ ? checkpointer_->wal_frames() : checkpoint(); }
   std::vector<std::pair<std::string, std::string>> pragmas();
   void check_file(std::string_view verb);
 
  private:
+  bool configured(std::string_view pragma) const {
+    return std::any_of(pragmas_.begin(), pragmas_.end(),
+                       [&](const auto& p) { return p.first == pragma; });
+  }
+  // ringlite's default for what the config leaves unset (docs/design.md, "The database
+  // format", its Pragmas): on a new file, before anything is written to it, the page size.
+  void apply_new_file_defaults() {
+    if (!configured("page_size")) exec(h_, fmt::format("PRAGMA page_size = {}", kPageSize).c_str());
+  }
+
   static SQLite::Database connect(const std::string& path) {
     try {
       // One thread uses a Store at a time: no per-call mutex in the hot path.
@@ -256,6 +279,10 @@ class StoreImpl {
   // Declared after db_: statements must be finalized before the connection closes.
   std::vector<std::unique_ptr<TableInserter>> inserters_;  // by type id
   StmtPtr begin_, commit_, reject_, gap_, drop_, progress_, committed_;
+  // Declared after db_: its thread stops and its connection closes first, so that db_'s
+  // close, the last, checkpoints and removes the -wal and -shm. Null outside WAL mode and
+  // when the config sets wal_autocheckpoint.
+  std::unique_ptr<Checkpointer> checkpointer_;
 };
 
 // Returns true for a new database: no application id and nothing in it yet.
@@ -620,6 +647,7 @@ BatchResult StoreImpl::write_batch(const Batch& batch, std::string_view ring_id,
     total.gaps += r.gaps;
   }
   total.busy_retries = busy_retries_;
+  if (checkpointer_) checkpointer_->after_commit();
   return total;
 }
 
@@ -770,7 +798,10 @@ BatchResult Store::write_batch(const Batch& batch, std::string_view ring_id, std
                    : impl_->write_batch(batch, ring_id, drops);
 }
 int Store::checkpoint() noexcept {
-  return segments_ ? segments_->checkpoint() : impl_->checkpoint();
+  return segments_ ? segments_->checkpoint(true) : impl_->checkpoint();
+}
+int Store::maintain() noexcept {
+  return segments_ ? segments_->checkpoint(false) : impl_->maintain();
 }
 void Store::check_file() {
   if (segments_) return segments_->check_file();

@@ -591,6 +591,13 @@ void SegmentStore::roll() {
   load_catalog();
 }
 
+WalLimits SegmentStore::wal_limits() const {
+  if (config_.segment_bytes == 0) return {};
+  const auto restart = static_cast<std::int64_t>(
+      std::clamp<std::uint64_t>(config_.segment_bytes, std::uint64_t{4} << 20, 32u << 20));
+  return {.passive_bytes = restart / 4, .restart_bytes = restart, .hard_bytes = 2 * restart};
+}
+
 // What the recording holds on disk: the closed segments as the catalog has them, the open
 // one's file and -wal as they are.
 std::uint64_t SegmentStore::recording_bytes() const {
@@ -784,11 +791,11 @@ void SegmentStore::check_file() {
   if (open_) open_->check_file();
 }
 
-int SegmentStore::checkpoint() noexcept {
+int SegmentStore::checkpoint(bool now) noexcept {
   try {
     flush_log();
     ensure_open();
-    const int wal = open_->checkpoint();
+    const int wal = now ? open_->checkpoint() : open_->maintain();
     retain();
     last_failure_.clear();
     flush_log();

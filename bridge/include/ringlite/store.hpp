@@ -40,6 +40,26 @@ struct BatchResult {
   std::uint32_t busy_retries = 0;
 };
 
+/// One WAL checkpoint a store ran besides its writing (docs/design.md, "Checkpoints").
+struct CheckpointRecord {
+  enum class Kind : std::uint8_t {
+    passive,   ///< the checkpointer thread: copies what no reader still needs
+    truncate,  ///< the checkpointer thread, after a second without commits: empties the -wal
+    restart,   ///< the drain thread after a COMMIT: the WAL reached its restart size
+  };
+  std::int64_t end_ns = 0;       ///< CLOCK_MONOTONIC when it ended
+  std::int64_t duration_ns = 0;  ///< how long it ran (a restart: waiting included)
+  std::int64_t wal_bytes = 0;    ///< the WAL's size when it began (frames * (page + 24))
+  Kind kind = Kind::passive;
+  bool complete = false;  ///< SQLITE_OK; false: a reader or the writer was in the way
+};
+
+/// The checkpoints this process's stores ran on their checkpointer threads (and the drain's
+/// restarts), oldest first: the last 65536. For benchmarks and diagnostics; a
+/// store whose config sets wal_autocheckpoint has no checkpointer and adds none.
+/// Thread-safe; never blocks for long.
+std::vector<CheckpointRecord> checkpoint_history();
+
 namespace detail {
 class StoreImpl;
 class SegmentStore;
@@ -102,11 +122,16 @@ class Store {
   /// blocks. Throws Error(not_found) saying which file went; write_batch() checks after
   /// every COMMIT, so a caller that keeps records until write_batch() returns loses none.
   void check_file();
-  /// Runs a passive WAL checkpoint (TRUNCATE when no reader is in the way): keeps the
-  /// -wal file bounded while readers poll. Returns the WAL size in pages afterwards, or -1.
-  /// A recording: also applies retention (the bridge calls this about once a second, so
-  /// an idle recording expires too) and finishes a roll a failure left undone.
+  /// Runs a passive WAL checkpoint (TRUNCATE when no reader is in the way) on the calling
+  /// thread; never waits for a reader. Returns the WAL size in pages afterwards, or -1
+  /// (not in WAL mode, or failed). A recording: also what maintain() does.
   int checkpoint() noexcept;
+  /// What the bridge calls about once a second, idle or not. In WAL mode the store's own
+  /// checkpointer thread keeps the -wal bounded (docs/design.md, "Checkpoints"); when the
+  /// config sets wal_autocheckpoint it has none, and this runs checkpoint(). A recording:
+  /// also applies retention (so an idle recording expires too) and finishes a roll a
+  /// failure left undone. Returns the WAL size in pages, or -1. Never throws.
+  int maintain() noexcept;
   /// The pragma values in force, as SQLite reports them (for stat and tests).
   std::vector<std::pair<std::string, std::string>> pragmas() const;
   /// The database file, or a recording's folder.

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "detail/checkpointer.hpp"
 #include "ringlite/config.hpp"
 #include "ringlite/consumer.hpp"
 #include "ringlite/schema.hpp"
@@ -206,6 +207,9 @@ class SegmentHooks {
   /// offered, those in `rejects` (some outside that range) refused, `inserted` rows stored.
   virtual void committing(sqlite3* db, const Batch& batch, std::uint32_t first, std::uint32_t hi,
                           std::span<const Reject> rejects, std::uint64_t inserted) = 0;
+  /// The WAL sizes the segment's checkpointer keeps to: the -wal counts in the recording's
+  /// bytes, so it stays small beside small segments.
+  virtual WalLimits wal_limits() const = 0;
 };
 
 /// The single-file store of a segment, for the recording that holds it.

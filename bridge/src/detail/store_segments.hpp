@@ -46,7 +46,8 @@ class SegmentStore final : public SegmentHooks {
   std::optional<std::uint64_t> progress(std::string_view ring_id);
   BatchResult write_batch(const Batch& batch, std::string_view ring_id, std::uint64_t drops);
   void check_file();
-  int checkpoint() noexcept;
+  /// Store::checkpoint() (`now`: a checkpoint on this thread) or Store::maintain().
+  int checkpoint(bool now) noexcept;
   std::vector<std::pair<std::string, std::string>> pragmas();
   const std::string& path() const noexcept { return folder_; }
   std::string describe() const;
@@ -55,6 +56,9 @@ class SegmentStore final : public SegmentHooks {
   void created(sqlite3* db) override;
   void committing(sqlite3* db, const Batch& batch, std::uint32_t first, std::uint32_t hi,
                   std::span<const Reject> rejects, std::uint64_t inserted) override;
+  /// With segment_bytes: restart the WAL at one segment's size (4 to 32 MiB), the hard
+  /// limit at twice that; else the defaults (docs/design.md, "Checkpoints").
+  WalLimits wal_limits() const override;
 
  private:
   struct ValueFree {
