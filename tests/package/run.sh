@@ -3,8 +3,8 @@
 # fresh prefix and uses it as a user would, so that packaging cannot rot.
 #   1. cmake --install BUILD_DIR --prefix <temp>
 #   2. compiles each installed header on its own, and builds, against that prefix only:
-#      cmake-core/  find_package(ringlite 0.3 REQUIRED COMPONENTS core), ringlite::core
-#      cmake-sql/   find_package(ringlite 0.3 REQUIRED), ringlite::ringlite
+#      cmake-core/  find_package(ringlite 0.4 REQUIRED COMPONENTS core), ringlite::core
+#      cmake-sql/   find_package(ringlite 0.4 REQUIRED), ringlite::ringlite
 #      pkg-config/  a Makefile using pkg-config ringlite-core and ringlite
 #      (the producers' record struct comes from the installed `ringlite schema header`)
 #   3. runs the installed `ringlite bridge` on a private ring, both producers against it
