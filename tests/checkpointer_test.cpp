@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -82,6 +83,22 @@ std::size_t count_of(const std::vector<CheckpointRecord>& v, CheckpointRecord::K
 }  // namespace
 
 TEST_SUITE("checkpointer") {
+  TEST_CASE("a checkpointer whose thread cannot start leaves no connection and no hook behind") {
+    TempDir dir("checkpointer");
+    Writer w(dir / "a.db");
+    // A connection holds tens of KiB of SQLite's memory (its schema, its page cache).
+    const auto memory = sqlite3_memory_used();
+    ringlite::detail::g_checkpointer_thread_fails = true;
+    CHECK_THROWS_AS((void)Checkpointer(w.handle(), w.path()), std::system_error);
+    ringlite::detail::g_checkpointer_thread_fails = false;
+    CHECK(sqlite3_memory_used() - memory < 2 * kKiB);  // its connection was closed again
+    // sqlite3_wal_hook returns the argument of the hook it replaces: SQLite's own
+    // autocheckpoint (its argument is the 1000-page limit), not the Checkpointer that was
+    // never made.
+    CHECK(reinterpret_cast<std::intptr_t>(sqlite3_wal_hook(w.handle(), nullptr, nullptr)) == 1000);
+    w.commit(64 * kKiB);
+  }
+
   TEST_CASE("the thread checkpoints as the WAL grows and the WAL stays near its restart size") {
     TempDir dir("checkpointer");
     Writer w(dir / "a.db");

@@ -19,11 +19,13 @@
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "checks.hpp"
+#include "proc.hpp"
 #include "ringlite/error.hpp"
 #include "ringlite/producer.hpp"
 #include "ringlite/replay.hpp"
@@ -1204,6 +1206,54 @@ TEST_SUITE("store") {
     } catch (const Error& e) {
       CHECK(e.code() == Errc::corrupt);
       CHECK(std::string(e.what()).find("5002 record types") != std::string::npos);
+    }
+  }
+
+  TEST_CASE("locking_mode EXCLUSIVE opens, stores, and checkpoints on the calling thread") {
+    TempDir dir("store");
+    const auto path = dir / "a.db";
+    const auto schema = ringlite::test::demo_schema();
+    // WAL with an exclusive lock: no second connection can read the file, so no
+    // checkpointer thread may need one (it used to make open fail with busy).
+    Store store =
+        Store::open(config(path, "safe", {{"locking_mode", "EXCLUSIVE"}}), schema, kOrigin);
+    CHECK(pragma_of(store, "locking_mode") == "exclusive");
+    CHECK(pragma_of(store, "journal_mode") == "wal");
+    Batch b;
+    for (int k = 0; k < 1000; ++k) add_sensor(b, static_cast<std::uint64_t>(k) * 112, k);
+    store.write_batch(b, kRing);
+    CHECK(store.progress(kRing) == b.end);
+    CHECK(store.maintain() == 0);  // the WAL copied on this thread, none left
+    // Outside WAL mode too.
+    Store rollback = Store::open(
+        config(dir / "b.db", "safe", {{"journal_mode", "DELETE"}, {"locking_mode", "EXCLUSIVE"}}),
+        schema, kOrigin);
+    rollback.write_batch(b, kRing);
+    CHECK(rollback.progress(kRing) == b.end);
+    CHECK(rollback.maintain() == -1);
+  }
+
+  TEST_CASE("a forked child that destroys an inherited store exits, the parent's store goes on") {
+    TempDir dir("store");
+    const auto schema = ringlite::test::demo_schema();
+    DatabaseConfig rec = config(dir / "rec", "safe");
+    rec.segment_bytes = 1 << 20;
+    for (const DatabaseConfig& c : {config(dir / "a.db", "safe"), rec}) {
+      INFO(c.path.string());
+      std::optional<Store> store(Store::open(c, schema, kOrigin));
+      Batch b;
+      for (int k = 0; k < 100; ++k) add_sensor(b, static_cast<std::uint64_t>(k) * 112, k);
+      store->write_batch(b, kRing);
+      std::this_thread::sleep_for(50ms);  // its threads wait on their condition variables
+      const pid_t child = ringlite::test::spawn([&] {
+        store.reset();
+        return 0;
+      });
+      CHECK(ringlite::test::wait_exit_for(child, 10s) == 0);
+      Batch more;
+      add_sensor(more, b.end, 7);
+      store->write_batch(more, kRing);
+      CHECK(store->progress(kRing) == more.end);
     }
   }
 }

@@ -5,15 +5,21 @@
 // this thread, which copies them while the drain fills and writes the next batch.
 #include "detail/checkpointer.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <system_error>
 
 #include "detail/store_detail.hpp"
 #include "ringlite/store.hpp"
 
 namespace ringlite {
 namespace detail {
+
+std::atomic<bool> g_checkpointer_thread_fails{false};
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -54,13 +60,14 @@ int to_frames(std::int64_t bytes, std::int64_t frame_bytes) {
 }  // namespace
 
 Checkpointer::Checkpointer(sqlite3* writer, const std::string& path, WalLimits limits)
-    : writer_(writer) {
+    : writer_(writer), pid_(static_cast<long>(::getpid())), shared_(std::make_unique<Shared>()) {
   const auto page = std::stoll(query_text(writer, "PRAGMA page_size").value_or("4096"));
   frame_bytes_ = page + 24;
   passive_frames_ = to_frames(limits.passive_bytes, frame_bytes_);
   restart_frames_ = to_frames(limits.restart_bytes, frame_bytes_);
   hard_frames_ = to_frames(limits.hard_bytes, frame_bytes_);
   const auto synchronous = query_text(writer, "PRAGMA synchronous").value_or("1");
+  writer_busy_ms_ = std::stoi(query_text(writer, "PRAGMA busy_timeout").value_or("0"));
   const int rc =
       sqlite3_open_v2(path.c_str(), &own_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
@@ -68,32 +75,43 @@ Checkpointer::Checkpointer(sqlite3* writer, const std::string& path, WalLimits l
     sqlite3_close_v2(own_);
     throw e;
   }
+  // Until the thread runs and the hook is in place, a failure closes the connection again:
+  // nothing is left pointing at a Checkpointer that was never made.
   try {
     sqlite3_extended_result_codes(own_, 1);
     // A checkpoint syncs (or not) by its own connection's setting: the writer's.
     exec(own_, ("PRAGMA synchronous = " + synchronous).c_str());
     // Opens the WAL index, so that the first checkpoint sees the WAL.
     query_text(own_, "SELECT count(*) FROM sqlite_schema");
+    // Its checkpoints never wait: PASSIVE takes no lock a reader or the writer holds, and an
+    // idle TRUNCATE that finds one in the way is tried again a second later.
+    sqlite3_busy_timeout(own_, 0);
+    if (g_checkpointer_thread_fails.load(std::memory_order_relaxed)) {
+      throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again),
+                              "test: cannot start the checkpointer thread");
+    }
+    shared_->thread = std::thread([this] { main(); });
   } catch (...) {
     sqlite3_close_v2(own_);
     throw;
   }
-  // Its checkpoints never wait: PASSIVE takes no lock a reader or the writer holds, and an
-  // idle TRUNCATE that finds one in the way is tried again a second later.
-  sqlite3_busy_timeout(own_, 0);
-  writer_busy_ms_ = std::stoi(query_text(writer, "PRAGMA busy_timeout").value_or("0"));
+  // Last, when nothing can fail any more.
   sqlite3_wal_hook(writer_, &Checkpointer::on_commit, this);
-  thread_ = std::thread([this] { main(); });
 }
 
 Checkpointer::~Checkpointer() {
   sqlite3_wal_hook(writer_, nullptr, nullptr);
-  {
-    const std::lock_guard lock(mutex_);
-    stopping_ = true;
+  if (static_cast<long>(::getpid()) != pid_) {
+    // A forked child: the thread is the parent's (see the header). Leak on purpose.
+    (void)shared_.release();
+    return;
   }
-  wake_.notify_one();
-  thread_.join();
+  {
+    const std::lock_guard lock(shared_->mutex);
+    shared_->stopping = true;
+  }
+  shared_->wake.notify_one();
+  shared_->thread.join();
   sqlite3_close_v2(own_);
 }
 
@@ -103,7 +121,7 @@ int Checkpointer::on_commit(void* self, sqlite3*, const char*, int frames) noexc
   auto* c = static_cast<Checkpointer*>(self);
   c->frames_.store(frames, std::memory_order_relaxed);
   c->commits_.fetch_add(1, std::memory_order_relaxed);
-  c->wake_.notify_one();
+  c->shared_->wake.notify_one();
   return SQLITE_OK;
 }
 
@@ -112,7 +130,7 @@ void Checkpointer::after_commit() noexcept {
   if (frames < restart_frames_) return;
   // Not while the thread copies (a second checkpoint would only get SQLITE_BUSY): past the
   // hard limit, wait for it to finish; below, try again at the next COMMIT.
-  std::unique_lock running(run_mutex_, std::defer_lock);
+  std::unique_lock running(shared_->run_mutex, std::defer_lock);
   if (frames >= hard_frames_) {
     running.lock();
   } else if (!running.try_lock()) {
@@ -130,7 +148,7 @@ void Checkpointer::after_commit() noexcept {
 }
 
 bool Checkpointer::run(int mode) noexcept {
-  const std::lock_guard running(run_mutex_);
+  const std::lock_guard running(shared_->run_mutex);
   const int frames = frames_.load(std::memory_order_relaxed);
   const auto t0 = mono_ns();
   const int rc = sqlite3_wal_checkpoint_v2(own_, "main", mode, nullptr, nullptr);
@@ -155,7 +173,8 @@ bool Checkpointer::run(int mode) noexcept {
 // -wal file unless a reader is in the way (it never waits for one: the writer would wait
 // with it).
 void Checkpointer::main() noexcept {
-  std::unique_lock lock(mutex_);
+  Shared& s = *shared_;
+  std::unique_lock lock(s.mutex);
   std::uint64_t commits_seen = commits_.load(std::memory_order_relaxed);
   bool idle_done = false;  // the -wal may hold what the store's setup wrote
   const auto growth = [&] {
@@ -163,8 +182,8 @@ void Checkpointer::main() noexcept {
     return f >= frames_at_last_ ? f - frames_at_last_ : f;  // smaller: the WAL restarted
   };
   for (;;) {
-    wake_.wait_for(lock, 1s, [&] { return stopping_ || growth() >= passive_frames_; });
-    if (stopping_) return;
+    s.wake.wait_for(lock, 1s, [&] { return s.stopping || growth() >= passive_frames_; });
+    if (s.stopping) return;
     const int frames = frames_.load(std::memory_order_relaxed);
     const std::uint64_t commits = commits_.load(std::memory_order_relaxed);
     const bool grew = growth() >= passive_frames_;

@@ -171,17 +171,23 @@ class StoreImpl {
     apply_pragmas(h_, pragmas_, origin, path_);
     guarded("open", [&] {
       journal_mode_ = read_pragma(h_, "journal_mode").value_or("");
+      exclusive_ = read_pragma(h_, "locking_mode").value_or("") == "exclusive";
       create_schema();
       prepare_statements();
       busy_timeout_ms_ = configured("busy_timeout") ? db_.execAndGet("PRAGMA busy_timeout").getInt()
                                                     : kBusyTimeoutMs;
       sqlite3_busy_timeout(h_, busy_timeout_ms_);
     });
-    check_file("open");  // and starts watching the -wal and -shm, which exist by now
-    if (journal_mode_ == "wal" && !configured("wal_autocheckpoint")) {
+    // The checkpointer's thread only in WAL mode, and not when the writer's locking_mode is
+    // EXCLUSIVE (its second connection could never read the file): then the drain thread
+    // checkpoints, as with a configured wal_autocheckpoint (docs/design.md, "Checkpoints").
+    if (journal_mode_ == "wal" && !exclusive_ && !configured("wal_autocheckpoint")) {
       const WalLimits limits = hooks_ ? hooks_->wal_limits() : WalLimits{};
       guarded("open", [&] { checkpointer_ = std::make_unique<Checkpointer>(h_, path_, limits); });
     }
+    // After the checkpointer opened the path by name: both connections have the file that
+    // is locked. Also starts watching the -wal and -shm, which exist by now.
+    check_file("open");
   }
 
   const std::string& path() const noexcept { return path_; }
@@ -280,9 +286,10 @@ class StoreImpl {
   std::vector<std::unique_ptr<TableInserter>> inserters_;  // by type id
   StmtPtr begin_, commit_, reject_, gap_, drop_, progress_, committed_;
   // Declared after db_: its thread stops and its connection closes first, so that db_'s
-  // close, the last, checkpoints and removes the -wal and -shm. Null outside WAL mode and
-  // when the config sets wal_autocheckpoint.
+  // close, the last, checkpoints and removes the -wal and -shm. Null outside WAL mode, with
+  // locking_mode EXCLUSIVE and when the config sets wal_autocheckpoint.
   std::unique_ptr<Checkpointer> checkpointer_;
+  bool exclusive_ = false;  // PRAGMA locking_mode is EXCLUSIVE
 };
 
 // Returns true for a new database: no application id and nothing in it yet.

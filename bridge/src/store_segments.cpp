@@ -125,11 +125,20 @@ SegmentStore::SegmentStore(const DatabaseConfig& config, const Schema& schema,
 }
 
 SegmentStore::~SegmentStore() {
+  if (static_cast<long>(::getpid()) != pid_) {
+    // A forked child: the deleter thread is the parent's, and its condition variable may
+    // have the parent's waiter on it (destroying it would block forever, as would a join).
+    // Leaked on purpose; the segments' stores go as any inherited Store does.
+    (void)new std::thread(std::move(deleter_));
+    (void)wake_.release();
+    close_segment();
+    return;
+  }
   {
     const std::lock_guard lock(mutex_);
     stopping_ = true;
   }
-  wake_.notify_all();
+  wake_->notify_all();
   if (deleter_.joinable()) deleter_.join();  // it finishes the unlinks queued
   close_segment();
 }
@@ -581,7 +590,7 @@ void SegmentStore::roll() {
       const std::lock_guard lock(mutex_);
       jobs_.push_back(Job{std::move(open_), {}, {}, segment_path(n)});
     }
-    wake_.notify_one();
+    wake_->notify_one();
   }
   close_segment();
   emit(fmt::format("recording '{}': closed {} ({} records, {}); opening {}", folder_,
@@ -688,7 +697,7 @@ void SegmentStore::unlink_later(std::uint64_t number, std::string why) {
     const std::lock_guard lock(mutex_);
     jobs_.push_back(Job{std::nullopt, segment_path(number), std::move(why), {}});
   }
-  wake_.notify_one();
+  wake_->notify_one();
 }
 
 namespace {
@@ -715,7 +724,7 @@ void leave_wal(const fs::path& file) noexcept {
 void SegmentStore::deleter_main() {
   std::unique_lock lock(mutex_);
   for (;;) {
-    wake_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+    wake_->wait(lock, [&] { return stopping_ || !jobs_.empty(); });
     if (jobs_.empty()) return;
     Job job = std::move(jobs_.front());
     jobs_.pop_front();

@@ -92,6 +92,9 @@ class Store {
   static Store open(const DatabaseConfig& db, const Schema& schema, std::string_view origin);
   Store(Store&&) noexcept;
   Store& operator=(Store&&) noexcept;
+  /// Closes the database. In a process forked from the one that opened the store, the
+  /// store's threads (checkpointer, a recording's deleter) are the parent's: their handles
+  /// and synchronization objects are leaked on purpose, never joined or destroyed there.
   ~Store();
 
   /// The first position a new ring for this database must start at: past every seq the
@@ -128,7 +131,8 @@ class Store {
   int checkpoint() noexcept;
   /// What the bridge calls about once a second, idle or not. In WAL mode the store's own
   /// checkpointer thread keeps the -wal bounded (docs/design.md, "Checkpoints"); when the
-  /// config sets wal_autocheckpoint it has none, and this runs checkpoint(). A recording:
+  /// config sets wal_autocheckpoint or locking_mode EXCLUSIVE it has none, and this runs
+  /// checkpoint(). A recording:
   /// also applies retention (so an idle recording expires too) and finishes a roll a
   /// failure left undone. Returns the WAL size in pages, or -1. Never throws.
   int maintain() noexcept;

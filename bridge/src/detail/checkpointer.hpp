@@ -10,6 +10,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -33,14 +34,25 @@ struct WalLimits {
   std::int64_t hard_bytes = 64ll << 20;
 };
 
+/// Test seam: while true, a Checkpointer's constructor fails where it would start its
+/// thread (as std::thread does when the system has no thread to give).
+extern std::atomic<bool> g_checkpointer_thread_fails;
+
 class Checkpointer {
  public:
   /// Opens a second connection to `path` (the writer's `synchronous`, so a checkpoint syncs
   /// as the writer's would) and starts the thread; installs the WAL hook on `writer` (which
-  /// replaces SQLite's autocheckpoint on it). Throws SqlError when the connection cannot
-  /// be opened.
+  /// replaces SQLite's autocheckpoint on it). Only for a writer in WAL mode whose
+  /// locking_mode is NORMAL (an EXCLUSIVE writer keeps every other connection out). Throws
+  /// SqlError when the connection cannot be opened, std::system_error when the thread
+  /// cannot be started; either way nothing is left behind (no connection, no hook).
   Checkpointer(sqlite3* writer, const std::string& path, WalLimits limits = {});
-  /// Stops the thread and closes its connection; the writer's hook is removed.
+  /// Stops the thread and closes its connection; the writer's hook is removed. In a process
+  /// forked from the one that created it (where the thread does not exist, and the mutexes
+  /// and the condition variable may be in the state the parent's thread left them in), it
+  /// only removes the hook: the thread's handle, the mutexes, the condition variable and the
+  /// connection are deliberately leaked, since joining, destroying or closing them there
+  /// could block forever or act on the parent's behalf.
   ~Checkpointer();
   Checkpointer(const Checkpointer&) = delete;
   Checkpointer& operator=(const Checkpointer&) = delete;
@@ -59,19 +71,26 @@ class Checkpointer {
   // all that `mode` asks (SQLITE_OK).
   bool run(int mode) noexcept;
 
+  // What the thread shares with the drain: on the heap, so that a forked child can leak it
+  // (see ~Checkpointer).
+  struct Shared {
+    std::mutex run_mutex;  // held while a checkpoint runs: the drain's waits for the thread's
+    std::mutex mutex;
+    std::condition_variable wake;
+    bool stopping = false;
+    std::thread thread;
+  };
+
   sqlite3* writer_;
   sqlite3* own_ = nullptr;
+  long pid_;  // the process that started the thread
   std::int64_t frame_bytes_;
   int passive_frames_, restart_frames_, hard_frames_;
   int writer_busy_ms_;          // the writer's busy timeout, restored after its RESTART
   std::atomic<int> frames_{0};  // WAL frames after the last commit (the hook's count)
   std::atomic<std::uint64_t> commits_{0};
   int frames_at_last_ = 0;  // the checkpointer thread's own
-  std::mutex run_mutex_;    // held while a checkpoint runs: the drain's waits for the thread's
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  std::thread thread_;
+  std::unique_ptr<Shared> shared_;
 };
 
 }  // namespace ringlite::detail

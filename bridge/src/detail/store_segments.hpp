@@ -5,6 +5,7 @@
 #pragma once
 
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <condition_variable>
 #include <cstdint>
@@ -38,6 +39,8 @@ class SegmentStore final : public SegmentHooks {
   /// naming the pid of another writer, Error(corrupt) for a segment that contradicts its
   /// catalog, and what Store::open throws for the segment itself.
   SegmentStore(const DatabaseConfig& config, const Schema& schema, std::string_view origin);
+  /// Lets the deleter finish its jobs, then closes the open segment. In a forked child it
+  /// leaks the deleter thread's handle and condition variable instead of joining them.
   ~SegmentStore() override;
   SegmentStore(const SegmentStore&) = delete;
   SegmentStore& operator=(const SegmentStore&) = delete;
@@ -133,8 +136,10 @@ class SegmentStore final : public SegmentHooks {
     std::string why;
     std::filesystem::path closed;  // the closing store's file
   };
+  long pid_ = static_cast<long>(::getpid());  // the process that started the deleter
   std::mutex mutex_;
-  std::condition_variable wake_;
+  // On the heap: a forked child leaks it (see ~SegmentStore).
+  std::unique_ptr<std::condition_variable> wake_ = std::make_unique<std::condition_variable>();
   std::deque<Job> jobs_;
   std::vector<std::string> deleted_;
   bool stopping_ = false;
