@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <random>
 #include <thread>
+#include <vector>
 
 #include "detail/format.hpp"
 #include "detail/test_hooks.hpp"
@@ -135,6 +136,70 @@ TEST_SUITE("ring") {
     CHECK(drain(cons, b) == 10);
     Ring::remove(c);
     CHECK_FALSE(std::filesystem::exists(c.file));
+  }
+
+  TEST_CASE("a shm ring larger than its header says opens writable without growing past it") {
+    RingGuard g{ring_config("sparse", 1 << 16)};
+    (void)Ring::create(g.config, demo_schema());
+    const int fd = ::shm_open(("/ringlite." + g.config.name).c_str(), O_RDWR, 0);
+    REQUIRE(fd >= 0);
+    // A planted sparse tail: 64 MiB that no page backs yet.
+    REQUIRE(::ftruncate(fd, 64 << 20) == 0);
+    const auto blocks = [&] {
+      struct stat st {};
+      REQUIRE(::fstat(fd, &st) == 0);
+      return static_cast<std::int64_t>(st.st_blocks) * 512;
+    };
+    const auto before = blocks();
+    {
+      auto r = Ring::open(g.config, Ring::Access::read_write);
+      Producer p(r);
+      auto w = p.writer<Sensor>("sensor");
+      REQUIRE(w.try_write(make_sensor(1)) == WriteResult::ok);
+    }
+    Ring::remove(g.config);
+    // The creator reserved the ring's pages; opening it, writing and removing it allocated
+    // none of the tail (MAP_POPULATE used to allocate all 64 MiB).
+    CHECK(blocks() - before < (1 << 20));
+    ::close(fd);
+  }
+
+  TEST_CASE("removing a file-backed ring reads its header, not the whole file") {
+    TempDir dir("filering");
+    RingConfig c;
+    c.file = dir / "big.ring";
+    c.capacity = 16 << 20;
+    (void)Ring::create(c, demo_schema());
+    const int fd = ::open(c.file.c_str(), O_RDONLY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    const auto size = static_cast<std::size_t>(::lseek(fd, 0, SEEK_END));
+    const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    // Pages of the file in the page cache (mincore on a mapping of our own that touches none).
+    const auto cached = [&] {
+      void* a = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+      REQUIRE(a != MAP_FAILED);
+      std::vector<unsigned char> v((size + page - 1) / page);
+      REQUIRE(::mincore(a, size, v.data()) == 0);
+      ::munmap(a, size);
+      return static_cast<std::size_t>(
+          std::count_if(v.begin(), v.end(), [](unsigned char x) { return (x & 1) != 0; }));
+    };
+    REQUIRE(::fsync(fd) == 0);
+    REQUIRE(::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0);
+    const auto before = cached();
+    if (before > size / page / 8) {  // e.g. tmpfs: the page cache is the file
+      MESSAGE("the file's pages stay cached here (", before, " of ", size / page,
+              "): not measurable");
+      ::close(fd);
+      Ring::remove(c);
+      return;
+    }
+    Ring::remove(c);
+    const auto after = cached();
+    MESSAGE("cached pages before remove ", before, ", after ", after, " of ", size / page);
+    // The header and the kernel's read-around, not 16 MiB (MAP_POPULATE read it all).
+    CHECK(after < before + size / page / 8);
+    ::close(fd);
   }
 
   TEST_CASE("a written record reads back with its type, producer, time and exact bytes") {

@@ -141,6 +141,17 @@ std::string hex(const std::uint8_t* p, std::size_t n) {
   return s;
 }
 
+// The first lap of a shm ring would pay a page fault per page in whichever process touches
+// it first (a few microseconds each): the creator and each writable opener map the data
+// area's pages up front, once the header is known good, and nothing beyond segment_size.
+// Not for a file-backed ring: pre-faulting it reads the whole file from disk at every open
+// (a file ring is for capacity and persistence, not for first-lap latency).
+void prefault_data(const platform::Mapping& m, const platform::SegmentName& name,
+                   std::uint64_t from, std::uint64_t to) noexcept {
+  if (!name.file.empty() || !m.writable()) return;
+  platform::prefault(m, static_cast<std::size_t>(from), static_cast<std::size_t>(to));
+}
+
 }  // namespace
 
 const char* check_frame(const RingState& r, std::uint64_t pos, const FrameFields& f) noexcept {
@@ -224,6 +235,7 @@ Ring Ring::create(const RingOptions& config, const Layouts& layouts, std::uint64
   const std::size_t size = args.data_offset + config.capacity;
   auto mapping =
       detail::platform::create_segment(name, size, config.mode, &detail::init_segment, &args);
+  detail::prefault_data(mapping, name, args.data_offset, size);
   return Ring(std::make_shared<detail::RingState>(std::move(mapping), name, Layouts(layouts),
                                                   config.capacity, args.data_offset, max_record,
                                                   config.unblock_timeout.count()));
@@ -255,6 +267,7 @@ Ring Ring::open(const RingOptions& config, Access access) {
   const auto cap = h->capacity;
   const auto data_offset = h->data_offset;
   const auto max_record = h->max_record;
+  detail::prefault_data(mapping, name, data_offset, data_offset + cap);
   // The ring's own unblock timeout wins over the opener's config: all sides agree on it.
   auto timeout = h->unblock_timeout_ns;
   if (timeout <= 0) timeout = config.unblock_timeout.count();
@@ -267,9 +280,10 @@ void Ring::remove(const RingOptions& config) {
   // Mark it closed first, so producers that still have it mapped stop writing into an
   // orphan. A segment we cannot validate is removed all the same.
   try {
-    auto m = detail::platform::open_segment(name, true, detail::kHeaderSize,
-                                            std::chrono::milliseconds(0),
-                                            detail::platform::Trust{config.owner, config.mode});
+    // Only the header is mapped: a file-backed ring is not read, a planted object not grown.
+    auto m = detail::platform::open_segment(
+        name, true, detail::kHeaderSize, std::chrono::milliseconds(0),
+        detail::platform::Trust{config.owner, config.mode}, detail::kHeaderSize);
     auto* h = reinterpret_cast<RingHeader*>(m.data());
     if (h->magic == detail::kMagic)
       std::atomic_ref<std::uint32_t>(h->flags).fetch_or(detail::kFlagClosed);

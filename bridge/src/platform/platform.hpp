@@ -82,11 +82,19 @@ struct Trust {
   std::uint32_t mode = 0600;
 };
 
-/// Maps an existing segment, whole, after checking it against `trust`. Throws
-/// Error(not_found) / Error(permission) / Error(system). `min_size`: waits up to `wait`
-/// for the creator to size it, then reports it truncated.
+/// Maps an existing segment, whole (or its first `map_limit` bytes), after checking it
+/// against `trust` (a part is mapped MADV_RANDOM: no read-around beyond it). Throws
+/// Error(not_found) / Error(permission) / Error(system).
+/// `min_size`: waits up to `wait` for the creator to size it, then reports it truncated.
+/// Nothing is pre-faulted: only the pages touched are read (see prefault()).
 Mapping open_segment(const SegmentName& name, bool writable, std::size_t min_size,
-                     std::chrono::milliseconds wait, const Trust& trust);
+                     std::chrono::milliseconds wait, const Trust& trust,
+                     std::size_t map_limit = SIZE_MAX);
+/// Pre-faults [from, to) of a writable mapping (clamped to it) into this process's page
+/// tables, writable, without writing to it: MADV_POPULATE_WRITE (Linux >= 5.14), else a
+/// read of each page. So the first lap of a ring does not pay a page fault per page. A
+/// no-op for a read-only mapping; failures are ignored (the pages then fault on use).
+void prefault(const Mapping& m, std::size_t from, std::size_t to) noexcept;
 /// Removes the name (mappings stay valid until unmapped). Throws Error(not_found).
 void remove_segment(const SegmentName& name);
 /// The segment the name leads to now, or {} (all zero) when there is none.

@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -96,17 +97,16 @@ class Fd {
   int fd_;
 };
 
-// Writable mappings (the creator, producers, the bridge) are pre-faulted with MAP_POPULATE:
-// otherwise the first lap of the ring pays a page fault per 4 KiB page in whichever process
-// touches it first, a few microseconds each, and every process has its own page tables to
-// fill. Read-only mappings (live readers, stat) fault in only what they read.
+// Maps the segment without pre-faulting anything: the header is validated before any page
+// beyond what it reads is touched, and a segment larger than its header says (a planted
+// sparse object) costs nothing past what the ring uses. prefault() below fills in the ring's
+// data area of a shm ring once the header is known good.
 void* map_fd(int fd, std::size_t size, bool writable) {
   if (int e = injected("mmap")) {
     errno = e;
     return MAP_FAILED;
   }
-  return ::mmap(nullptr, size, writable ? PROT_READ | PROT_WRITE : PROT_READ,
-                writable ? MAP_SHARED | MAP_POPULATE : MAP_SHARED, fd, 0);
+  return ::mmap(nullptr, size, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
 }
 
 // ---- the SIGBUS guard (see Mapping in platform.hpp) ----
@@ -369,7 +369,7 @@ void check_trust(const SegmentName& name, const struct stat& st, const Trust& tr
 }
 
 Mapping open_segment(const SegmentName& name, bool writable, std::size_t min_size,
-                     std::chrono::milliseconds wait, const Trust& trust) {
+                     std::chrono::milliseconds wait, const Trust& trust, std::size_t map_limit) {
   if (name.file.empty()) check_ring_name(name.shm);
   Fd fd(open_fd(name, writable ? O_RDWR : O_RDONLY, 0));
   if (fd.get() < 0) {
@@ -397,10 +397,36 @@ Mapping open_segment(const SegmentName& name, bool writable, std::size_t min_siz
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  const auto size = static_cast<std::size_t>(st.st_size);
+  const auto size = std::min(static_cast<std::size_t>(st.st_size), map_limit);
   void* addr = map_fd(fd.get(), size, writable);
   if (addr == MAP_FAILED) fail(Errc::system, fmt::format("cannot map {}", name.display()), errno);
+  // Only the header wanted: a fault there must not read around it (the read-ahead window,
+  // up to megabytes of a file-backed ring).
+  if (size < static_cast<std::size_t>(st.st_size)) ::madvise(addr, size, MADV_RANDOM);
   return Mapping(fd.release(), addr, size, writable);
+}
+
+void prefault(const Mapping& m, std::size_t from, std::size_t to) noexcept {
+  if (!m.writable()) return;
+  const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  to = std::min(to, m.size());
+  from = from / page * page;
+  if (from >= to) return;
+  std::byte* begin = m.data() + from;
+  const std::size_t length = to - from;
+#ifdef MADV_POPULATE_WRITE
+  // Linux >= 5.14: allocates the pages and fills this process's page tables writable, with
+  // no write to the memory (the ring may be in use by other processes already).
+  if (::madvise(begin, length, MADV_POPULATE_WRITE) == 0) return;
+  if (errno != EINVAL) return;  // EFAULT/ENOMEM/EHWPOISON: the faults come later, one by one
+#endif
+  // Older kernels: a read of each page maps it (tmpfs allocates the page for a shared
+  // mapping); the first write then costs a minor fault at most.
+  std::uint64_t sink = 0;
+  for (std::size_t off = 0; off < length; off += page)
+    sink += static_cast<std::uint64_t>(
+        std::to_integer<unsigned>(*static_cast<volatile const std::byte*>(begin + off)));
+  static_cast<void>(sink);
 }
 
 SegmentId segment_id(const SegmentName& name) noexcept {
