@@ -302,6 +302,20 @@ TEST_SUITE("bridge_multiprocess") {
     CHECK(max_wal < 80ll << 20);
   }
 
+  TEST_CASE("a bridge whose database has locking_mode EXCLUSIVE starts, drains and stops") {
+    // No checkpointer connection can read an exclusive database: the store used to fail
+    // to open (busy) and the bridge to retry forever.
+    Setup s("[database.pragmas]\nlocking_mode = \"EXCLUSIVE\"\n");
+    const pid_t bridge = s.bridge();
+    const pid_t producer = s.produce(1, 20'000);
+    CHECK(wait_exit(producer) == 0);
+    REQUIRE_MESSAGE(s.wait_drained(30s), s.bridge_log());
+    ::kill(bridge, SIGTERM);
+    CHECK(wait_exit(bridge) == 0);
+    INFO(s.bridge_log());
+    check_exactly_once(s.db, 1, 20'000);
+  }
+
   TEST_CASE(
       "a full database stops the drain without loss, and everything lands once there is room") {
     // max_page_count caps the database (4 KiB pages, set here: the default is 16 KiB): it
