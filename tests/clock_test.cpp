@@ -84,11 +84,11 @@ TEST_SUITE("clock") {
       for (int round = 0; round < 3; ++round) {
         CAPTURE(fg.name);
         CAPTURE(round);
-        const std::uint64_t forged = forge(clock, fg.mult);
-        // A new producer adopts it at its first write: the check at adoption passes.
         Producer p = Producer::open(cfg);
         REQUIRE(p.tsc_clock());
         auto w = p.writer<Sensor>("sensor");
+        // The new producer adopts it at its first write: the check at adoption passes.
+        const std::uint64_t forged = forge(clock, fg.mult);
         std::vector<std::int64_t> before, after;
         Sensor s{};
         const auto end = std::chrono::steady_clock::now() + 30ms;
@@ -97,6 +97,9 @@ TEST_SUITE("clock") {
           before.push_back(realtime());
           REQUIRE(w.write(s, 1s) == WriteResult::ok);
           after.push_back(realtime());
+          const auto pause = std::chrono::steady_clock::now() + 1us;
+          while (std::chrono::steady_clock::now() < pause) {
+          }
         }
         // It found the slope wrong and published a calibration of its own, close to the
         // true one.
