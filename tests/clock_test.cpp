@@ -185,7 +185,7 @@ TEST_SUITE("clock") {
       REQUIRE(w.write(s, 1s) == WriteResult::ok);
       const std::int64_t used = thread_cpu_ns() - c0;
       most = std::max(most, used);
-      if (used >= 500'000) ++spun;
+      if (used >= 900'000) ++spun;  // the old wait spun 1 ms; sanitizers: up to ~450 us
       if (writes % 64 == 0) {
         b.clear();
         REQUIRE(consumer.poll(b, 4096) == PollStatus::ok);
@@ -197,7 +197,7 @@ TEST_SUITE("clock") {
     }
     stop = true;
     hostile.join();
-    std::fputs(fmt::format("{} writes, {} used 500 us of CPU or more, the most {} ns\n", writes,
+    std::fputs(fmt::format("{} writes, {} used 900 us of CPU or more, the most {} ns\n", writes,
                            spun, most)
                    .c_str(),
                stderr);
