@@ -16,12 +16,11 @@ namespace {
 
 __extension__ using U128 = unsigned __int128;
 
-/// A TSC reading and a CLOCK_REALTIME reading of the same moment: of four tries, the one
+using Pair = ClockRead;
+using Fields = ClockFields;
+
+/// A TSC reading and a CLOCK_REALTIME reading of the same moment: of `tries`, the one
 /// whose clock call took the fewest ticks, with the TSC taken as the middle of the call.
-struct Pair {
-  std::uint64_t tsc = 0;
-  std::int64_t ns = 0;
-};
 Pair paired_read(int tries = 4) noexcept {
   Pair best;
   std::uint64_t width = ~std::uint64_t{0};
@@ -36,10 +35,6 @@ Pair paired_read(int tries = 4) noexcept {
   }
   return best;
 }
-
-struct Fields {
-  std::uint64_t tsc_base = 0, ns_base = 0, mult = 0, refresh_ticks = 0;
-};
 
 Fields load(const ClockCalibration& c) noexcept {
   constexpr auto rlx = std::memory_order_relaxed;
@@ -76,13 +71,9 @@ std::uint64_t refresh_for(std::uint64_t window, std::uint64_t mult) noexcept {
   return r == 0 ? 1 : static_cast<std::uint64_t>(r);
 }
 
-/// A calibration from scratch: two paired reads 1 ms apart. mult 0 when the TSC did not
-/// move at a plausible rate.
-Fields from_scratch() noexcept {
-  const Pair p0 = paired_read();
-  const std::int64_t until = platform::monotonic_ns() + 1'000'000;
-  while (platform::monotonic_ns() < until) platform::cpu_relax();
-  const Pair p1 = paired_read();
+/// A calibration from two paired reads (mult 0 when the TSC did not move at a plausible
+/// rate between them).
+Fields between(const Pair& p0, const Pair& p1) noexcept {
   if (p1.tsc <= p0.tsc || p1.ns <= 0) return {};
   const std::uint64_t mult = slope(p1.tsc - p0.tsc, p1.ns - p0.ns);
   if (mult == 0) return {};
@@ -113,10 +104,23 @@ bool clock_env_allows_tsc() noexcept {
 
 void calibrate_clock(ClockCalibration& c) noexcept {
   if (!platform::tsc_reliable()) return;
-  const Fields f = from_scratch();
+  // The creator, before anyone can see the header: it may wait the 1 ms.
+  const Pair p0 = paired_read();
+  const std::int64_t until = platform::monotonic_ns() + kScratchSpan;
+  while (platform::monotonic_ns() < until) platform::cpu_relax();
+  const Fields f = between(p0, paired_read());
   if (f.mult == 0) return;
   c.gen.store(1, std::memory_order_relaxed);
   publish(c, 1, f);
+}
+
+void StampClock::use(std::uint64_t at, const Fields& f) noexcept {
+  tsc_base_ = f.tsc_base;
+  ns_base_ = static_cast<std::int64_t>(f.ns_base);
+  mult_ = f.mult;
+  refresh_ticks_ = f.refresh_ticks;
+  window_ = kFirstTrustTicks;
+  limit_ = at + window_ < refresh_ticks_ ? at + window_ : refresh_ticks_;
 }
 
 bool StampClock::adopt(std::uint64_t g) noexcept {
@@ -124,107 +128,126 @@ bool StampClock::adopt(std::uint64_t g) noexcept {
   const std::uint64_t check = shared_->check.load(std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_acquire);
   if (shared_->gen.load(std::memory_order_relaxed) != g) return false;  // refreshed meanwhile
-  gen_ = g;
-  refresh_ticks_ = 0;
+  gen_ = g;  // tried: a refused calibration is not tried again; the own copy stays
   if (check != check_of(g, f) || !sane(f)) return false;
-  // One stamp from it must agree with CLOCK_REALTIME: a base in the future or the past, a
-  // wrong slope or a torn refresh that happens to pass the check end here.
+  // One stamp from it must agree with CLOCK_REALTIME: a base in the future or the past, or
+  // a torn refresh that happens to pass the check end here. A wrong slope ends at one of
+  // the re-checks that follow, the first one ~kFirstTrustTicks from now.
   const Pair p = paired_read(2);
   if (p.tsc < f.tsc_base || p.tsc - f.tsc_base >= f.refresh_ticks) return false;  // or due
   const std::int64_t predicted =
       static_cast<std::int64_t>(f.ns_base) + scale(p.tsc - f.tsc_base, f.mult);
   if (predicted - p.ns > kClockTolerance || p.ns - predicted > kClockTolerance) return false;
-  tsc_base_ = f.tsc_base;
-  ns_base_ = static_cast<std::int64_t>(f.ns_base);
-  mult_ = f.mult;
-  refresh_ticks_ = f.refresh_ticks;
+  use(p.tsc - f.tsc_base, f);
   return true;
 }
 
-bool StampClock::refresh(std::uint64_t locked, std::uint64_t published) noexcept {
-  if (auto hook = g_clock_refresh_hook.load(std::memory_order_relaxed)) hook();
-  const Fields prev = load(*shared_);
-  const bool prev_ok =
-      shared_->check.load(std::memory_order_relaxed) == check_of(published, prev) && sane(prev);
-  const Pair p = paired_read();
-  Fields f;
-  if (prev_ok && p.tsc > prev.tsc_base && p.tsc - prev.tsc_base < (std::uint64_t{1} << 50) &&
-      p.ns > 0) {
-    const std::uint64_t window = p.tsc - prev.tsc_base;
-    // The last calibration must still predict now, within 20 us plus 500 ppm of the
-    // interval (NTP's largest slew): else its base was bad, and a slope measured from it
-    // would carry the error into the next interval.
-    const std::int64_t predicted =
-        static_cast<std::int64_t>(prev.ns_base) + scale(window, prev.mult);
-    const std::int64_t off = predicted > p.ns ? predicted - p.ns : p.ns - predicted;
-    const bool predicts =
-        off <= kClockTolerance + (predicted - static_cast<std::int64_t>(prev.ns_base)) / 2000;
-    if (!predicts) {
-      f = Fields{};  // from scratch, below
-    } else if (window < (std::uint64_t{1} << 20)) {
-      // Refreshed a moment ago: keep its slope, move the base.
-      f = Fields{p.tsc, static_cast<std::uint64_t>(p.ns), prev.mult, prev.refresh_ticks};
-    } else if (const std::uint64_t m =
-                   slope(window, p.ns - static_cast<std::int64_t>(prev.ns_base));
-               m != 0 && (m > prev.mult ? m - prev.mult : prev.mult - m) <= prev.mult >> 10) {
-      // The slope over the whole refresh interval: it follows NTP's slewing. More than
-      // ~1000 ppm away from the last one (NTP slews at most 500 ppm) means the clock was
-      // stepped, or the base was bad: start from scratch instead.
-      f = Fields{p.tsc, static_cast<std::uint64_t>(p.ns), m, refresh_for(window, m)};
-    }
-  }
-  if (f.mult == 0) f = from_scratch();
-  if (f.mult == 0) {
-    // The TSC does not tick at a plausible rate here: this producer stops using it. The
-    // check word no longer matches the gen we publish, so nobody adopts stale fields.
-    use_tsc_ = false;
-    std::uint64_t g = locked;
-    shared_->gen.compare_exchange_strong(g, locked + 1, std::memory_order_release,
-                                         std::memory_order_relaxed);
+bool StampClock::recheck(const Pair& p) noexcept {
+  if (limit_ == 0) return false;
+  if (p.tsc < tsc_base_ || p.ns <= 0) {
+    limit_ = 0;
     return false;
   }
-  publish(*shared_, locked, f);
-  gen_ = locked + 1;
-  tsc_base_ = f.tsc_base;
-  ns_base_ = static_cast<std::int64_t>(f.ns_base);
-  mult_ = f.mult;
-  refresh_ticks_ = f.refresh_ticks;
+  const std::uint64_t d = p.tsc - tsc_base_;
+  if (d >= refresh_ticks_) return false;  // due: refresh it
+  const std::int64_t predicted = ns_base_ + scale(d, mult_);
+  if (predicted - p.ns > kClockTolerance || p.ns - predicted > kClockTolerance) {
+    limit_ = 0;  // wrong slope, or the system clock was stepped or changed its slew rate
+    return false;
+  }
+  window_ = window_ < refresh_ticks_ / 2 ? window_ * 2 : refresh_ticks_;
+  limit_ = d + window_ < refresh_ticks_ ? d + window_ : refresh_ticks_;
   return true;
+}
+
+StampClock::Fields StampClock::from_last(std::uint64_t g, const Pair& p) const noexcept {
+  const Fields prev = load(*shared_);
+  const bool prev_ok =
+      shared_->check.load(std::memory_order_relaxed) == check_of(g, prev) && sane(prev);
+  if (!prev_ok || p.tsc <= prev.tsc_base || p.tsc - prev.tsc_base >= (std::uint64_t{1} << 50) ||
+      p.ns <= 0)
+    return {};
+  const std::uint64_t window = p.tsc - prev.tsc_base;
+  // The last calibration must still predict now, within 20 us plus 500 ppm of the
+  // interval: else its base was bad, or the clock was stepped, and a slope measured from
+  // it would carry the error into the next interval.
+  const std::int64_t predicted = static_cast<std::int64_t>(prev.ns_base) + scale(window, prev.mult);
+  const std::int64_t off = predicted > p.ns ? predicted - p.ns : p.ns - predicted;
+  if (off > kClockTolerance + (predicted - static_cast<std::int64_t>(prev.ns_base)) / 2000)
+    return {};
+  // Refreshed a moment ago: keep its slope, move the base.
+  if (window < (std::uint64_t{1} << 20))
+    return Fields{p.tsc, static_cast<std::uint64_t>(p.ns), prev.mult, prev.refresh_ticks};
+  // The slope over the whole refresh interval: it follows a steady slew. More than ~1000
+  // ppm away from the last one means the clock was stepped, its slew rate changed, or the
+  // base was bad: from scratch instead.
+  const std::uint64_t m = slope(window, p.ns - static_cast<std::int64_t>(prev.ns_base));
+  if (m == 0 || (m > prev.mult ? m - prev.mult : prev.mult - m) > prev.mult >> 10) return {};
+  return Fields{p.tsc, static_cast<std::uint64_t>(p.ns), m, refresh_for(window, m)};
+}
+
+StampClock::Fields StampClock::from_scratch(const Pair& p) noexcept {
+  // Two paired reads at least 1 ms apart, taken by two writes (no waiting in between); a
+  // first read older than 1 s, or after the second one, is taken again.
+  if (pending_.ns <= 0 || p.tsc <= pending_.tsc || p.ns < pending_.ns ||
+      p.ns - pending_.ns > 1'000'000'000) {
+    pending_ = p;
+    return {};
+  }
+  if (p.ns - pending_.ns < kScratchSpan) return {};
+  const Fields f = between(pending_, p);
+  pending_ = Pair{};
+  if (f.mult == 0 && ++scratch_failures_ >= 3) use_tsc_ = false;  // not a plausible rate
+  return f;
+}
+
+std::int64_t StampClock::refresh(std::uint64_t g, const Pair& p) noexcept {
+  if (p.ns <= 0) return platform::realtime_ns();
+  std::uint64_t last = g;  // the gen the line's fields were published under
+  if ((g & 1) != 0) {
+    // A refresh is in progress, or its refresher died: clock_gettime meanwhile, and after
+    // 100 ms of the same odd gen, take over (still odd, so a late publish of the old
+    // refresher fails its CAS).
+    if (g != odd_gen_) {
+      odd_gen_ = g;
+      odd_since_ns_ = p.ns;
+      return p.ns;
+    }
+    if (p.ns - odd_since_ns_ < 100'000'000 && p.ns >= odd_since_ns_) return p.ns;
+    last = g - 1;
+  }
+  Fields f = from_last(last, p);
+  if (f.mult == 0) f = from_scratch(p);
+  if (f.mult == 0) return p.ns;  // clock_gettime until the calibration is ready
+  // Publish it: a CAS to an odd gen gives the right to write. Lost: someone else refreshed
+  // it meanwhile; this producer still uses its own measurement.
+  const std::uint64_t locked = (g & 1) != 0 ? g + 2 : g + 1;
+  std::uint64_t expected = g;
+  if (shared_->gen.compare_exchange_strong(expected, locked, std::memory_order_acq_rel,
+                                           std::memory_order_relaxed)) {
+    if (auto hook = g_clock_refresh_hook.load(std::memory_order_relaxed)) hook();
+    publish(*shared_, locked, f);
+    gen_ = locked + 1;
+  }
+  odd_gen_ = 0;
+  use(0, f);
+  return static_cast<std::int64_t>(f.ns_base);
 }
 
 std::int64_t StampClock::slow() noexcept {
   const std::uint64_t tsc = platform::read_tsc();
   // A TSC a hair behind the base (another core's reading, refreshed a moment ago).
-  if (refresh_ticks_ != 0 && tsc < tsc_base_ && tsc_base_ - tsc < 4096) return ns_base_;
-  std::uint64_t g = shared_->gen.load(std::memory_order_acquire);
-  if ((g & 1) == 0) {
-    if (g != gen_ && adopt(g)) {  // another process refreshed it
-      const std::uint64_t d = platform::read_tsc() - tsc_base_;
-      if (d < refresh_ticks_) return ns_base_ + scale(d, mult_);
-    }
-    // Due, or not valid: refresh it. Losing the CAS means someone else is refreshing.
-    if (shared_->gen.compare_exchange_strong(g, g + 1, std::memory_order_acq_rel,
-                                             std::memory_order_relaxed) &&
-        refresh(g + 1, g)) {
-      const std::uint64_t d = platform::read_tsc() - tsc_base_;
-      if (d < refresh_ticks_) return ns_base_ + scale(d, mult_);
-    }
-    return platform::realtime_ns();
+  if (limit_ != 0 && tsc < tsc_base_ && tsc_base_ - tsc < 4096) return ns_base_;
+  const std::uint64_t g = shared_->gen.load(std::memory_order_acquire);
+  if ((g & 1) == 0 && g != gen_ && adopt(g)) {  // another process refreshed it
+    const std::uint64_t d = platform::read_tsc() - tsc_base_;
+    if (d < limit_) return ns_base_ + scale(d, mult_);
   }
-  // A refresh is in progress, or its refresher died: clock_gettime meanwhile, and after
-  // 100 ms of the same odd gen, take over (still odd, so a late publish of the old
-  // refresher fails its CAS).
-  const std::int64_t now = platform::realtime_ns();
-  if (g != odd_gen_) {
-    odd_gen_ = g;
-    odd_since_ns_ = now;
-  } else if (now - odd_since_ns_ >= 100'000'000 || now < odd_since_ns_) {
-    odd_gen_ = 0;
-    if (shared_->gen.compare_exchange_strong(g, g + 2, std::memory_order_acq_rel,
-                                             std::memory_order_relaxed))
-      refresh(g + 2, g - 1);
-  }
-  return now;
+  // The end of the trust window (re-check the copy: one paired read), or due, or no valid
+  // copy: refresh it.
+  const Pair p = paired_read(2);
+  if (recheck(p)) return ns_base_ + scale(p.tsc - tsc_base_, mult_);
+  return refresh(g, p);
 }
 
 }  // namespace ringlite::detail

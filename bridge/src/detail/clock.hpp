@@ -19,9 +19,19 @@ namespace ringlite::detail {
 inline constexpr std::uint64_t kMinClockMult = std::uint64_t{1} << 28;
 inline constexpr std::uint64_t kMaxClockMult = std::uint64_t{1} << 36;
 inline constexpr std::uint64_t kMaxRefreshTicks = std::uint64_t{1} << 34;
-/// A calibration another process published is used only if one stamp from it is this
-/// close to CLOCK_REALTIME (checked once per new generation).
+/// A calibration (another process's or this one's) is used only while stamps from it agree
+/// with CLOCK_REALTIME this closely: checked when it is adopted, and again (one paired
+/// TSC/CLOCK_REALTIME read) at the end of each trust window.
 inline constexpr std::int64_t kClockTolerance = 20'000;
+/// The first trust window of a new calibration, in ticks (~1.4 us at 3 GHz); each re-check
+/// that agrees doubles it, up to the calibration's refresh_ticks. A slope that is off by r
+/// (ns of error per tick) passes a re-check only while r * (ticks since the last one) stays
+/// within 2 tolerances, so between two re-checks a stamp is at most 5 tolerances off, and
+/// in the first window at most 1 tolerance + r * 4096 ticks.
+inline constexpr std::uint64_t kFirstTrustTicks = 4096;
+/// A calibration from scratch takes two paired reads at least this far apart (ns); writes
+/// in between stamp with clock_gettime (the write path never waits for it).
+inline constexpr std::int64_t kScratchSpan = 1'000'000;
 /// A stamp earlier than the producer's previous one is raised to it, unless it is earlier
 /// by this much or more: then the system clock was stepped back, and the stamps follow it.
 inline constexpr std::int64_t kClockStepBack = 1'000'000'000;
@@ -35,6 +45,16 @@ bool clock_env_allows_tsc() noexcept;
 /// where the TSC is not reliable.
 void calibrate_clock(ClockCalibration& c) noexcept;
 
+/// A TSC reading and a CLOCK_REALTIME reading of the same moment.
+struct ClockRead {
+  std::uint64_t tsc = 0;
+  std::int64_t ns = 0;
+};
+/// A calibration's fields, as stored in ClockCalibration (mult 0: none).
+struct ClockFields {
+  std::uint64_t tsc_base = 0, ns_base = 0, mult = 0, refresh_ticks = 0;
+};
+
 /// A producer's clock. Not thread safe: one per ProducerCore, like the rest of its state.
 class StampClock {
  public:
@@ -42,12 +62,13 @@ class StampClock {
       : shared_(&shared), use_tsc_(use_tsc) {}
 
   /// Nanoseconds since the epoch, never earlier than the previous stamp (but see
-  /// kClockStepBack). Never blocks; never throws.
+  /// kClockStepBack). Never waits (at most two paired reads and a few stores, when a
+  /// trust window ends or a refresh is due); never throws.
   std::int64_t now() noexcept {
     std::int64_t t;
     if (use_tsc_) {
       const std::uint64_t d = platform::read_tsc() - tsc_base_;
-      t = d < refresh_ticks_ ? ns_base_ + scale(d, mult_) : slow();
+      t = d < limit_ ? ns_base_ + scale(d, mult_) : slow();
     } else {
       t = platform::realtime_ns();
     }
@@ -66,20 +87,33 @@ class StampClock {
   }
 
  private:
+  using Pair = ClockRead;
+  using Fields = ClockFields;
   std::int64_t slow() noexcept;
   bool adopt(std::uint64_t g) noexcept;
-  bool refresh(std::uint64_t locked, std::uint64_t published) noexcept;
+  bool recheck(const Pair& p) noexcept;
+  std::int64_t refresh(std::uint64_t g, const Pair& p) noexcept;
+  Fields from_last(std::uint64_t g, const Pair& p) const noexcept;
+  Fields from_scratch(const Pair& p) noexcept;
+  void use(std::uint64_t at, const Fields& f) noexcept;
 
   ClockCalibration* shared_;
   bool use_tsc_;
   // The validated copy: stamps are ns_base_ + scale(tsc - tsc_base_, mult_) while
-  // tsc - tsc_base_ < refresh_ticks_ (0: no valid copy, every stamp takes slow()).
+  // tsc - tsc_base_ < limit_: the end of the trust window (next_check_) or refresh_ticks_
+  // (due), whichever is first. limit_ 0: no valid copy, every stamp takes slow().
   std::uint64_t gen_ = ~std::uint64_t{0};
   std::uint64_t tsc_base_ = 0;
   std::int64_t ns_base_ = 0;
   std::uint64_t mult_ = 0;
   std::uint64_t refresh_ticks_ = 0;
+  std::uint64_t limit_ = 0;
+  std::uint64_t window_ = 0;  // the trust window's length, ticks
   std::int64_t last_ = 0;
+  // The first paired read of a calibration from scratch (ns 0: none yet), and how many
+  // from scratch measured an implausible rate (3: this producer stops using the TSC).
+  Pair pending_;
+  int scratch_failures_ = 0;
   // A refresher that died leaves gen odd: after 100 ms of the same odd gen, take over.
   std::uint64_t odd_gen_ = 0;
   std::int64_t odd_since_ns_ = 0;

@@ -174,14 +174,19 @@ static_assert(sizeof(HoleEntry) == 24);
 /// Who writes: the creator calibrates at creation; any producer whose copy is due refreshes
 /// it, and the consumer when it goes idle. A refresher takes the right to write with a CAS of `gen`
 /// from even g to g + 1, stores the fields and `check`, then publishes with a CAS from g + 1 to g
-/// + 2. Readers copy the fields only when they see a new even `gen`, check it again afterwards,
+/// + 2 (it takes the right only once the new fields are computed: nobody waits under it).
+/// Readers copy the fields only when they see a new even `gen`, check it again afterwards,
 /// verify `check` (a hash of gen and the fields) and the ranges, and compare one stamp with
 /// CLOCK_REALTIME before they use it; each producer keeps its own validated copy, so the
-/// write path never reads this line. A refresher that dies leaves `gen` odd: readers fall
-/// back to clock_gettime and, after 100 ms of the same odd gen, take over with a CAS to
-/// gen + 2. A late store of a stalled refresher can only produce a `check` mismatch, which
-/// readers treat as "not calibrated". Untrusted like everything here: bad values mean
-/// clock_gettime, never a wrong stamp further than the validation tolerance.
+/// write path never reads this line, and trusts it only for a window that starts at
+/// kFirstTrustTicks and doubles after each re-check (one paired read) that agrees within
+/// kClockTolerance; one that does not drops the copy. A refresher that dies leaves `gen`
+/// odd: readers fall back to clock_gettime and, after 100 ms of the same odd gen, take over
+/// with a CAS to gen + 2. A late store of a stalled refresher can only produce a `check`
+/// mismatch, which readers treat as "not calibrated". Untrusted like everything here: bad
+/// values mean clock_gettime, never a hang or a wait; a forged calibration that passes
+/// every check is dropped at a re-check, its stamps at most 5 tolerances (100 us) off
+/// after the first window (docs/design.md, "Timestamps", gives the bound).
 struct ClockCalibration {
   std::atomic<std::uint64_t> gen;            //  0: even: stable; odd: being refreshed
   std::atomic<std::uint64_t> tsc_base;       //  8: TSC ticks at ns_base

@@ -163,11 +163,17 @@ inline void prefetch_write(const void* p) noexcept {
   __builtin_prefetch(p, 1, 3);
 #endif
 }
-/// True when the TSC is a usable wall-clock source on this machine: x86-64, and either the
-/// CPU says its TSC is invariant (CPUID 0x80000007 EDX bit 8: same rate in every P- and
-/// C-state) or the kernel's current clocksource is "tsc" (it found the TSC stable and
-/// synchronized across CPUs; VMs often hide the CPUID bit). Decided once per process.
+/// True when the TSC is a usable wall-clock source on this machine: x86-64, and
+/// tsc_usable() of the CPU's invariant-TSC bit (CPUID 0x80000007 EDX bit 8) and the
+/// kernel's clocksource0 current_clocksource and available_clocksource. Decided once per
+/// process.
 bool tsc_reliable() noexcept;
+/// The rule of tsc_reliable(): the kernel's current clocksource is "tsc" (it found the TSC
+/// stable and synchronized across CPUs; VMs often hide the CPUID bit), or the CPU says the
+/// TSC is invariant (same rate in every P- and C-state) and "tsc" is among the kernel's
+/// available clocksources (space separated): the kernel removes it from that list when
+/// its watchdog marks it unstable, which the CPUID bit alone does not show.
+bool tsc_usable(bool cpu_invariant, std::string_view current, std::string_view available) noexcept;
 
 /// A spin-wait hint to the CPU (PAUSE / YIELD): cheaper for the sibling hyperthread.
 inline void cpu_relax() noexcept {

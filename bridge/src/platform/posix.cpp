@@ -557,16 +557,34 @@ bool prefetchw_supported() noexcept {
 #endif
 }
 
+bool tsc_usable(bool cpu_invariant, std::string_view current, std::string_view available) noexcept {
+  if (current == "tsc") return true;
+  if (!cpu_invariant) return false;
+  while (!available.empty()) {
+    const std::size_t sp = available.find_first_of(" \t\n");
+    if (available.substr(0, sp) == "tsc") return true;
+    if (sp == std::string_view::npos) break;
+    available.remove_prefix(sp + 1);
+  }
+  return false;
+}
+
 bool tsc_reliable() noexcept {
 #if defined(__x86_64__)
   static const bool reliable = [] {
+    const auto read = [](const char* name) {
+      std::ifstream f(std::string("/sys/devices/system/clocksource/clocksource0/") + name);
+      std::string line;
+      std::getline(f, line);
+      return line;
+    };
+    std::string current = read("current_clocksource");
+    while (!current.empty() && (current.back() == ' ' || current.back() == '\n'))
+      current.pop_back();
     unsigned a = 0, b = 0, c = 0, d = 0;
-    if (__get_cpuid(0x80000000u, &a, &b, &c, &d) && a >= 0x80000007u &&
-        __get_cpuid(0x80000007u, &a, &b, &c, &d) && (d & (1u << 8)) != 0)
-      return true;
-    std::ifstream f("/sys/devices/system/clocksource/clocksource0/current_clocksource");
-    std::string source;
-    return static_cast<bool>(f >> source) && source == "tsc";
+    const bool invariant = __get_cpuid(0x80000000u, &a, &b, &c, &d) && a >= 0x80000007u &&
+                           __get_cpuid(0x80000007u, &a, &b, &c, &d) && (d & (1u << 8)) != 0;
+    return tsc_usable(invariant, current, read("available_clocksource"));
   }();
   return reliable;
 #else
