@@ -80,6 +80,20 @@ std::size_t count_of(const std::vector<CheckpointRecord>& v, CheckpointRecord::K
       v.begin(), v.end(), [&](const auto& r) { return r.kind == kind && r.complete; }));
 }
 
+/// Commits `commits` transactions of 64 KiB through `w` with a Checkpointer of `limits`
+/// beside it (pausing `pause` after each), and returns the largest -wal seen.
+std::int64_t max_wal_of(Writer& w, WalLimits limits, int commits, std::chrono::milliseconds pause) {
+  std::int64_t max_wal = 0;
+  Checkpointer c(w.handle(), w.path(), limits);
+  for (int i = 0; i < commits; ++i) {
+    w.commit(64 * kKiB);
+    c.after_commit();
+    max_wal = std::max(max_wal, w.wal_size());
+    if (pause.count() > 0) std::this_thread::sleep_for(pause);
+  }
+  return max_wal;
+}
+
 }  // namespace
 
 TEST_SUITE("checkpointer") {
@@ -103,20 +117,11 @@ TEST_SUITE("checkpointer") {
     TempDir dir("checkpointer");
     Writer w(dir / "a.db");
     const auto before = checkpoint_history().size();
-    std::int64_t max_wal = 0;
-    {
-      Checkpointer c(
-          w.handle(), w.path(),
-          {.passive_bytes = 256 * kKiB, .restart_bytes = 1 * kMiB, .hard_bytes = 64 * kMiB});
-      for (int i = 0; i < 80; ++i) {  // 5 MiB of WAL
-        w.commit(64 * kKiB);
-        c.after_commit();
-        max_wal = std::max(max_wal, w.wal_size());
-        std::this_thread::sleep_for(2ms);  // the thread gets its turn on a busy machine
-      }
-    }
-    const auto done = since(before);
-    CHECK(count_of(done, CheckpointRecord::Kind::passive) > 0);
+    // 5 MiB of WAL; a pause after each commit gives the thread its turn on a busy machine.
+    const std::int64_t max_wal = max_wal_of(
+        w, {.passive_bytes = 256 * kKiB, .restart_bytes = 1 * kMiB, .hard_bytes = 64 * kMiB}, 80,
+        2ms);
+    CHECK(count_of(since(before), CheckpointRecord::Kind::passive) > 0);
     // A passive checkpoint that caught up lets the next transaction restart the WAL by
     // itself; else the writer restarts it at 1 MiB. Either way it stays far below the
     // 64 MiB hard limit.
@@ -130,19 +135,11 @@ TEST_SUITE("checkpointer") {
     TempDir dir("checkpointer");
     Writer w(dir / "a.db");
     const auto before = checkpoint_history().size();
-    std::int64_t max_wal = 0;
-    {
-      // The thread's threshold is out of reach (and the test is done within its first
-      // second): only the writer's restarts act.
-      Checkpointer c(
-          w.handle(), w.path(),
-          {.passive_bytes = 1024 * kMiB, .restart_bytes = 1 * kMiB, .hard_bytes = 2 * kMiB});
-      for (int i = 0; i < 100; ++i) {  // 6.4 MiB of WAL
-        w.commit(64 * kKiB);
-        c.after_commit();
-        max_wal = std::max(max_wal, w.wal_size());
-      }
-    }
+    // 6.4 MiB of WAL. The thread's threshold is out of reach (and the test is done within
+    // its first second): only the writer's restarts act.
+    const std::int64_t max_wal = max_wal_of(
+        w, {.passive_bytes = 1024 * kMiB, .restart_bytes = 1 * kMiB, .hard_bytes = 2 * kMiB}, 100,
+        0ms);
     CHECK(count_of(since(before), CheckpointRecord::Kind::restart) >= 3);
     MESSAGE("max WAL ", max_wal, " bytes");
     // 1 MiB, plus one transaction of 64 KiB (4 KiB pages + 24-byte frame headers, and the

@@ -111,6 +111,14 @@ void scribble(detail::ClockCalibration& c, int kind) {
   c.gen.store(kind == 5 ? g + 1 : g);
 }
 
+/// A published calibration: an even gen and the check word of its fields.
+void check_published(const detail::ClockCalibration& clock) {
+  const std::uint64_t g = clock.gen.load();
+  CHECK(g % 2 == 0);
+  CHECK(clock.check.load() == detail::clock_check(g, clock.tsc_base.load(), clock.ns_base.load(),
+                                                  clock.mult.load(), clock.refresh_ticks.load()));
+}
+
 }  // namespace
 
 TEST_SUITE("clock") {
@@ -122,14 +130,8 @@ TEST_SUITE("clock") {
     Ring ring = Ring::create(cfg, demo_schema());
     RawSegment raw(cfg);
     auto& clock = raw.header().clock;
-    if (detail::platform::tsc_reliable()) {
-      // The creator calibrated it: valid from the first write.
-      const std::uint64_t g = clock.gen.load();
-      CHECK(g % 2 == 0);
-      CHECK(clock.check.load() == detail::clock_check(g, clock.tsc_base.load(),
-                                                      clock.ns_base.load(), clock.mult.load(),
-                                                      clock.refresh_ticks.load()));
-    }
+    // The creator calibrated it: valid from the first write.
+    if (detail::platform::tsc_reliable()) check_published(clock);
 
     // A refresher killed (a real SIGKILL) right after it took the right to refresh: the
     // calibration's gen stays odd, as it would with a crash at that instruction. The
@@ -244,11 +246,7 @@ TEST_SUITE("clock") {
     // The last hostile calibration left gen odd, as a refresher that died would: the
     // producers took over, and the ring ends with a valid calibration again.
     if (detail::platform::tsc_reliable()) {
-      const std::uint64_t g = clock.gen.load();
-      CHECK(g % 2 == 0);
-      CHECK(clock.check.load() == detail::clock_check(g, clock.tsc_base.load(),
-                                                      clock.ns_base.load(), clock.mult.load(),
-                                                      clock.refresh_ticks.load()));
+      check_published(clock);
       CHECK(clock.mult.load() >= detail::kMinClockMult);
       CHECK(clock.mult.load() <= detail::kMaxClockMult);
     }
