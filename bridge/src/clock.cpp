@@ -97,7 +97,8 @@ void publish(ClockCalibration& c, std::uint64_t locked, const Fields& f) noexcep
 
 }  // namespace
 
-bool clock_env_allows_tsc() noexcept {
+bool stamps_from_tsc() noexcept {
+  if (!platform::tsc_reliable()) return false;
   const char* v = std::getenv("RINGLITE_CLOCK");
   return v == nullptr || std::strcmp(v, "realtime") != 0;
 }

@@ -32,7 +32,7 @@ class ConsumerCore {
   ConsumerCore(Ring ring, std::uint64_t start)
       : ring_(std::move(ring)),
         st_(&RingAccess::state(ring_)),
-        clock_(st_->header().clock, platform::tsc_reliable() && clock_env_allows_tsc()) {
+        clock_(st_->header().clock, stamps_from_tsc()) {
     if (!st_->writable())
       throw Error(Errc::usage, fmt::format("cannot consume {}: opened read-only", st_->display()));
     take_role();

@@ -27,7 +27,7 @@ class ProducerCore {
       : ring_(std::move(ring)),
         st_(&RingAccess::state(ring_)),
         on_full_(on_full),
-        clock_(st_->header().clock, platform::tsc_reliable() && clock_env_allows_tsc()) {
+        clock_(st_->header().clock, stamps_from_tsc()) {
     if (!st_->writable())
       throw Error(Errc::usage, fmt::format("cannot write to {}: opened read-only", st_->display()));
     register_slot();

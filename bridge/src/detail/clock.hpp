@@ -36,9 +36,10 @@ inline constexpr std::int64_t kScratchSpan = 1'000'000;
 /// by this much or more: then the system clock was stepped back, and the stamps follow it.
 inline constexpr std::int64_t kClockStepBack = 1'000'000'000;
 
-/// True unless the environment says RINGLITE_CLOCK=realtime (read on every call: tests
-/// and programs may set it before they open a producer).
-bool clock_env_allows_tsc() noexcept;
+/// True when a new producer's or consumer's clock should read the TSC: the TSC is reliable
+/// here (platform::tsc_reliable()) and the environment does not say RINGLITE_CLOCK=realtime
+/// (read on every call: tests and programs may set it before they open a producer).
+bool stamps_from_tsc() noexcept;
 
 /// Calibrates `c` from scratch (two paired TSC/CLOCK_REALTIME reads 1 ms apart) and
 /// publishes it; for the creator, before anyone else can see the header. Does nothing
